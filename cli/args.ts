@@ -1,0 +1,74 @@
+/**
+ * A small flag parser: `--name value`, `--name=value`, boolean flags, positionals, and one
+ * UsageError listing every problem at once.
+ *
+ * @module
+ */
+
+export class UsageError extends TypeError {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export interface FlagSpec {
+  /** Flags that take a value. */
+  values: readonly string[];
+  /** Flags that are on or off. */
+  booleans: readonly string[];
+  /** One-letter aliases, e.g. { o: "output" }. */
+  aliases?: Record<string, string>;
+}
+
+export interface ParsedArgs {
+  positionals: string[];
+  values: Map<string, string>;
+  booleans: Set<string>;
+}
+
+export function parseArgs(argv: readonly string[], spec: FlagSpec, command: string): ParsedArgs {
+  const out: ParsedArgs = { positionals: [], values: new Map(), booleans: new Set() };
+  const problems: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      out.positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a === "-" || !a.startsWith("-")) {
+      out.positionals.push(a);
+      continue;
+    }
+    let name = a.startsWith("--") ? a.slice(2) : a.slice(1);
+    let inline: string | undefined;
+    const eq = name.indexOf("=");
+    if (eq >= 0) inline = name.slice(eq + 1), name = name.slice(0, eq);
+    if (!a.startsWith("--")) name = spec.aliases?.[name] ?? name;
+    if (spec.booleans.includes(name)) {
+      if (inline !== undefined) problems.push(`--${name} takes no value`);
+      out.booleans.add(name);
+    } else if (spec.values.includes(name)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) problems.push(`--${name} needs a value`);
+      else out.values.set(name, v);
+    } else {
+      problems.push(`unknown flag ${a}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new UsageError(`${command}: ${problems.join("; ")} (see: netspectra help)`);
+  }
+  return out;
+}
+
+/** Parses a positive integer flag value (accepts 2M, 500k style suffixes). */
+export function parseCount(name: string, text: string, min: number, max: number): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(text.trim());
+  const mult = m?.[2]?.toLowerCase() === "k" ? 1e3 : m?.[2]?.toLowerCase() === "m" ? 1e6 : 1;
+  const v = m ? Math.round(Number(m[1]) * mult) : NaN;
+  if (!Number.isFinite(v) || v < min || v > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+  }
+  return v;
+}

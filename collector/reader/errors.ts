@@ -1,0 +1,13 @@
+/**
+ * Errors about capture files as a whole (not about packets, which are never thrown about).
+ *
+ * @module
+ */
+
+/** The file is not a capture we can read, or its header is damaged. Carries the offset. */
+export class PcapFormatError extends SyntaxError {
+  constructor(message: string, readonly byteOffset: number) {
+    super(message);
+    this.name = "PcapFormatError";
+  }
+}

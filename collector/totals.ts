@@ -1,0 +1,63 @@
+/**
+ * Whole-input (later: per-window) totals: frames, bytes, L3 and L4 mix, decode errors by
+ * reason, first and last timestamp. Fixed-size typed counters, updated per batch.
+ *
+ * @module
+ */
+
+import { FAMILY_IPV4, FAMILY_IPV6, type PacketBatch } from "./batch.ts";
+import { ERROR_CODES } from "./decode/mod.ts";
+
+export class Totals {
+  frames = 0;
+  wireBytes = 0;
+  capBytes = 0;
+  ipv4Frames = 0;
+  ipv6Frames = 0;
+  /** Frames per outer IP protocol number (the flow `proto`). */
+  readonly protoFrames = new Float64Array(256);
+  readonly protoBytes = new Float64Array(256);
+  readonly errors = new Float64Array(ERROR_CODES);
+  firstSec = Infinity;
+  firstNsec = 0;
+  lastSec = -Infinity;
+  lastNsec = 0;
+
+  get nonIpFrames(): number {
+    return this.frames - this.ipv4Frames - this.ipv6Frames;
+  }
+
+  addBatch(batch: PacketBatch): void {
+    const n = batch.length;
+    for (let i = 0; i < n; i++) {
+      const wire = batch.wireLen[i]!;
+      this.wireBytes += wire;
+      this.capBytes += batch.capLen[i]!;
+      this.errors[batch.error[i]!]! += 1;
+      const family = batch.family[i]!;
+      if (family === FAMILY_IPV4) this.ipv4Frames++;
+      else if (family === FAMILY_IPV6) this.ipv6Frames++;
+      if (family !== 0) {
+        const p = batch.proto[i]!;
+        this.protoFrames[p]! += 1;
+        this.protoBytes[p]! += wire;
+      }
+      const sec = batch.tsSec[i]!;
+      if (sec !== sec) continue; // no timestamp
+      const nsec = batch.tsNsec[i]!;
+      if (sec < this.firstSec || (sec === this.firstSec && nsec < this.firstNsec)) {
+        this.firstSec = sec, this.firstNsec = nsec;
+      }
+      if (sec > this.lastSec || (sec === this.lastSec && nsec > this.lastNsec)) {
+        this.lastSec = sec, this.lastNsec = nsec;
+      }
+    }
+    this.frames += n;
+  }
+}
+
+/** "sec.nnnnnnnnn" like tshark's frame.time_epoch, or null. */
+export function tsText(sec: number, nsec: number): string | null {
+  if (!Number.isFinite(sec)) return null;
+  return `${sec}.${String(nsec).padStart(9, "0")}`;
+}

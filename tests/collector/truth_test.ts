@@ -1,0 +1,63 @@
+/**
+ * `analyze` against tshark's truth for every shared capture: frames, bytes, non-IP frames
+ * and every unidirectional flow (5-tuple, packets, bytes) — all equal, no tolerance.
+ */
+
+import assert from "node:assert/strict";
+import { analyzeFiles } from "../../collector/analyze.ts";
+import { PcapFormatError } from "../../collector/reader/mod.ts";
+import { flowRows, toJsonDoc } from "../../collector/report.ts";
+import { FIVE_TUPLE } from "../../collector/key_fields.ts";
+import { captures, type TruthFlow } from "../_testdata.ts";
+
+function flowKey(
+  f: { src: string; dst: string; proto: number; sport: number | null; dport: number | null },
+) {
+  return `${f.src}|${f.dst}|${f.proto}|${f.sport ?? ""}|${f.dport ?? ""}`;
+}
+
+for (const { path, name, truth } of captures()) {
+  Deno.test(`analyze matches tshark truth: ${name}`, async () => {
+    const refused = truth.frame_count === 0 && truth.tshark_error !== null;
+    if (refused) {
+      // tshark refuses the file: we must too, with one clear error, never a crash.
+      await assert.rejects(analyzeFiles({ files: [path] }), PcapFormatError);
+      return;
+    }
+    const res = await analyzeFiles({ files: [path] });
+    const doc = toJsonDoc(res, flowRows(res.flows, FIVE_TUPLE)) as {
+      totals: { frames: number; bytes: number; cap_bytes: number; non_ip_frames: number };
+      flows: {
+        src_ip: string;
+        dst_ip: string;
+        proto: number;
+        src_port: number | null;
+        dst_port: number | null;
+        packets: number;
+        bytes: number;
+      }[];
+    };
+    assert.equal(doc.totals.frames, truth.frame_count, "frames");
+    assert.equal(doc.totals.bytes, truth.bytes.frame_len_sum, "Σ frame length");
+    assert.equal(doc.totals.cap_bytes, truth.bytes.cap_len_sum, "Σ captured length");
+    assert.equal(doc.totals.non_ip_frames, truth.non_ip_frames, "non-IP frames");
+    const ours = new Map(doc.flows.map((f) => [
+      flowKey({
+        src: f.src_ip,
+        dst: f.dst_ip,
+        proto: f.proto,
+        sport: f.src_port,
+        dport: f.dst_port,
+      }),
+      [f.packets, f.bytes],
+    ]));
+    const theirs = new Map(truth.flows.map((f: TruthFlow) => [flowKey(f), [f.packets, f.bytes]]));
+    assert.deepEqual(ours, theirs, "flows (5-tuple → packets, bytes)");
+    if (truth.tshark_error?.includes("cut short")) {
+      assert.ok(
+        res.warnings.some((w) => /byte offset \d+/.test(w)),
+        "warning names the byte offset",
+      );
+    }
+  });
+}
