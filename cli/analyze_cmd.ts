@@ -66,12 +66,11 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
     onProgress: (file, read, total) => bar.update(file, read, total),
   });
   bar.done();
-  const rows = flowRows(res.flows, groupBy);
-  const limited = limit === undefined ? rows : rows.slice(0, limit);
   let text: string;
-  if (format === "csv") text = toCsv(limited, groupBy);
-  else if (format === "json") text = JSON.stringify(toJsonDoc(res, limited), null, 1) + "\n";
-  else text = toTable(res, rows, limit ?? TABLE_LIMIT_DEFAULT);
+  if (format === "csv") text = toCsv(flowRows(res.flows, groupBy, limit), groupBy);
+  else if (format === "json") {
+    text = JSON.stringify(toJsonDoc(res, flowRows(res.flows, groupBy, limit)), null, 1) + "\n";
+  } else text = toTable(res, limit ?? TABLE_LIMIT_DEFAULT);
   await writeAll(Deno.stdout, new TextEncoder().encode(text));
   if (format !== "table") { for (const w of res.warnings) console.error(`warning: ${w}`); }
   return 0;

@@ -46,9 +46,9 @@ export class PacketBatch {
 
   // Header fields, filled by the decoders.
   readonly family: Uint8Array;
-  /** 4 words per packet, network order packed big-endian; IPv4 uses word 0 only. */
-  readonly src: Uint32Array;
-  readonly dst: Uint32Array;
+  /** 4 words per packet (int32 bit patterns), big-endian packed; IPv4 uses word 0 only. */
+  readonly src: Int32Array;
+  readonly dst: Int32Array;
   readonly proto: Uint8Array;
   readonly srcPort: Uint16Array;
   readonly dstPort: Uint16Array;
@@ -73,8 +73,8 @@ export class PacketBatch {
     this.linkType = new Uint16Array(capacity);
     this.dataOff = new Uint32Array(capacity);
     this.family = new Uint8Array(capacity);
-    this.src = new Uint32Array(capacity * 4);
-    this.dst = new Uint32Array(capacity * 4);
+    this.src = new Int32Array(capacity * 4);
+    this.dst = new Int32Array(capacity * 4);
     this.proto = new Uint8Array(capacity);
     this.srcPort = new Uint16Array(capacity);
     this.dstPort = new Uint16Array(capacity);

@@ -6,7 +6,7 @@
 
 import type { AnalyzeResult } from "./analyze.ts";
 import { ERROR_NAMES } from "./decode/mod.ts";
-import { type FlowTable, readKey } from "./flow_table.ts";
+import { type FlowTable, KEY_WORDS, readKey } from "./flow_table.ts";
 import { ipv4Text, ipv6Text } from "./ip_text.ts";
 import type { KeyField } from "./key_fields.ts";
 import { tsText } from "./totals.ts";
@@ -53,21 +53,63 @@ function addrText(family: number, words: Uint32Array): string {
   return family === 4 ? ipv4Text(words[0]!) : ipv6Text(words);
 }
 
-/** Every key of the table as a row, sorted by packets, then bytes, then key (stable output). */
-export function flowRows(table: FlowTable, groupBy: readonly KeyField[]): FlowRow[] {
+/** Compares two entries' keys word by word: a fixed, cheap order for ties. */
+function keyOrder(t: FlowTable, a: number, b: number): number {
+  for (let j = 0; j < KEY_WORDS; j++) {
+    const d = t.keyWord(a, j) - t.keyWord(b, j);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * Indexes of the `limit` smallest of 0..n-1 under `before`, unordered: one pass keeping a
+ * sorted short list, for top-N reports over large tables without sorting everything.
+ */
+function topIndexes(n: number, limit: number, before: (a: number, b: number) => number): number[] {
+  const top: number[] = [];
+  for (let e = 0; e < n; e++) {
+    if (top.length === limit && before(e, top[limit - 1]!) >= 0) continue;
+    let at = top.length === limit ? limit - 1 : top.length;
+    if (top.length < limit) top.push(e);
+    while (at > 0 && before(e, top[at - 1]!) < 0) top[at] = top[at - 1]!, at--;
+    top[at] = e;
+  }
+  return top;
+}
+
+/**
+ * The table's keys as rows, largest first by packets (or bytes), then the other counter,
+ * then key (stable output); only the first `limit` rows are built.
+ */
+export function flowRows(
+  table: FlowTable,
+  groupBy: readonly KeyField[],
+  limit = Infinity,
+  by: "packets" | "bytes" = "packets",
+): FlowRow[] {
+  const n = table.size;
+  const packets = new Float64Array(n);
+  const bytes = new Float64Array(n);
+  for (let e = 0; e < n; e++) packets[e] = table.packets(e), bytes[e] = table.bytes(e);
+  const [first, second] = by === "packets" ? [packets, bytes] : [bytes, packets];
+  const before = (a: number, b: number) =>
+    first[b]! - first[a]! || second[b]! - second[a]! || keyOrder(table, a, b);
+  const order = limit * 8 < n
+    ? topIndexes(n, limit, before)
+    : Array.from({ length: n }, (_, e) => e);
+  order.sort(before);
   const rows: FlowRow[] = [];
-  for (let e = 0; e < table.size; e++) {
+  for (const e of order.slice(0, limit)) {
     const k = readKey(table, e);
+    const first = table.firstTs(e);
+    const last = table.lastTs(e);
     const row: FlowRow = {
-      packets: table.packets[e]!,
-      bytes: table.bytes[e]!,
-      first_ts: table.firstSec[e] === 0xffffffff
-        ? null
-        : tsText(table.firstSec[e]!, table.firstNsec[e]!),
-      last_ts: table.firstSec[e] === 0xffffffff
-        ? null
-        : tsText(table.lastSec[e]!, table.lastNsec[e]!),
-      tcp_flags: table.tcpFlags[e]!,
+      packets: packets[e]!,
+      bytes: bytes[e]!,
+      first_ts: first === null ? null : tsText(first[0], first[1]),
+      last_ts: last === null ? null : tsText(last[0], last[1]),
+      tcp_flags: table.tcpFlags(e),
     };
     const keyed: Partial<FlowRow> = {};
     for (const f of groupBy) {
@@ -80,10 +122,6 @@ export function flowRows(table: FlowTable, groupBy: readonly KeyField[]): FlowRo
     }
     rows.push({ ...keyed, ...row });
   }
-  const keyText = (r: FlowRow) => groupBy.map((f) => String(r[f] ?? "")).join("|");
-  rows.sort((a, b) =>
-    b.packets - a.packets || b.bytes - a.bytes || (keyText(a) < keyText(b) ? -1 : 1)
-  );
   return rows;
 }
 

@@ -6,7 +6,8 @@
 
 import type { AnalyzeResult } from "./analyze.ts";
 import { ERROR_NAMES } from "./decode/mod.ts";
-import { type FlowRow, protoName } from "./report.ts";
+import { FlowTable } from "./flow_table.ts";
+import { flowRows, protoName } from "./report.ts";
 
 function si(n: number, unit: string): string {
   const steps = ["", "k", "M", "G", "T"];
@@ -41,7 +42,8 @@ function endpoint(ip: string | null | undefined, port: number | null | undefined
   return port === undefined || port === null ? host : `${host}:${port}`;
 }
 
-export function toTable(res: AnalyzeResult, rows: readonly FlowRow[], limit: number): string {
+export function toTable(res: AnalyzeResult, limit: number): string {
+  const rows = flowRows(res.flows, res.groupBy, limit);
   const t = res.totals;
   const out: string[] = [];
   const duration = Number.isFinite(t.firstSec)
@@ -86,32 +88,25 @@ export function toTable(res: AnalyzeResult, rows: readonly FlowRow[], limit: num
     out.push(`  flow table full: ${res.flows.overflowPackets} packets not aggregated`);
   }
   if (res.groupBy.includes("src_ip")) {
-    const talkers = new Map<string, { packets: number; bytes: number }>();
-    for (const r of rows) {
-      const key = r.src_ip ?? "";
-      const v = talkers.get(key) ?? { packets: 0, bytes: 0 };
-      v.packets += r.packets, v.bytes += r.bytes;
-      talkers.set(key, v);
-    }
-    const top = [...talkers.entries()].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, limit);
+    const talkers = new FlowTable(["src_ip"], res.flows.flowsMax);
+    res.flows.rollupInto(talkers);
+    const top = flowRows(talkers, ["src_ip"], limit, "bytes");
     out.push("", `Top talkers (sources by bytes, ${top.length} of ${talkers.size})`);
     out.push(
       ...table(
         ["source", "packets", "bytes", "share"],
-        top.map(([k, v]) => [k, v.packets, v.bytes, pct(v.bytes, t.wireBytes)]),
+        top.map((r) => [r.src_ip ?? "", r.packets, r.bytes, pct(r.bytes, t.wireBytes)]),
       ),
     );
   }
   out.push(
     "",
-    `Top flows (${res.groupBy.join(", ")}; by packets, ${
-      Math.min(limit, rows.length)
-    } of ${rows.length})`,
+    `Top flows (${res.groupBy.join(", ")}; by packets, ${rows.length} of ${res.flows.size})`,
   );
   out.push(
     ...table(
       ["from", "to", "proto", "packets", "bytes"],
-      rows.slice(0, limit).map((r) => [
+      rows.map((r) => [
         endpoint(r.src_ip, r.src_port),
         endpoint(r.dst_ip, r.dst_port),
         r.proto === undefined || r.proto === null ? "*" : protoName(r.proto),

@@ -58,10 +58,10 @@ export function decodeIpv4(
   }
   out.family[i] = FAMILY_IPV4;
   const w = i * 4;
-  out.src[w] = ((b[off + OFF_SRC]! << 24) | (b[off + OFF_SRC + 1]! << 16) |
-    (b[off + OFF_SRC + 2]! << 8) | b[off + OFF_SRC + 3]!) >>> 0;
-  out.dst[w] = ((b[off + OFF_DST]! << 24) | (b[off + OFF_DST + 1]! << 16) |
-    (b[off + OFF_DST + 2]! << 8) | b[off + OFF_DST + 3]!) >>> 0;
+  out.src[w] = (b[off + OFF_SRC]! << 24) | (b[off + OFF_SRC + 1]! << 16) |
+    (b[off + OFF_SRC + 2]! << 8) | b[off + OFF_SRC + 3]!;
+  out.dst[w] = (b[off + OFF_DST]! << 24) | (b[off + OFF_DST + 1]! << 16) |
+    (b[off + OFF_DST + 2]! << 8) | b[off + OFF_DST + 3]!;
   const proto = b[off + OFF_PROTO]!;
   out.proto[i] = proto;
   const frag = (b[off + OFF_FRAG]! << 8) | b[off + OFF_FRAG + 1]!;

@@ -28,7 +28,7 @@ const FRAGMENT_HEADER = 8;
 export const IPV6_EXT_HEADERS_MAX = 1024;
 
 function readWord(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
 }
 
 /** Decodes the IPv6 header at `off`; see decodeIpv4 for `end` and `wireEnd`. */
