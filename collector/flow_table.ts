@@ -56,7 +56,8 @@ export function keyMask(fields: readonly KeyField[]): KeyMask {
 
 // Entry layout: one 80-byte record of 20 words per key, so an update touches one or two
 // cache lines instead of one per field (a struct-of-arrays table measured 3× slower here).
-const E_HASH = 10;
+/** High 16 bits of the first (low half) and last (high half) seconds: 48-bit seconds. */
+const E_SEC_HI = 10;
 const E_PKTS_LO = 11;
 const E_PKTS_HI = 12;
 const E_BYTES_LO = 13;
@@ -69,7 +70,23 @@ const E_TCP_FLAGS = 19;
 export const ENTRY_WORDS = 20;
 const TWO_32 = 4294967296;
 /** firstSec of a key that has seen no timestamped packet yet. */
-const NO_TS = -1; // 0xffffffff as stored in the Int32Array
+/** E_FIRST_NSEC of a key without a timestamped packet yet (real values are < 10^9). */
+const NO_TS = -1;
+
+/** Hash of the key at `a[o..o+10)`: one multiply per word, then murmur3's finaliser. */
+function hashKey(a: Int32Array, o: number): number {
+  let h = Math.imul(a[o]! ^ 0x9747b28c, 0xcc9e2d51);
+  h = Math.imul(h ^ a[o + 1]!, 0x1b873593) ^ Math.imul(a[o + 2]! ^ (h >>> 15), 0x85ebca6b);
+  h = Math.imul(h ^ a[o + 3]!, 0xc2b2ae35) ^ Math.imul(a[o + 4]! ^ (h >>> 13), 0xcc9e2d51);
+  h = Math.imul(h ^ a[o + 5]!, 0x1b873593) ^ Math.imul(a[o + 6]! ^ (h >>> 15), 0x85ebca6b);
+  h = Math.imul(h ^ a[o + 7]!, 0xc2b2ae35) ^ Math.imul(a[o + 8]! ^ (h >>> 13), 0xcc9e2d51);
+  h = Math.imul(h ^ a[o + 9]!, 0x1b873593);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
 
 export class FlowTable {
   readonly mask: KeyMask;
@@ -109,7 +126,7 @@ export class FlowTable {
     this.slots = new Int32Array(slotCount);
     this.slotMask = slotCount - 1;
     for (let e = 0; e < this.size; e++) {
-      let s = entries[e * ENTRY_WORDS + E_HASH]! & this.slotMask;
+      let s = hashKey(entries, e * ENTRY_WORDS) & this.slotMask;
       while (this.slots[s] !== 0) s = (s + 1) & this.slotMask;
       this.slots[s] = e + 1;
     }
@@ -138,15 +155,15 @@ export class FlowTable {
   /** [sec, nsec] of the first and last timestamped packet, or null if none had one. */
   firstTs(e: number): [number, number] | null {
     const o = e * ENTRY_WORDS;
-    const s = this.entries[o + E_FIRST_SEC]!;
-    return s === NO_TS ? null : [s >>> 0, this.entries[o + E_FIRST_NSEC]!];
+    if (this.entries[o + E_FIRST_NSEC] === NO_TS) return null;
+    const hi = this.entries[o + E_SEC_HI]! & 0xffff;
+    return [hi * TWO_32 + (this.entries[o + E_FIRST_SEC]! >>> 0), this.entries[o + E_FIRST_NSEC]!];
   }
   lastTs(e: number): [number, number] | null {
     const o = e * ENTRY_WORDS;
-    const s = this.entries[o + E_FIRST_SEC]!;
-    return s === NO_TS
-      ? null
-      : [this.entries[o + E_LAST_SEC]! >>> 0, this.entries[o + E_LAST_NSEC]!];
+    if (this.entries[o + E_FIRST_NSEC] === NO_TS) return null;
+    const hi = this.entries[o + E_SEC_HI]! >>> 16;
+    return [hi * TWO_32 + (this.entries[o + E_LAST_SEC]! >>> 0), this.entries[o + E_LAST_NSEC]!];
   }
   /** Key word `j` of entry `e`. */
   keyWord(e: number, j: number): number {
@@ -207,17 +224,23 @@ export class FlowTable {
     t[o + E_BYTES_HI] = (t[o + E_BYTES_HI]! >>> 0) + (src[so + E_BYTES_HI]! >>> 0) +
       Math.floor(by / TWO_32);
     t[o + E_TCP_FLAGS] = t[o + E_TCP_FLAGS]! | src[so + E_TCP_FLAGS]!;
-    if (src[so + E_FIRST_SEC] === NO_TS) return;
-    const fs = src[so + E_FIRST_SEC]! >>> 0, fn = src[so + E_FIRST_NSEC]!;
-    const ls = src[so + E_LAST_SEC]! >>> 0, ln = src[so + E_LAST_NSEC]!;
-    const mine = t[o + E_FIRST_SEC]!;
-    if (mine === NO_TS || fs < (mine >>> 0) || (fs === mine >>> 0 && fn < t[o + E_FIRST_NSEC]!)) {
-      t[o + E_FIRST_SEC] = fs, t[o + E_FIRST_NSEC] = fn;
+    if (src[so + E_FIRST_NSEC] === NO_TS) return;
+    const srcHi = src[so + E_SEC_HI]!;
+    const fs = (srcHi & 0xffff) * TWO_32 + (src[so + E_FIRST_SEC]! >>> 0),
+      fn = src[so + E_FIRST_NSEC]!;
+    const ls = (srcHi >>> 16) * TWO_32 + (src[so + E_LAST_SEC]! >>> 0), ln = src[so + E_LAST_NSEC]!;
+    const empty = t[o + E_FIRST_NSEC] === NO_TS;
+    const hi = t[o + E_SEC_HI]!;
+    const myFirst = (hi & 0xffff) * TWO_32 + (t[o + E_FIRST_SEC]! >>> 0);
+    const myLast = (hi >>> 16) * TWO_32 + (t[o + E_LAST_SEC]! >>> 0);
+    let firstHi = hi & 0xffff, lastHi = hi >>> 16;
+    if (empty || fs < myFirst || (fs === myFirst && fn < t[o + E_FIRST_NSEC]!)) {
+      t[o + E_FIRST_SEC] = fs % TWO_32, t[o + E_FIRST_NSEC] = fn, firstHi = srcHi & 0xffff;
     }
-    const myLast = t[o + E_LAST_SEC]! >>> 0;
-    if (mine === NO_TS || ls > myLast || (ls === myLast && ln > t[o + E_LAST_NSEC]!)) {
-      t[o + E_LAST_SEC] = ls, t[o + E_LAST_NSEC] = ln;
+    if (empty || ls > myLast || (ls === myLast && ln > t[o + E_LAST_NSEC]!)) {
+      t[o + E_LAST_SEC] = ls % TWO_32, t[o + E_LAST_NSEC] = ln, lastHi = srcHi >>> 16;
     }
+    t[o + E_SEC_HI] = firstHi | (lastHi << 16);
   }
 
   /** Adds every IP packet of a decoded batch. */
@@ -279,41 +302,41 @@ export class FlowTable {
     if ((fl & FLAG_HAS_TCP_FLAGS) !== 0) {
       t[o + E_TCP_FLAGS] = t[o + E_TCP_FLAGS]! | batch.tcpFlags[i]!;
     }
-    const sec = batch.tsSec[i]!;
-    if (sec !== sec) return; // no timestamp (pcapng SPB)
+    const secAll = batch.tsSec[i]!;
+    if (secAll !== secAll) return; // no timestamp (pcapng SPB)
+    // Seconds are kept to 48 bits: 32 here, 16 in E_SEC_HI (captures carry odd values).
+    const sec = secAll >>> 0;
+    const secHi = secAll > 0xffffffff ? Math.min(Math.floor(secAll / TWO_32), 0xffff) : 0;
     const nsec = batch.tsNsec[i]!;
-    const fsRaw = t[o + E_FIRST_SEC]!;
-    if (fsRaw === NO_TS) {
+    const hiWord = t[o + E_SEC_HI]!;
+    if (t[o + E_FIRST_NSEC] === NO_TS) {
       t[o + E_FIRST_SEC] = sec,
         t[o + E_FIRST_NSEC] = nsec,
         t[o + E_LAST_SEC] = sec,
         t[o + E_LAST_NSEC] = nsec;
+      t[o + E_SEC_HI] = secHi | (secHi << 16);
       return;
     }
-    const fs = fsRaw >>> 0;
-    if (sec < fs || (sec === fs && nsec < t[o + E_FIRST_NSEC]!)) {
+    const fHi = hiWord & 0xffff, lHi = hiWord >>> 16;
+    const fs = t[o + E_FIRST_SEC]! >>> 0;
+    if (
+      secHi < fHi || (secHi === fHi && (sec < fs || (sec === fs && nsec < t[o + E_FIRST_NSEC]!)))
+    ) {
       t[o + E_FIRST_SEC] = sec, t[o + E_FIRST_NSEC] = nsec;
+      t[o + E_SEC_HI] = (t[o + E_SEC_HI]! & ~0xffff) | secHi;
     }
     const ls = t[o + E_LAST_SEC]! >>> 0;
-    if (sec > ls || (sec === ls && nsec > t[o + E_LAST_NSEC]!)) {
+    if (
+      secHi > lHi || (secHi === lHi && (sec > ls || (sec === ls && nsec > t[o + E_LAST_NSEC]!)))
+    ) {
       t[o + E_LAST_SEC] = sec, t[o + E_LAST_NSEC] = nsec;
+      t[o + E_SEC_HI] = (t[o + E_SEC_HI]! & 0xffff) | (secHi << 16);
     }
   }
 
   /** Returns the entry index for key `k`, inserting it; -1 when the table is full. */
   private findOrInsert(k: Int32Array): number {
-    // One multiply per word, then murmur3's finaliser to spread the bits.
-    let h = Math.imul(k[0]! ^ 0x9747b28c, 0xcc9e2d51);
-    h = Math.imul(h ^ k[1]!, 0x1b873593) ^ Math.imul(k[2]! ^ (h >>> 15), 0x85ebca6b);
-    h = Math.imul(h ^ k[3]!, 0xc2b2ae35) ^ Math.imul(k[4]! ^ (h >>> 13), 0xcc9e2d51);
-    h = Math.imul(h ^ k[5]!, 0x1b873593) ^ Math.imul(k[6]! ^ (h >>> 15), 0x85ebca6b);
-    h = Math.imul(h ^ k[7]!, 0xc2b2ae35) ^ Math.imul(k[8]! ^ (h >>> 13), 0xcc9e2d51);
-    h = Math.imul(h ^ k[9]!, 0x1b873593);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
+    const h = hashKey(k, 0);
     const t = this.entries;
     let s = h & this.slotMask;
     for (;;) {
@@ -321,7 +344,7 @@ export class FlowTable {
       if (slot === 0) break;
       const o = (slot - 1) * ENTRY_WORDS;
       if (
-        t[o + E_HASH] === h && t[o] === k[0] && t[o + 1] === k[1] && t[o + 2] === k[2] &&
+        t[o] === k[0] && t[o + 1] === k[1] && t[o + 2] === k[2] &&
         t[o + 3] === k[3] && t[o + 4] === k[4] && t[o + 5] === k[5] && t[o + 6] === k[6] &&
         t[o + 7] === k[7] && t[o + 8] === k[8] && t[o + 9] === k[9]
       ) return slot - 1;
@@ -337,8 +360,7 @@ export class FlowTable {
     const o = e * ENTRY_WORDS;
     this.entries.set(k, o);
     this.entries.fill(0, o + KEY_WORDS, o + ENTRY_WORDS);
-    this.entries[o + E_HASH] = h;
-    this.entries[o + E_FIRST_SEC] = NO_TS;
+    this.entries[o + E_FIRST_NSEC] = NO_TS;
     return e;
   }
 }

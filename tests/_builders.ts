@@ -39,7 +39,28 @@ export function udpFrame(len = 60, srcLast = 1): Uint8Array {
   const f = new Uint8Array(len);
   f.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00], 0);
   const ipLen = len - 14;
-  f.set([0x45, 0, ipLen >> 8, ipLen & 255, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, srcLast, 10, 0, 0, 2], 14);
+  f.set([
+    0x45,
+    0,
+    ipLen >> 8,
+    ipLen & 255,
+    0,
+    1,
+    0x40,
+    0,
+    64,
+    17,
+    0,
+    0,
+    10,
+    0,
+    0,
+    srcLast,
+    10,
+    0,
+    0,
+    2,
+  ], 14);
   const udpLen = ipLen - 20;
   f.set([1000 >> 8, 1000 & 255, 2000 >> 8, 2000 & 255, udpLen >> 8, udpLen & 255, 0, 0], 34);
   return f;
@@ -88,13 +109,25 @@ export function shb(le: boolean, major = 1, minor = 0): Uint8Array {
   return block(le, 0x0a0d0d0a, b.bytes());
 }
 
-export function idb(le: boolean, linkType: number, snapLen: number, opts: [number, Uint8Array][] = []): Uint8Array {
+export function idb(
+  le: boolean,
+  linkType: number,
+  snapLen: number,
+  opts: [number, Uint8Array][] = [],
+): Uint8Array {
   const b = new Bytes(le);
   b.u16(linkType).u16(0).u32(snapLen).raw(options(le, opts));
   return block(le, 1, b.bytes());
 }
 
-export function epb(le: boolean, ifId: number, hi: number, lo: number, data: Uint8Array, wireLen = data.length) {
+export function epb(
+  le: boolean,
+  ifId: number,
+  hi: number,
+  lo: number,
+  data: Uint8Array,
+  wireLen = data.length,
+) {
   const b = new Bytes(le);
   b.u32(ifId).u32(hi).u32(lo).u32(data.length).u32(wireLen).raw(data).pad4();
   return block(le, 6, b.bytes());

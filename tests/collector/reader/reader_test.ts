@@ -68,7 +68,14 @@ async function rejects(data: Uint8Array, pattern: RegExp) {
 const F = udpFrame(60);
 
 Deno.test("openCapture() reads little-endian microsecond pcap", async () => {
-  const r = await readAll(pcapFile([{ sec: 1000, frac: 500000, data: F }, { sec: 1001, frac: 1, data: F, wireLen: 1500 }]));
+  const r = await readAll(
+    pcapFile([{ sec: 1000, frac: 500000, data: F }, {
+      sec: 1001,
+      frac: 1,
+      data: F,
+      wireLen: 1500,
+    }]),
+  );
   assert.deepEqual(r.recs, [
     { ts: "1000.500000000", cap: 60, wire: 60, link: 1 },
     { ts: "1001.000001000", cap: 60, wire: 1500, link: 1 },
@@ -78,12 +85,16 @@ Deno.test("openCapture() reads little-endian microsecond pcap", async () => {
 });
 
 Deno.test("openCapture() reads big-endian nanosecond pcap", async () => {
-  const r = await readAll(pcapFile([{ sec: 7, frac: 123456789, data: F }], { le: false, magic: 0xa1b23c4d }));
+  const r = await readAll(
+    pcapFile([{ sec: 7, frac: 123456789, data: F }], { le: false, magic: 0xa1b23c4d }),
+  );
   assert.deepEqual(r.recs, [{ ts: "7.123456789", cap: 60, wire: 60, link: 1 }]);
 });
 
 Deno.test("openCapture() reads the modified (Kuznetsov) pcap record header", async () => {
-  const r = await readAll(pcapFile([{ sec: 1, frac: 0, data: F }, { sec: 2, frac: 0, data: F }], { magic: 0xa1b2cd34 }));
+  const r = await readAll(
+    pcapFile([{ sec: 1, frac: 0, data: F }, { sec: 2, frac: 0, data: F }], { magic: 0xa1b2cd34 }),
+  );
   assert.equal(r.recs.length, 2);
   assert.equal(r.recs[1]!.ts, "2.000000000");
 });
@@ -112,7 +123,10 @@ Deno.test("openCapture() stops at a record claiming more than 256 KiB", async ()
 });
 
 Deno.test("openCapture() refuses what is not a capture, in one clear line", async () => {
-  await rejects(new TextEncoder().encode("hello world, not a capture"), /^Cannot read .*: unknown magic 0x68656c6c/);
+  await rejects(
+    new TextEncoder().encode("hello world, not a capture"),
+    /^Cannot read .*: unknown magic 0x68656c6c/,
+  );
   await rejects(new Uint8Array(0), /the file is empty/);
   await rejects(Uint8Array.of(0xd4, 0xc3), /too short/);
   await rejects(pcapFile([], { major: 1 }), /pcap version 1\.4 is not supported/);
@@ -156,13 +170,24 @@ Deno.test("openCapture() limits a Simple Packet Block to the interface snaplen",
 });
 
 Deno.test("openCapture() stops at an unsupported later section and keeps what came before", async () => {
-  const r = await readAll(concat(shb(true), idb(true, 1, 0), epb(true, 0, 0, 1, F), shb(true, 2, 0), idb(true, 1, 0), epb(true, 0, 0, 2, F)));
+  const r = await readAll(
+    concat(
+      shb(true),
+      idb(true, 1, 0),
+      epb(true, 0, 0, 1, F),
+      shb(true, 2, 0),
+      idb(true, 1, 0),
+      epb(true, 0, 0, 2, F),
+    ),
+  );
   assert.equal(r.recs.length, 1);
   assert.match(r.warnings[0]!, /byte offset 140: pcapng section version 2\.0/);
 });
 
 Deno.test("openCapture() stops at a packet block naming an undefined interface", async () => {
-  const r = await readAll(concat(shb(true), idb(true, 1, 0), epb(true, 0, 0, 1, F), epb(true, 5, 0, 1, F)));
+  const r = await readAll(
+    concat(shb(true), idb(true, 1, 0), epb(true, 0, 0, 1, F), epb(true, 5, 0, 1, F)),
+  );
   assert.equal(r.recs.length, 1);
   assert.match(r.warnings[0]!, /interface 5, which is not defined/);
 });
@@ -191,7 +216,9 @@ Deno.test("openCapture() refuses a section header whose option overruns the bloc
 });
 
 Deno.test("openCapture() reads gzip by its magic, whatever the name", async () => {
-  const plain = pcapFile(Array.from({ length: 50 }, (_, k) => ({ sec: k, frac: k, data: udpFrame(60 + k) })));
+  const plain = pcapFile(
+    Array.from({ length: 50 }, (_, k) => ({ sec: k, frac: k, data: udpFrame(60 + k) })),
+  );
   const a = await readAll(plain);
   const b = await readAll(await gzip(plain));
   assert.equal(b.recs.length, 50);
@@ -199,5 +226,8 @@ Deno.test("openCapture() reads gzip by its magic, whatever the name", async () =
 });
 
 Deno.test("openCapture() refuses a gzip that holds no capture", async () => {
-  await rejects(await gzip(new TextEncoder().encode("plain text inside")), /unknown magic .*inside the gzip/);
+  await rejects(
+    await gzip(new TextEncoder().encode("plain text inside")),
+    /unknown magic .*inside the gzip/,
+  );
 });
