@@ -46,7 +46,16 @@ Deno.test("netspectra analyze --format csv prints the group-by fields then packe
 });
 
 Deno.test("netspectra analyze --group-by and --limit shape the csv", async () => {
-  const r = await run(["analyze", "--format", "csv", "--group-by", "dst_port", "--limit", "1", FLAGS]);
+  const r = await run([
+    "analyze",
+    "--format",
+    "csv",
+    "--group-by",
+    "dst_port",
+    "--limit",
+    "1",
+    FLAGS,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n");
   assert.equal(lines[0], "dst_port,packets,bytes,first_ts,last_ts,tcp_flags");
@@ -61,7 +70,12 @@ Deno.test("netspectra analyze csv leaves ports empty for ICMP and later fragment
 });
 
 Deno.test("netspectra analyze --format json has totals and flows", async () => {
-  const r = await run(["analyze", "--format", "json", PCAPS_DIR + "pcapplusplus__VlanPackets.pcap"]);
+  const r = await run([
+    "analyze",
+    "--format",
+    "json",
+    PCAPS_DIR + "pcapplusplus__VlanPackets.pcap",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
   assert.equal(doc.totals.frames, 26);
@@ -71,7 +85,15 @@ Deno.test("netspectra analyze --format json has totals and flows", async () => {
   assert.deepEqual(doc.totals.decode_errors, {});
   assert.equal(doc.totals.first_ts, "1277840495.135052000");
   assert.equal(doc.flows.length, 4);
-  assert.deepEqual(Object.keys(doc.flows[0]).slice(0, 7), ["src_ip", "dst_ip", "proto", "src_port", "dst_port", "packets", "bytes"]);
+  assert.deepEqual(Object.keys(doc.flows[0]).slice(0, 7), [
+    "src_ip",
+    "dst_ip",
+    "proto",
+    "src_port",
+    "dst_port",
+    "packets",
+    "bytes",
+  ]);
 });
 
 Deno.test("netspectra analyze reads several files, stdin and gzip alike", async () => {
@@ -83,14 +105,22 @@ Deno.test("netspectra analyze reads several files, stdin and gzip alike", async 
   for (const r of [one, two, piped, gz]) assert.equal(r.code, 0, r.stderr);
   const [a, b, c, d] = [one, two, piped, gz].map((r) => JSON.parse(r.stdout));
   assert.equal(b.totals.frames, 2 * a.totals.frames);
-  assert.deepEqual(b.flows.map((f: { packets: number }) => f.packets), a.flows.map((f: { packets: number }) => 2 * f.packets));
+  assert.deepEqual(
+    b.flows.map((f: { packets: number }) => f.packets),
+    a.flows.map((f: { packets: number }) => 2 * f.packets),
+  );
   assert.deepEqual(c.flows, a.flows);
   assert.deepEqual(d.flows, a.flows);
   assert.equal(c.files[0].name, "-");
 });
 
 Deno.test("netspectra analyze reads a file cut short to its last whole record, warns, exits 0", async () => {
-  const r = await run(["analyze", "--format", "csv", PCAPS_DIR + "derived__tcpdump__print-flags.cut.pcap"]);
+  const r = await run([
+    "analyze",
+    "--format",
+    "csv",
+    PCAPS_DIR + "derived__tcpdump__print-flags.cut.pcap",
+  ]);
   assert.equal(r.code, 0);
   assert.match(r.stderr, /^warning: .*byte offset 6539 .*cut short/);
   const packets = r.stdout.trim().split("\n").slice(1).map((l) => Number(l.split(",")[5]));
@@ -112,7 +142,11 @@ Deno.test("netspectra user mistakes get one clear line and a non-zero exit", asy
   const cases: [string[], number, RegExp][] = [
     [["analyze", notCapture], 1, /^netspectra: Cannot read .*: unknown magic 0x74686973 /],
     [["analyze", "/nonexistent/x.pcap"], 1, /^netspectra: .*x\.pcap/],
-    [["analyze", PCAPS_DIR + "libpcap__pcap-invalid-version-1.pcap"], 1, /version 1\.\d+ is not supported/],
+    [
+      ["analyze", PCAPS_DIR + "libpcap__pcap-invalid-version-1.pcap"],
+      1,
+      /version 1\.\d+ is not supported/,
+    ],
     [["analyze", "--format", "xml", FLAGS], 2, /--format must be one of table, csv, json/],
     [["analyze", "--group-by", "src_ip,nope", FLAGS], 1, /unknown field "nope"/],
     [["analyze", "--bogus", FLAGS], 2, /unknown flag --bogus/],
@@ -126,7 +160,11 @@ Deno.test("netspectra user mistakes get one clear line and a non-zero exit", asy
       const r = await run(args);
       assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, pattern);
-      assert.equal(r.stderr.trim().split("\n").length, 1, `one line for ${args.join(" ")}: ${r.stderr}`);
+      assert.equal(
+        r.stderr.trim().split("\n").length,
+        1,
+        `one line for ${args.join(" ")}: ${r.stderr}`,
+      );
       assert.ok(!/\n\s+at /.test(r.stderr), "no stack trace");
     }
   } finally {
@@ -154,7 +192,10 @@ Deno.test("netspectra gen | analyze -: every packet counted, no decode problem",
     assert.ok(doc.totals.ipv6_frames > 0, "IPv6 present");
     for (const p of ["tcp", "udp", "icmp", "icmpv6"]) assert.ok(doc.totals.protocols[p] > 0, p);
     assert.ok(doc.flows.some((f: { dst_port: number }) => f.dst_port === 53), "DNS");
-    assert.ok(doc.flows.some((f: { tcp_flags: number }) => (f.tcp_flags & 0x03) === 0x03), "SYN and FIN");
+    assert.ok(
+      doc.flows.some((f: { tcp_flags: number }) => (f.tcp_flags & 0x03) === 0x03),
+      "SYN and FIN",
+    );
     const vlan = await run(["analyze", "--format", "csv", "--group-by", "vlan", file]);
     assert.match(vlan.stdout, /\n10[0-7],/, "VLAN-tagged traffic");
   } finally {
