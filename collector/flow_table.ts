@@ -4,8 +4,8 @@
  * Key = 10 × 32-bit words: source address (4 words), destination address (4), ports,
  * and proto | family | presence bits | VLAN. IPv4 and IPv6 live in the same table (IPv4 in
  * word 0, family in the key). Fields not in the task's key are stored as zero, so one table
- * type serves every subset of key fields. Entries are dense; a slot array of twice the
- * entry capacity (linear probing) points into them. Nothing is allocated per packet.
+ * type serves every subset of key fields. Records are dense; a power-of-two slot array at
+ * most half full (linear probing) points into them. Nothing is allocated per packet.
  *
  * @module
  */
@@ -25,9 +25,10 @@ const W_META = 9;
 const META_PORTS_PRESENT = 1 << 11;
 const META_VLAN_PRESENT = 1 << 12;
 const INITIAL_CAPACITY = 1024;
+const INITIAL_SLOTS = 2048;
 /**
- * Growth factor: 1.5 keeps the worst case (just after a resize, slot array at its largest)
- * under 150 bytes per flow: 80·1.5 + 4·4·1.5 = 144.
+ * Growth factor of the record array. Slots double separately (load ≤ 1/2), so the worst case
+ * is records just grown (80 B · 1.5) plus slots just doubled (4 B · 4): 136 B per flow.
  */
 const GROWTH = 1.5;
 /** Default upper bound on distinct keys per table (≈ 88 MB at the bound). */
@@ -110,6 +111,7 @@ export class FlowTable {
     this.mask = keyMask(fields);
     this.flowsMax = flowsMax;
     this.resize(Math.min(INITIAL_CAPACITY, flowsMax));
+    this.rehash(INITIAL_SLOTS);
   }
 
   /** Bytes held by the table's arrays (for the ≤ 150 B/flow budget). */
@@ -117,20 +119,24 @@ export class FlowTable {
     return this.slots.byteLength + this.entries.byteLength;
   }
 
+  /** Grows the record array only: slots hold record indexes, which a copy keeps. */
   private resize(capacity: number): void {
     const entries = new Int32Array(capacity * ENTRY_WORDS);
     entries.set(this.entries.subarray(0, this.size * ENTRY_WORDS));
     this.entries = entries;
-    let slotCount = 2;
-    while (slotCount < capacity * 2) slotCount *= 2;
+    this.capacity = capacity;
+  }
+
+  /** Rebuilds the slot array at `slotCount` slots (a power of two). */
+  private rehash(slotCount: number): void {
     this.slots = new Int32Array(slotCount);
     this.slotMask = slotCount - 1;
+    const entries = this.entries;
     for (let e = 0; e < this.size; e++) {
       let s = hashKey(entries, e * ENTRY_WORDS) & this.slotMask;
       while (this.slots[s] !== 0) s = (s + 1) & this.slotMask;
       this.slots[s] = e + 1;
     }
-    this.capacity = capacity;
   }
 
   /** Empties the table in place, keeping its memory (window rotation). */
@@ -182,7 +188,7 @@ export class FlowTable {
         throw new RangeError(`Cannot roll up: the source table has no ${f} in its key`);
       }
     }
-    const k = target.k;
+    const k = new Int32Array(KEY_WORDS);
     const t = this.entries;
     for (let e = 0; e < this.size; e++) {
       const o = e * ENTRY_WORDS;
@@ -202,7 +208,7 @@ export class FlowTable {
       if (tm.vlan) m |= meta & (META_VLAN_PRESENT | 0x0fff0000);
       k[W_PORTS] = ports;
       k[W_META] = m;
-      const d = target.findOrInsert(k);
+      const d = target.findOrInsert(k, 0, hashKey(k, 0));
       if (d < 0) {
         target.overflowPackets += this.packets(e);
         target.overflowBytes += this.bytes(e);
@@ -246,49 +252,49 @@ export class FlowTable {
   /** Adds every IP packet of a decoded batch. */
   addBatch(batch: PacketBatch): void {
     const n = batch.length;
-    const m = this.mask;
     const k = this.k;
     for (let i = 0; i < n; i++) {
-      const family = batch.family[i]!;
-      if (family === FAMILY_NONE) continue;
-      const w = i * 4;
-      const fl = batch.flags[i]!;
-      if (m.srcIp) {
-        k[0] = batch.src[w]!,
-          k[1] = batch.src[w + 1]!,
-          k[2] = batch.src[w + 2]!,
-          k[3] = batch.src[w + 3]!;
-      } else k[0] = 0, k[1] = 0, k[2] = 0, k[3] = 0;
-      if (m.dstIp) {
-        k[4] = batch.dst[w]!,
-          k[5] = batch.dst[w + 1]!,
-          k[6] = batch.dst[w + 2]!,
-          k[7] = batch.dst[w + 3]!;
-      } else k[4] = 0, k[5] = 0, k[6] = 0, k[7] = 0;
-      let ports = 0;
-      let meta = 0;
-      if ((fl & FLAG_HAS_PORTS) !== 0 && (m.srcPort || m.dstPort)) {
-        if (m.srcPort) ports = batch.srcPort[i]! << 16;
-        if (m.dstPort) ports |= batch.dstPort[i]!;
-        meta = META_PORTS_PRESENT;
-      }
-      k[W_PORTS] = ports;
-      if (m.proto) meta |= batch.proto[i]!;
-      if (m.srcIp || m.dstIp) meta |= family << 8;
-      if (m.vlan) {
-        const v = batch.vlan[i]!;
-        if (v !== VLAN_NONE) meta |= META_VLAN_PRESENT | (v << 16);
-      }
-      k[W_META] = meta;
-      const e = this.findOrInsert(k);
+      if (batch.family[i] === FAMILY_NONE) continue;
+      const e = this.findOrInsert(k, 0, this.buildKey(batch, i, k, 0));
       const wire = batch.wireLen[i]!;
       if (e < 0) {
         this.overflowPackets++;
         this.overflowBytes += wire;
         continue;
       }
-      this.account(e * ENTRY_WORDS, batch, i, wire, fl);
+      this.account(e * ENTRY_WORDS, batch, i, wire, batch.flags[i]!);
     }
+  }
+
+  /** Writes packet `i`'s masked key at `k[ko..ko+10)` and returns its hash. */
+  private buildKey(batch: PacketBatch, i: number, k: Int32Array, ko: number): number {
+    const m = this.mask;
+    const w = i * 4;
+    const family = batch.family[i]!;
+    if (m.srcIp) {
+      k[ko] = batch.src[w]!, k[ko + 1] = batch.src[w + 1]!;
+      k[ko + 2] = batch.src[w + 2]!, k[ko + 3] = batch.src[w + 3]!;
+    } else k[ko] = 0, k[ko + 1] = 0, k[ko + 2] = 0, k[ko + 3] = 0;
+    if (m.dstIp) {
+      k[ko + 4] = batch.dst[w]!, k[ko + 5] = batch.dst[w + 1]!;
+      k[ko + 6] = batch.dst[w + 2]!, k[ko + 7] = batch.dst[w + 3]!;
+    } else k[ko + 4] = 0, k[ko + 5] = 0, k[ko + 6] = 0, k[ko + 7] = 0;
+    let ports = 0;
+    let meta = 0;
+    if ((batch.flags[i]! & FLAG_HAS_PORTS) !== 0 && (m.srcPort || m.dstPort)) {
+      if (m.srcPort) ports = batch.srcPort[i]! << 16;
+      if (m.dstPort) ports |= batch.dstPort[i]!;
+      meta = META_PORTS_PRESENT;
+    }
+    k[ko + W_PORTS] = ports;
+    if (m.proto) meta |= batch.proto[i]!;
+    if (m.srcIp || m.dstIp) meta |= family << 8;
+    if (m.vlan) {
+      const v = batch.vlan[i]!;
+      if (v !== VLAN_NONE) meta |= META_VLAN_PRESENT | (v << 16);
+    }
+    k[ko + W_META] = meta;
+    return hashKey(k, ko);
   }
 
   private account(o: number, batch: PacketBatch, i: number, wire: number, fl: number): void {
@@ -334,9 +340,8 @@ export class FlowTable {
     }
   }
 
-  /** Returns the entry index for key `k`, inserting it; -1 when the table is full. */
-  private findOrInsert(k: Int32Array): number {
-    const h = hashKey(k, 0);
+  /** Returns the record index for the key at `k[ko..]` with hash `h`, inserting it; -1 when full. */
+  private findOrInsert(k: Int32Array, ko: number, h: number): number {
     const t = this.entries;
     let s = h & this.slotMask;
     for (;;) {
@@ -344,23 +349,29 @@ export class FlowTable {
       if (slot === 0) break;
       const o = (slot - 1) * ENTRY_WORDS;
       if (
-        t[o] === k[0] && t[o + 1] === k[1] && t[o + 2] === k[2] &&
-        t[o + 3] === k[3] && t[o + 4] === k[4] && t[o + 5] === k[5] && t[o + 6] === k[6] &&
-        t[o + 7] === k[7] && t[o + 8] === k[8] && t[o + 9] === k[9]
+        t[o] === k[ko] && t[o + 1] === k[ko + 1] && t[o + 2] === k[ko + 2] &&
+        t[o + 3] === k[ko + 3] && t[o + 4] === k[ko + 4] && t[o + 5] === k[ko + 5] &&
+        t[o + 6] === k[ko + 6] && t[o + 7] === k[ko + 7] && t[o + 8] === k[ko + 8] &&
+        t[o + 9] === k[ko + 9]
       ) return slot - 1;
       s = (s + 1) & this.slotMask;
     }
     if (this.size === this.capacity) {
       if (this.capacity >= this.flowsMax) return -1;
       this.resize(Math.min(Math.ceil(this.capacity * GROWTH), this.flowsMax));
-      return this.findOrInsert(k);
+    }
+    if ((this.size + 1) * 2 > this.slots.length) {
+      // Keep the load factor ≤ 1/2 so probes stay short; indexes stay valid across this.
+      this.rehash(this.slots.length * 2);
+      return this.findOrInsert(k, ko, h);
     }
     const e = this.size++;
     this.slots[s] = e + 1;
     const o = e * ENTRY_WORDS;
-    this.entries.set(k, o);
-    this.entries.fill(0, o + KEY_WORDS, o + ENTRY_WORDS);
-    this.entries[o + E_FIRST_NSEC] = NO_TS;
+    const entries = this.entries;
+    for (let j = 0; j < KEY_WORDS; j++) entries[o + j] = k[ko + j]!;
+    entries.fill(0, o + KEY_WORDS, o + ENTRY_WORDS);
+    entries[o + E_FIRST_NSEC] = NO_TS;
     return e;
   }
 }
