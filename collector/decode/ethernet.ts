@@ -19,6 +19,7 @@ const ETHERTYPE_QINQ_OLD = 0x9100; // pre-standard QinQ, still seen on switches
 const ETHERTYPE_MPLS = 0x8847;
 const ETHERTYPE_MPLS_MULTICAST = 0x8848;
 const ETHERTYPE_PPPOE_SESSION = 0x8864;
+const ETHERTYPE_PBB = 0x88e7; // IEEE 802.1ah backbone service instance tag
 /** Values up to 1500 are an 802.3 length, not a type (IEEE 802.3 §3.2.6). */
 const IEEE_802_3_MAX_LEN = 1500;
 export const PPP_IPV4 = 0x0021;
@@ -29,6 +30,9 @@ const VLAN_TAG = 4;
 const SNAP_HEADER = 8;
 const MPLS_LABEL = 4;
 const PPPOE_HEADER = 6;
+/** 802.1ah I-TAG (4) + customer destination and source MACs (12). */
+const PBB_HEADER = 16;
+const PW_CONTROL_WORD = 4;
 /** Tags, labels and encapsulations one frame may stack before we call it hostile. */
 export const LINK_DEPTH_MAX = 16;
 
@@ -97,9 +101,10 @@ export function decodeEtherType(
     if (type <= IEEE_802_3_MAX_LEN) {
       // 802.3 frame: only LLC/SNAP with an EtherType (RFC 1042) can carry IP.
       if (end - off < SNAP_HEADER) return;
+      // OUI 00-00-00 (RFC 1042) and 00-00-f8 (Cisco) say the PID is an EtherType.
       if (
         b[off] !== 0xaa || b[off + 1] !== 0xaa || b[off + 2] !== 0x03 ||
-        b[off + 3] !== 0 || b[off + 4] !== 0 || b[off + 5] !== 0
+        b[off + 3] !== 0 || b[off + 4] !== 0 || (b[off + 5] !== 0 && b[off + 5] !== 0xf8)
       ) return;
       type = (b[off + 6]! << 8) | b[off + 7]!;
       off += SNAP_HEADER;
@@ -128,6 +133,15 @@ export function decodeEtherType(
       case ETHERTYPE_MPLS_MULTICAST:
         decodeMpls(b, off, end, wireEnd, out, i);
         return;
+      case ETHERTYPE_PBB:
+        // The customer frame follows: its EtherType continues the chain.
+        if (end - off < PBB_HEADER + 2) {
+          out.error[i] = ERR_LINK_TRUNCATED;
+          return;
+        }
+        type = (b[off + PBB_HEADER]! << 8) | b[off + PBB_HEADER + 1]!;
+        off += PBB_HEADER + 2;
+        continue;
       case ETHERTYPE_PPPOE_SESSION:
         if (end - off < PPPOE_HEADER + 2) {
           out.error[i] = ERR_LINK_TRUNCATED;
@@ -150,7 +164,11 @@ export function decodeEtherType(
   out.error[i] = ERR_LINK_TOO_DEEP;
 }
 
-/** MPLS label stack: labels until the bottom-of-stack bit, then IP guessed by its version. */
+/**
+ * MPLS label stack: labels until the bottom-of-stack bit, then the payload guessed by its first
+ * nibble as tshark does: 4 / 6 = IP, 0 = pseudowire control word then Ethernet (RFC 4448),
+ * anything else (1 = associated channel) is not IP.
+ */
 function decodeMpls(
   b: Uint8Array,
   off: number,
@@ -168,9 +186,10 @@ function decodeMpls(
     off += MPLS_LABEL;
     if (bottom) {
       if (off >= end) return;
-      const version = b[off]! >> 4;
-      if (version === 4 || version === 6) decodeIpAny(b, off, end, wireEnd, out, i);
-      return; // pseudowires and control words are not IP
+      const nibble = b[off]! >> 4;
+      if (nibble === 4 || nibble === 6) decodeIpAny(b, off, end, wireEnd, out, i);
+      else if (nibble === 0) decodeEthernet(b, off + PW_CONTROL_WORD, end, wireEnd, out, i);
+      return;
     }
   }
   out.error[i] = ERR_LINK_TOO_DEEP;
