@@ -10,7 +10,7 @@ import type { PacketBatch } from "../batch.ts";
 import type { ByteWindow } from "./_buffer.ts";
 import { storeSecFrac } from "./_timestamp.ts";
 import { PcapFormatError } from "./errors.ts";
-import type { CaptureReader } from "./types.ts";
+import { RecordReader, u32 } from "./_record_reader.ts";
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
@@ -22,12 +22,6 @@ const RECORD_HEADER_MODIFIED = 24;
 export const PCAP_RECORD_BYTES_MAX = 262144;
 const LINKTYPE_RESERVED_MASK = 0x03ff0000;
 
-function u32(b: Uint8Array, o: number, le: boolean): number {
-  return le
-    ? ((b[o + 3]! << 24) | (b[o + 2]! << 16) | (b[o + 1]! << 8) | b[o]!) >>> 0
-    : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
 /** Reads the magic as little-endian to tell the formats apart; null if it is not pcap. */
 export function pcapByteOrder(b: Uint8Array): boolean | null {
   if (b.length < 4) return null;
@@ -38,18 +32,15 @@ export function pcapByteOrder(b: Uint8Array): boolean | null {
   return null;
 }
 
-export class PcapReader implements CaptureReader {
+export class PcapReader extends RecordReader {
   readonly format = "pcap";
-  readonly warnings: string[] = [];
-  readonly linkTypes = new Set<number>();
-  records = 0;
   private readonly le: boolean;
   private readonly fracPerSec: number;
   private readonly recordHeader: number;
   private readonly linkType: number;
-  private done = false;
 
-  private constructor(private readonly win: ByteWindow, private readonly name: string) {
+  private constructor(win: ByteWindow, name: string) {
+    super(win, name);
     const b = win.buf;
     const s = win.start;
     this.le = pcapByteOrder(b.subarray(s, s + 4))!;
@@ -86,73 +77,46 @@ export class PcapReader implements CaptureReader {
     return new PcapReader(win, name);
   }
 
-  get rawBytesRead(): number {
-    return this.win.source.rawBytesRead;
-  }
-  get rawBytesTotal(): number {
-    return this.win.source.rawBytesTotal;
+  protected cutUnit(): string {
+    return `record ${this.records + 1}`;
   }
 
-  async fill(batch: PacketBatch): Promise<number> {
-    batch.length = 0;
+  protected parse(batch: PacketBatch): number {
     const win = this.win;
     const hdr = this.recordHeader;
-    while (!this.done) {
-      const b = win.buf;
-      batch.bytes = b;
-      let p = win.start;
-      const end = win.end;
-      let n = batch.length;
-      const cap = batch.capacity;
-      let need = 0;
-      while (n < cap) {
-        if (end - p < hdr) {
-          need = hdr;
-          break;
-        }
-        const capLen = u32(b, p + 8, this.le);
-        if (capLen > PCAP_RECORD_BYTES_MAX) {
-          this.stop(
-            `record ${this.records + 1} at byte offset ${win.base + p} claims ${capLen} ` +
-              `captured bytes (limit ${PCAP_RECORD_BYTES_MAX}): file damaged, stopped there`,
-          );
-          break;
-        }
-        if (end - p < hdr + capLen) {
-          need = hdr + capLen;
-          break;
-        }
-        storeSecFrac(u32(b, p, this.le), u32(b, p + 4, this.le), this.fracPerSec, batch, n);
-        batch.capLen[n] = capLen;
-        batch.wireLen[n] = u32(b, p + 12, this.le);
-        batch.linkType[n] = this.linkType;
-        batch.dataOff[n] = p + hdr;
-        p += hdr + capLen;
-        n++;
-        this.records++;
+    const b = win.buf;
+    const end = win.end;
+    let p = win.start;
+    let n = batch.length;
+    let need = 0;
+    while (n < batch.capacity) {
+      if (end - p < hdr) {
+        need = hdr;
+        break;
       }
-      win.start = p;
-      batch.length = n;
-      if (n > 0 || this.done) return n;
-      if (await win.ensure(need) < need) {
-        if (win.available > 0) {
-          this.stop(
-            `file ends inside record ${this.records + 1} at byte offset ${win.position} ` +
-              `(needs ${need} bytes, ${win.available} left): the capture was cut short`,
-          );
-        }
-        this.done = true;
+      const capLen = u32(b, p + 8, this.le);
+      if (capLen > PCAP_RECORD_BYTES_MAX) {
+        this.stop(
+          `record ${this.records + 1} at byte offset ${win.base + p} claims ${capLen} ` +
+            `captured bytes (limit ${PCAP_RECORD_BYTES_MAX}): file damaged, stopped there`,
+        );
+        break;
       }
+      if (end - p < hdr + capLen) {
+        need = hdr + capLen;
+        break;
+      }
+      storeSecFrac(u32(b, p, this.le), u32(b, p + 4, this.le), this.fracPerSec, batch, n);
+      batch.capLen[n] = capLen;
+      batch.wireLen[n] = u32(b, p + 12, this.le);
+      batch.linkType[n] = this.linkType;
+      batch.dataOff[n] = p + hdr;
+      p += hdr + capLen;
+      n++;
+      this.records++;
     }
-    return 0;
-  }
-
-  private stop(message: string): void {
-    this.warnings.push(`${this.name}: ${message}`);
-    this.done = true;
-  }
-
-  close(): void {
-    this.win.source.close();
+    win.start = p;
+    batch.length = n;
+    return need;
   }
 }

@@ -11,7 +11,7 @@ import type { ByteWindow } from "./_buffer.ts";
 import { RECORD_BYTES_MAX } from "./_buffer.ts";
 import { storeUnits } from "./_timestamp.ts";
 import { PcapFormatError } from "./errors.ts";
-import type { CaptureReader } from "./types.ts";
+import { RecordReader, u16, u32 } from "./_record_reader.ts";
 
 export const BT_SHB = 0x0a0d0d0a;
 const BT_IDB = 0x00000001;
@@ -35,26 +35,14 @@ interface Iface {
   tsOffsetSec: number;
 }
 
-function u16(b: Uint8Array, o: number, le: boolean): number {
-  return le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
-}
-function u32(b: Uint8Array, o: number, le: boolean): number {
-  return le
-    ? ((b[o + 3]! << 24) | (b[o + 2]! << 16) | (b[o + 1]! << 8) | b[o]!) >>> 0
-    : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
-export class PcapngReader implements CaptureReader {
+export class PcapngReader extends RecordReader {
   readonly format = "pcapng";
-  readonly warnings: string[] = [];
-  readonly linkTypes = new Set<number>();
-  records = 0;
   private le = true;
   private ifaces: Iface[] = [];
-  private done = false;
-  private sections = 0;
 
-  private constructor(private readonly win: ByteWindow, private readonly name: string) {}
+  private constructor(win: ByteWindow, name: string) {
+    super(win, name);
+  }
 
   /** Opens a pcapng whose first block must be a valid Section Header Block. */
   static async open(win: ByteWindow, name: string): Promise<PcapngReader> {
@@ -75,13 +63,6 @@ export class PcapngReader implements CaptureReader {
     return r;
   }
 
-  get rawBytesRead(): number {
-    return this.win.source.rawBytesRead;
-  }
-  get rawBytesTotal(): number {
-    return this.win.source.rawBytesTotal;
-  }
-
   /** Checks a SHB's magic, byte order and version; sets the section's byte order. */
   private readShbHeader(b: Uint8Array, p: number, avail: number): string | null {
     if (avail < SHB_MIN) return "pcapng section header cut short";
@@ -95,7 +76,6 @@ export class PcapngReader implements CaptureReader {
       return `pcapng section version ${major}.${minor} is not supported (only 1.0)`;
     }
     this.ifaces = [];
-    this.sections++;
     return null;
   }
 
@@ -210,71 +190,52 @@ export class PcapngReader implements CaptureReader {
     return null;
   }
 
-  async fill(batch: PacketBatch): Promise<number> {
-    batch.length = 0;
+  protected cutUnit(): string {
+    return "the block";
+  }
+
+  protected parse(batch: PacketBatch): number {
     const win = this.win;
-    while (!this.done) {
-      const b = win.buf;
-      batch.bytes = b;
-      let p = win.start;
-      const end = win.end;
-      let need = 0;
-      while (batch.length < batch.capacity) {
-        if (end - p < 12) {
-          need = 12;
-          break;
-        }
-        const type = u32(b, p, this.le);
-        if (type === BT_SHB) {
-          if (end - p < SHB_MIN) {
-            need = SHB_MIN;
-            break;
-          }
-          // A new section may switch byte order: read its length with its own BOM.
-          const bom = u32(b, p + 8, true);
-          if (bom === BYTE_ORDER_MAGIC) this.le = true;
-          else if (bom === 0x4d3c2b1a) this.le = false;
-        }
-        const len = u32(b, p + 4, this.le);
-        const lenProblem = this.checkBlock(b, p, len, false);
-        if (lenProblem !== null) {
-          this.stop(
-            `block at byte offset ${win.base + p}: ${lenProblem}: file damaged, stopped there`,
-          );
-          break;
-        }
-        if (end - p < len) {
-          need = len;
-          break;
-        }
-        const problem = this.checkBlock(b, p, len, true) ?? this.block(b, p, len, type, batch);
-        if (problem !== null) {
-          this.stop(`block at byte offset ${win.base + p}: ${problem}: stopped there`);
-          break;
-        }
-        p += len;
+    const b = win.buf;
+    const end = win.end;
+    let p = win.start;
+    let need = 0;
+    while (batch.length < batch.capacity) {
+      if (end - p < 12) {
+        need = 12;
+        break;
       }
-      win.start = p;
-      if (batch.length > 0 || this.done) return batch.length;
-      if (await win.ensure(need) < need) {
-        if (win.available > 0) {
-          this.stop(
-            `file ends inside the block at byte offset ${win.position} (needs ${need} bytes, ` +
-              `${win.available} left): the capture was cut short`,
-          );
+      const type = u32(b, p, this.le);
+      if (type === BT_SHB) {
+        if (end - p < SHB_MIN) {
+          need = SHB_MIN;
+          break;
         }
-        this.done = true;
+        // A new section may switch byte order: read its length with its own BOM.
+        const bom = u32(b, p + 8, true);
+        if (bom === BYTE_ORDER_MAGIC) this.le = true;
+        else if (bom === 0x4d3c2b1a) this.le = false;
       }
+      const len = u32(b, p + 4, this.le);
+      const lenProblem = this.checkBlock(b, p, len, false);
+      if (lenProblem !== null) {
+        this.stop(
+          `block at byte offset ${win.base + p}: ${lenProblem}: file damaged, stopped there`,
+        );
+        break;
+      }
+      if (end - p < len) {
+        need = len;
+        break;
+      }
+      const problem = this.checkBlock(b, p, len, true) ?? this.block(b, p, len, type, batch);
+      if (problem !== null) {
+        this.stop(`block at byte offset ${win.base + p}: ${problem}: stopped there`);
+        break;
+      }
+      p += len;
     }
-    return 0;
-  }
-
-  private stop(message: string): void {
-    this.warnings.push(`${this.name}: ${message}`);
-    this.done = true;
-  }
-
-  close(): void {
-    this.win.source.close();
+    win.start = p;
+    return need;
   }
 }
