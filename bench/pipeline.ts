@@ -139,6 +139,16 @@ try {
   await timeStage("read + decode", readDecode);
   await timeStage("read + decode + exact 5-tuple flows", readDecodeFlows);
   await timeStage("analyze (+ totals, table report)", analyze);
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  await timeStage("netspectra analyze FILE (whole CLI process)", async () => {
+    const { success } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", main, "analyze", "--no-progress", file],
+      stdout: "null",
+      stderr: "inherit",
+    }).output();
+    if (!success) throw new Error("netspectra analyze failed");
+    return packets;
+  });
   const t = table as FlowTable | null;
   if (t !== null) {
     console.log(
