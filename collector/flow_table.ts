@@ -249,11 +249,10 @@ export class FlowTable {
     t[o + E_SEC_HI] = firstHi | (lastHi << 16);
   }
 
-  /** Adds every IP packet of a decoded batch. */
-  addBatch(batch: PacketBatch): void {
-    const n = batch.length;
+  /** Adds the IP packets of slots [from, to) of a decoded batch (default: all of it). */
+  addBatch(batch: PacketBatch, from = 0, to = batch.length): void {
     const k = this.k;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       if (batch.family[i] === FAMILY_NONE) continue;
       const e = this.findOrInsert(k, 0, this.buildKey(batch, i, k, 0));
       const wire = batch.wireLen[i]!;

@@ -23,13 +23,24 @@ export class Totals {
   lastSec = -Infinity;
   lastNsec = 0;
 
+  /** Zeroes every counter in place (window rotation). */
+  clear(): void {
+    this.frames = 0,
+      this.wireBytes = 0,
+      this.capBytes = 0,
+      this.ipv4Frames = 0,
+      this.ipv6Frames = 0;
+    this.protoFrames.fill(0), this.protoBytes.fill(0), this.errors.fill(0);
+    this.firstSec = Infinity, this.firstNsec = 0, this.lastSec = -Infinity, this.lastNsec = 0;
+  }
+
   get nonIpFrames(): number {
     return this.frames - this.ipv4Frames - this.ipv6Frames;
   }
 
-  addBatch(batch: PacketBatch): void {
-    const n = batch.length;
-    for (let i = 0; i < n; i++) {
+  /** Counts slots [from, to) of a decoded batch (default: all of it). */
+  addBatch(batch: PacketBatch, from = 0, to = batch.length): void {
+    for (let i = from; i < to; i++) {
       const wire = batch.wireLen[i]!;
       this.wireBytes += wire;
       this.capBytes += batch.capLen[i]!;
@@ -52,7 +63,7 @@ export class Totals {
         this.lastSec = sec, this.lastNsec = nsec;
       }
     }
-    this.frames += n;
+    this.frames += to - from;
   }
 }
 
