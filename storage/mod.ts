@@ -1,0 +1,17 @@
+/**
+ * The embedded store (DuckDB): schema, writes, retention, source ids. See README.md here.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "./mod.ts";
+ * const store = await Store.open(":memory:");
+ * console.log(await store.schemaVersion()); // 1
+ * store.closeSync();
+ * ```
+ *
+ * @module
+ */
+
+export { type OpenOptions, Store, StoreLockedError } from "./store.ts";
+export { sourceIdOf } from "./source_id.ts";
+export { SCHEMA_VERSION } from "./schema.ts";
