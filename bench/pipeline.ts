@@ -16,6 +16,8 @@ import { GEN_DEFAULTS, generate } from "../collector/gen/gen.ts";
 import { FIVE_TUPLE } from "../collector/key_fields.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 import { toTable } from "../collector/report_table.ts";
+import { ingestFiles } from "../collector/ingest.ts";
+import { Store } from "../storage/mod.ts";
 import { parseArgs, parseCount } from "../cli/args.ts";
 
 const args = parseArgs(Deno.args, { values: ["packets", "flows", "runs"], booleans: [] }, "bench");
@@ -123,6 +125,32 @@ try {
     return res.totals.frames;
   };
 
+  // Issue 4 work in progress: the same packets through the window engine, flow lifecycle and
+  // a DuckDB file (not yet what `analyze` runs), with the store's share of the time.
+  let storeMs = 0;
+  let lastIngest = { windows: 0, records: 0 };
+  const ingest = async () => {
+    const db = `${dir}/bench.duckdb`;
+    for (const f of [db, `${db}.wal`]) await Deno.remove(f).catch(() => {});
+    const store = await Store.open(db);
+    const timed = <A extends unknown[]>(fn: (...a: A) => Promise<void>) => async (...a: A) => {
+      const t0 = performance.now();
+      await fn(...a);
+      storeMs += performance.now() - t0;
+    };
+    store.writeWindow = timed(store.writeWindow.bind(store));
+    store.writeFlowRecords = timed(store.writeFlowRecords.bind(store));
+    storeMs = 0;
+    try {
+      const run = await ingestFiles({ files: [file], store, sourceId: "bench" });
+      const recs = await store.rows("SELECT count(*) AS n FROM flow_records");
+      lastIngest = { windows: run.windows, records: Number(recs[0]!.n) };
+      return run.packets;
+    } finally {
+      store.closeSync();
+    }
+  };
+
   const tcpdump = await ensureTcpdump();
   if (tcpdump !== null) {
     await timeStage("tcpdump -nn -r FILE -w /dev/null", async () => {
@@ -139,6 +167,11 @@ try {
   await timeStage("read + decode", readDecode);
   await timeStage("read + decode + exact 5-tuple flows", readDecodeFlows);
   await timeStage("analyze (+ totals, table report)", analyze);
+  const ingestSec = await timeStage("ingest: windows + flow lifecycle + DuckDB file", ingest);
+  console.log(
+    `  of which DuckDB writes (last run): ${(storeMs / 1000).toFixed(2)} s of ${ingestSec.toFixed(2)} s best ` +
+      `(${lastIngest.windows} window(s), ${lastIngest.records} flow records)`,
+  );
   const main = new URL("../main.ts", import.meta.url).pathname;
   await timeStage("netspectra analyze FILE (whole CLI process)", async () => {
     const { success } = await new Deno.Command(Deno.execPath(), {
