@@ -169,7 +169,9 @@ try {
   await timeStage("analyze (+ totals, table report)", analyze);
   const ingestSec = await timeStage("ingest: windows + flow lifecycle + DuckDB file", ingest);
   console.log(
-    `  of which DuckDB writes (last run): ${(storeMs / 1000).toFixed(2)} s of ${ingestSec.toFixed(2)} s best ` +
+    `  of which DuckDB writes (last run): ${(storeMs / 1000).toFixed(2)} s of ${
+      ingestSec.toFixed(2)
+    } s best ` +
       `(${lastIngest.windows} window(s), ${lastIngest.records} flow records)`,
   );
   const main = new URL("../main.ts", import.meta.url).pathname;

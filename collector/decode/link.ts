@@ -1,6 +1,7 @@
 /**
  * Link-layer dispatch by LINKTYPE (https://www.tcpdump.org/linktypes.html): Ethernet,
- * Linux cooked SLL / SLL2, BSD NULL / LOOP, raw IP variants, PPP and Cisco HDLC.
+ * Linux cooked SLL / SLL2, BSD NULL / LOOP, raw IP variants, PPP, Cisco HDLC, and 802.11
+ * (bare, radiotap, PPI).
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
 } from "./ethernet.ts";
+import { decodeIeee80211, decodePpi, decodeRadiotap } from "./ieee80211.ts";
 import { decodeIpv6 } from "./ipv6.ts";
 
 export const LINKTYPE_NULL = 0;
@@ -24,9 +26,12 @@ export const LINKTYPE_RAW_12 = 12; // DLT_RAW on most BSDs
 export const LINKTYPE_RAW_14 = 14; // DLT_RAW on OpenBSD
 export const LINKTYPE_PPP_HDLC = 50;
 export const LINKTYPE_RAW = 101;
+export const LINKTYPE_IEEE802_11 = 105;
 export const LINKTYPE_C_HDLC = 104;
 export const LINKTYPE_LOOP = 108;
 export const LINKTYPE_LINUX_SLL = 113;
+export const LINKTYPE_IEEE802_11_RADIOTAP = 127;
+export const LINKTYPE_PPI = 192;
 export const LINKTYPE_IPV4 = 228;
 export const LINKTYPE_IPV6 = 229;
 export const LINKTYPE_LINUX_SLL2 = 276;
@@ -41,8 +46,11 @@ export const LINKTYPES_SUPPORTED: readonly number[] = [
   LINKTYPE_PPP_HDLC,
   LINKTYPE_RAW,
   LINKTYPE_C_HDLC,
+  LINKTYPE_IEEE802_11,
   LINKTYPE_LOOP,
   LINKTYPE_LINUX_SLL,
+  LINKTYPE_IEEE802_11_RADIOTAP,
+  LINKTYPE_PPI,
   LINKTYPE_IPV4,
   LINKTYPE_IPV6,
   LINKTYPE_LINUX_SLL2,
@@ -115,6 +123,15 @@ export function decodePacket(out: PacketBatch, i: number): void {
         out,
         i,
       );
+      return;
+    case LINKTYPE_IEEE802_11:
+      decodeIeee80211(b, off, end, wireEnd, out, i);
+      return;
+    case LINKTYPE_IEEE802_11_RADIOTAP:
+      decodeRadiotap(b, off, end, wireEnd, out, i);
+      return;
+    case LINKTYPE_PPI:
+      decodePpi(b, off, end, wireEnd, out, i);
       return;
     default:
       out.error[i] = ERR_LINKTYPE_UNSUPPORTED;

@@ -18,6 +18,11 @@ const V6 = (nh: string, plen = "0008") =>
 const TCP_SYN = "303900500000000100000000" + "5002ffff00000000";
 const UDP = "303900350008" + "0000";
 const ICMP_ECHO = "0800f7ff00000000";
+// 802.11: frame control, duration, three addresses, sequence control (24 bytes).
+const WLAN = (fc: string, extra = "") =>
+  fc + "0000" + "0200000000010200000000020200000000030000" + extra;
+const SNAP_IPV4 = "aaaa030000000800";
+const RADIOTAP = "00000800" + "00000000"; // version, pad, length 8, no fields present
 const SLL = (proto: string) => "0000000100060200000000010000" + proto;
 const SLL2 = (proto: string) =>
   proto + "0000" + "00000002" + "0001" + "00" + "06" + "0200000000010000";
@@ -397,6 +402,86 @@ const CASES: Case[] = [
   },
   { name: "PPP compressed protocol", link: 9, hex: "21" + V4("11", "001c") + UDP, family: 4 },
   { name: "Cisco HDLC IPv6", link: 104, hex: "0f0086dd" + V6("11") + UDP, family: 6 },
+  {
+    name: "MPLS Ethernet pseudowire with control word",
+    link: 1,
+    hex: ETH("8847") + "00010140" + "00000000" + ETH("0800") + V4("11", "001c") + UDP,
+    family: 4,
+    ports: [12345, 53],
+  },
+  {
+    name: "MPLS associated channel is not IP",
+    link: 1,
+    hex: ETH("8847") + "00010140" + "10000000" + V4("11", "001c"),
+    family: 0,
+  },
+  {
+    name: "802.1ah PBB then customer IPv4",
+    link: 1,
+    hex: ETH("88e7") + "00000064" + MACS.slice(0, 24) + "0800" + V4("11", "001c") + UDP,
+    family: 4,
+    ports: [12345, 53],
+  },
+  {
+    name: "802.3 SNAP with Cisco OUI carrying IPv4",
+    link: 1,
+    hex: ETH("0030") + "aaaa030000f80800" + V4("11", "001c") + UDP,
+    family: 4,
+  },
+  {
+    name: "radiotap 802.11 data from the AP carrying IPv4",
+    link: 127,
+    hex: RADIOTAP + WLAN("0802") + SNAP_IPV4 + V4("11", "001c") + UDP,
+    family: 4,
+    ports: [12345, 53],
+  },
+  {
+    name: "802.11 QoS data, four addresses",
+    link: 105,
+    hex: WLAN("8803", "020000000004" + "0000") + SNAP_IPV4 + V4("06") + TCP_SYN,
+    family: 4,
+    ports: [12345, 80],
+  },
+  {
+    name: "802.11 QoS data with HT control",
+    link: 105,
+    hex: WLAN("8881", "0000" + "00000000") + SNAP_IPV4 + V4("11", "001c") + UDP,
+    family: 4,
+  },
+  {
+    name: "802.11 protected data is not IP",
+    link: 105,
+    hex: WLAN("0841") + SNAP_IPV4 + V4("11", "001c") + UDP,
+    family: 0,
+  },
+  { name: "802.11 beacon is not IP", link: 105, hex: WLAN("8000") + "00".repeat(12), family: 0 },
+  { name: "802.11 null data is not IP", link: 105, hex: WLAN("4801"), family: 0 },
+  {
+    name: "802.11 header cut short",
+    link: 105,
+    hex: WLAN("0802").slice(0, 30),
+    family: 0,
+    error: "link_truncated",
+  },
+  {
+    name: "radiotap length beyond the frame",
+    link: 127,
+    hex: "0000ff00" + "00000000",
+    family: 0,
+    error: "link_truncated",
+  },
+  {
+    name: "PPI with 802.11",
+    link: 192,
+    hex: "00000800" + "69000000" + WLAN("0801") + SNAP_IPV4 + V4("11", "001c") + UDP,
+    family: 4,
+  },
+  {
+    name: "PPI with Ethernet",
+    link: 192,
+    hex: "00000800" + "01000000" + ETH("86dd") + V6("11") + UDP,
+    family: 6,
+  },
   {
     name: "unsupported link type",
     link: 147,
