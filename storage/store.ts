@@ -11,13 +11,31 @@ import {
   DuckDBInstance,
   DuckDBTimestampValue,
   type DuckDBValue,
+  HUGEINT,
+  INTEGER,
+  TIMESTAMP,
+  UBIGINT,
+  UINTEGER,
+  USMALLINT,
+  VARCHAR,
 } from "@duckdb/node-api";
 import type { WindowData } from "../collector/engine.ts";
 import { ERROR_NAMES } from "../collector/decode/mod.ts";
 import { readKey } from "../collector/flow_table.ts";
 import { type FlowRecords, readRecord } from "../collector/flow_tracker.ts";
 import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
+import { ChunkWriter } from "./_chunk.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
+
+/** Column types of window_flows and flow_records, in table order (see schema.ts). */
+const WINDOW_FLOW_TYPES = [
+  VARCHAR, VARCHAR, TIMESTAMP, VARCHAR, VARCHAR, USMALLINT, INTEGER, INTEGER, USMALLINT,
+  UBIGINT, UBIGINT, HUGEINT, HUGEINT, USMALLINT,
+];
+const FLOW_RECORD_TYPES = [
+  VARCHAR, HUGEINT, HUGEINT, VARCHAR, VARCHAR, INTEGER, INTEGER, USMALLINT, USMALLINT,
+  UBIGINT, UBIGINT, UBIGINT, UBIGINT, USMALLINT, UINTEGER, UINTEGER, UINTEGER, UINTEGER, VARCHAR,
+];
 
 /** The store file is held by another process (DuckDB allows one writer). */
 export class StoreLockedError extends TypeError {
@@ -222,30 +240,23 @@ export class Store {
       for (const task of w.tasks) {
         const table = task.table;
         const m = table.mask;
+        const name = task.spec.name;
         await this.append("window_flows", (a) => {
+          const c = new ChunkWriter(a, WINDOW_FLOW_TYPES);
           for (let e = 0; e < table.size; e++) {
             const k = readKey(table, e);
-            a.appendVarchar(sourceId), a.appendVarchar(task.spec.name), a.appendTimestamp(start);
-            if (m.srcIp) a.appendVarchar(addrText(k.family, k.src));
-            else a.appendNull();
-            if (m.dstIp) a.appendVarchar(addrText(k.family, k.dst));
-            else a.appendNull();
-            if (k.proto !== null) a.appendUSmallInt(k.proto);
-            else a.appendNull();
-            if (k.srcPort !== null) a.appendInteger(k.srcPort);
-            else a.appendNull();
-            if (k.dstPort !== null) a.appendInteger(k.dstPort);
-            else a.appendNull();
-            if (k.vlan !== null) a.appendUSmallInt(k.vlan);
-            else a.appendNull();
-            a.appendUBigInt(BigInt(table.packets(e))), a.appendUBigInt(BigInt(table.bytes(e)));
+            c.set(0, sourceId), c.set(1, name), c.set(2, start);
+            c.set(3, m.srcIp ? addrText(k.family, k.src) : null);
+            c.set(4, m.dstIp ? addrText(k.family, k.dst) : null);
+            c.set(5, k.proto), c.set(6, k.srcPort), c.set(7, k.dstPort), c.set(8, k.vlan);
+            c.set(9, BigInt(table.packets(e))), c.set(10, BigInt(table.bytes(e)));
             const first = table.firstTs(e), last = table.lastTs(e);
-            if (first && last) {
-              a.appendHugeInt(nsOf(first[0], first[1])), a.appendHugeInt(nsOf(last[0], last[1]));
-            } else a.appendNull(), a.appendNull();
-            a.appendUSmallInt(table.tcpFlags(e));
-            a.endRow();
+            c.set(11, first ? nsOf(first[0], first[1]) : null);
+            c.set(12, last ? nsOf(last[0], last[1]) : null);
+            c.set(13, table.tcpFlags(e));
+            c.endRow();
           }
+          c.flush();
         });
       }
     });
@@ -254,30 +265,22 @@ export class Store {
   async writeFlowRecords(sourceId: string, recs: FlowRecords): Promise<void> {
     await this.transaction(() =>
       this.append("flow_records", (a) => {
+        const c = new ChunkWriter(a, FLOW_RECORD_TYPES);
         for (let r = 0; r < recs.length; r++) {
           const v = readRecord(recs, r);
-          a.appendVarchar(sourceId);
-          if (v.startSec || v.endSec) {
-            a.appendHugeInt(nsOf(v.startSec, v.startNsec)),
-              a.appendHugeInt(nsOf(v.endSec, v.endNsec));
-          } else a.appendNull(), a.appendNull();
-          a.appendVarchar(addrText(v.family, v.src)), a.appendVarchar(addrText(v.family, v.dst));
-          if (v.srcPort !== null) a.appendInteger(v.srcPort), a.appendInteger(v.dstPort!);
-          else a.appendNull(), a.appendNull();
-          a.appendUSmallInt(v.proto);
-          if (v.vlan !== null) a.appendUSmallInt(v.vlan);
-          else a.appendNull();
-          for (const n of [v.packetsFwd, v.bytesFwd, v.packetsRev, v.bytesRev]) {
-            a.appendUBigInt(BigInt(n));
-          }
-          a.appendUSmallInt(v.tcpFlags);
-          a.appendUInteger(v.syn),
-            a.appendUInteger(v.synAck),
-            a.appendUInteger(v.fin),
-            a.appendUInteger(v.rst);
-          a.appendVarchar(v.reason);
-          a.endRow();
+          const timed = v.startSec !== 0 || v.endSec !== 0;
+          c.set(0, sourceId);
+          c.set(1, timed ? nsOf(v.startSec, v.startNsec) : null);
+          c.set(2, timed ? nsOf(v.endSec, v.endNsec) : null);
+          c.set(3, addrText(v.family, v.src)), c.set(4, addrText(v.family, v.dst));
+          c.set(5, v.srcPort), c.set(6, v.dstPort), c.set(7, v.proto), c.set(8, v.vlan);
+          c.set(9, BigInt(v.packetsFwd)), c.set(10, BigInt(v.bytesFwd));
+          c.set(11, BigInt(v.packetsRev)), c.set(12, BigInt(v.bytesRev));
+          c.set(13, v.tcpFlags), c.set(14, v.syn), c.set(15, v.synAck), c.set(16, v.fin), c.set(17, v.rst);
+          c.set(18, v.reason);
+          c.endRow();
         }
+        c.flush();
       })
     );
   }
