@@ -16,6 +16,7 @@ import { GEN_DEFAULTS, generate } from "../collector/gen/gen.ts";
 import { FIVE_TUPLE } from "../collector/key_fields.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 import { toTable } from "../collector/report_table.ts";
+import { summaryOf } from "../collector/summary.ts";
 import { ingestFiles } from "../collector/ingest.ts";
 import { Store } from "../storage/mod.ts";
 import { parseArgs, parseCount } from "../cli/args.ts";
@@ -121,7 +122,7 @@ try {
   };
   const analyze = async () => {
     const res = await analyzeFiles({ files: [file] });
-    toTable(res, 10);
+    toTable(res, summaryOf(res, 10));
     return res.totals.frames;
   };
 

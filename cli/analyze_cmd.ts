@@ -1,22 +1,22 @@
 /**
- * `netspectra analyze FILE… [--group-by F] [--format table|csv|json] [--limit N]`
+ * `netspectra analyze FILE… [--group-by F] [--format table|csv|json] [--limit N] [--db FILE]`
  *
  * @module
  */
 
 import { analyzeFiles } from "../collector/analyze.ts";
+import { WINDOW_SEC_MAX } from "../collector/engine.ts";
+import { defaultTask, WINDOW_SEC_DEFAULT } from "../collector/ingest.ts";
+import { type RunInfo, type Summary, summaryOf } from "../collector/summary.ts";
 import { FLOWS_MAX_DEFAULT } from "../collector/flow_table.ts";
 import { FIVE_TUPLE, parseKeyFields } from "../collector/key_fields.ts";
-import {
-  flowRows,
-  REPORT_FORMATS,
-  type ReportFormat,
-  toCsv,
-  toJsonDoc,
-} from "../collector/report.ts";
+import { REPORT_FORMATS, type ReportFormat, toCsv, toJsonDoc } from "../collector/report.ts";
 import { toTable } from "../collector/report_table.ts";
-import { parseArgs, parseCount, UsageError } from "./args.ts";
+import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
 import { ProgressBar } from "./progress.ts";
+
+/** How long to wait for another process to release the store before giving up. */
+export const DB_WAIT_SEC_DEFAULT = 30;
 
 export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   FILE               pcap or pcapng, plain or gzip; "-" reads standard input
@@ -24,13 +24,17 @@ export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   --format FMT       table (default), csv or json
   --limit N          rows to show (table default 10; csv/json default: all)
   --flows-max N      distinct keys kept at most (default ${FLOWS_MAX_DEFAULT}); more are counted as overflow
-  --no-progress      never draw the progress bar`;
+  --no-progress      never draw the progress bar
+  --db FILE          also keep the results in a DuckDB store (":memory:" for none): ${WINDOW_SEC_DEFAULT}s windows
+                     of packet time, bidirectional flow records; query it with netspectra sql
+  --window DUR       window length with --db, e.g. 10s, 5m (default ${WINDOW_SEC_DEFAULT}s)
+  --db-wait DUR      with --db: wait this long for another process to release the file (default ${DB_WAIT_SEC_DEFAULT}s)`;
 
 const TABLE_LIMIT_DEFAULT = 10;
 
 export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
-    values: ["group-by", "format", "limit", "flows-max"],
+    values: ["group-by", "format", "limit", "flows-max", "db", "window", "db-wait"],
     booleans: ["no-progress"],
   }, "analyze");
   if (args.positionals.length === 0) throw new UsageError("analyze: no input files given");
@@ -47,6 +51,25 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
     ? FLOWS_MAX_DEFAULT
     : parseCount("flows-max", flowsMaxText, 1, 1 << 26);
 
+  const dbPath = args.values.get("db");
+  for (const flag of ["window", "db-wait"]) {
+    if (dbPath === undefined && args.values.has(flag)) {
+      throw new UsageError(`analyze: --${flag} needs --db FILE`);
+    }
+  }
+  const windowSec = parseDuration(
+    "window",
+    args.values.get("window") ?? `${WINDOW_SEC_DEFAULT}s`,
+    1,
+    WINDOW_SEC_MAX,
+  );
+  const waitSec = parseDuration(
+    "db-wait",
+    args.values.get("db-wait") ?? `${DB_WAIT_SEC_DEFAULT}s`,
+    0,
+    3600,
+  );
+
   let totalBytes = 0;
   for (const f of args.positionals) {
     if (f === "-") continue;
@@ -59,20 +82,33 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   const bar = args.booleans.has("no-progress")
     ? new ProgressBar(false)
     : ProgressBar.forStderr(totalBytes);
-  const res = await analyzeFiles({
-    files: args.positionals,
-    groupBy,
-    flowsMax,
-    onProgress: (file, read, total) => bar.update(file, read, total),
-  });
-  bar.done();
+  const onProgress = (file: string, read: number, total: number) => bar.update(file, read, total);
+  const reportLimit = format === "table" ? limit ?? TABLE_LIMIT_DEFAULT : limit;
+  let run: RunInfo;
+  let summary: Summary;
+  if (dbPath === undefined) {
+    const res = await analyzeFiles({ files: args.positionals, groupBy, flowsMax, onProgress });
+    bar.done();
+    run = res;
+    summary = summaryOf(res, reportLimit);
+  } else {
+    // Loaded only here: the DuckDB native module costs start-up time and needs --allow-ffi.
+    const { analyzeIntoStore } = await import("./analyze_store.ts");
+    const stored = await analyzeIntoStore(args.positionals, dbPath, waitSec, {
+      windowSec,
+      task: { ...defaultTask(groupBy), flowsMax },
+      onProgress,
+    }, reportLimit);
+    bar.done();
+    run = stored.run;
+    summary = stored.summary;
+  }
   let text: string;
-  if (format === "csv") text = toCsv(flowRows(res.flows, groupBy, limit), groupBy);
-  else if (format === "json") {
-    text = JSON.stringify(toJsonDoc(res, flowRows(res.flows, groupBy, limit)), null, 1) + "\n";
-  } else text = toTable(res, limit ?? TABLE_LIMIT_DEFAULT);
+  if (format === "csv") text = toCsv(summary.flows, groupBy);
+  else if (format === "json") text = JSON.stringify(toJsonDoc(run, summary), null, 1) + "\n";
+  else text = toTable(run, summary);
   await writeAll(Deno.stdout, new TextEncoder().encode(text));
-  if (format !== "table") { for (const w of res.warnings) console.error(`warning: ${w}`); }
+  if (format !== "table") { for (const w of run.warnings) console.error(`warning: ${w}`); }
   return 0;
 }
 

@@ -72,3 +72,16 @@ export function parseCount(name: string, text: string, min: number, max: number)
   }
   return v;
 }
+
+/** Parses a duration like 10s, 5m, 1h, 2d or plain seconds into whole seconds. */
+export function parseDuration(name: string, text: string, min: number, max: number): number {
+  const m = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
+  const unit = m?.[2] === "m" ? 60 : m?.[2] === "h" ? 3600 : m?.[2] === "d" ? 86400 : 1;
+  const v = m ? Number(m[1]) * unit : NaN;
+  if (!Number.isFinite(v) || v < min || v > max) {
+    throw new UsageError(
+      `--${name} must be a duration from ${min}s to ${max}s (e.g. 10s, 5m, 1h), got "${text}"`,
+    );
+  }
+  return v;
+}

@@ -4,29 +4,16 @@
  * @module
  */
 
-import type { AnalyzeResult } from "./analyze.ts";
-import { ERROR_NAMES } from "./decode/mod.ts";
 import { type FlowTable, KEY_WORDS, readKey } from "./flow_table.ts";
 import { ipv4Text, ipv6Text } from "./ip_text.ts";
 import type { KeyField } from "./key_fields.ts";
+import type { FlowRow, RunInfo, Summary } from "./summary.ts";
 import { tsText } from "./totals.ts";
+
+export type { FlowRow } from "./summary.ts";
 
 export const REPORT_FORMATS = ["table", "csv", "json"] as const;
 export type ReportFormat = typeof REPORT_FORMATS[number];
-
-export interface FlowRow {
-  src_ip?: string | null;
-  dst_ip?: string | null;
-  proto?: number | null;
-  src_port?: number | null;
-  dst_port?: number | null;
-  vlan?: number | null;
-  packets: number;
-  bytes: number;
-  first_ts: string | null;
-  last_ts: string | null;
-  tcp_flags: number;
-}
 
 const PROTO_NAMES: Record<number, string> = {
   1: "icmp",
@@ -141,18 +128,14 @@ export function toCsv(rows: readonly FlowRow[], groupBy: readonly KeyField[]): s
 }
 
 /** The JSON document of `analyze --format json`. */
-export function toJsonDoc(res: AnalyzeResult, rows: readonly FlowRow[]): Record<string, unknown> {
-  const t = res.totals;
-  const decodeErrors: Record<string, number> = {};
-  for (let c = 1; c < t.errors.length; c++) {
-    if (t.errors[c]! > 0) decodeErrors[ERROR_NAMES[c]!] = t.errors[c]!;
-  }
+export function toJsonDoc(run: RunInfo, s: Summary): Record<string, unknown> {
+  const t = s.totals;
   const protocols: Record<string, number> = {};
-  for (let p = 0; p < 256; p++) {
-    if (t.protoFrames[p]! > 0) protocols[protoName(p)] = t.protoFrames[p]!;
-  }
-  return {
-    files: res.files.map((f) => ({
+  for (const p of s.protocols) protocols[protoName(p.proto)] = p.packets;
+  const decodeErrors: Record<string, number> = {};
+  for (const e of s.decodeErrors) decodeErrors[e.reason] = e.packets;
+  const doc: Record<string, unknown> = {
+    files: run.files.map((f) => ({
       name: f.name,
       format: f.format,
       link_types: f.linkTypes,
@@ -161,7 +144,7 @@ export function toJsonDoc(res: AnalyzeResult, rows: readonly FlowRow[]): Record<
     })),
     totals: {
       frames: t.frames,
-      bytes: t.wireBytes,
+      bytes: t.bytes,
       cap_bytes: t.capBytes,
       ip_frames: t.ipv4Frames + t.ipv6Frames,
       non_ip_frames: t.nonIpFrames,
@@ -169,12 +152,19 @@ export function toJsonDoc(res: AnalyzeResult, rows: readonly FlowRow[]): Record<
       ipv6_frames: t.ipv6Frames,
       protocols,
       decode_errors: decodeErrors,
-      first_ts: tsText(t.firstSec, t.firstNsec),
-      last_ts: tsText(t.lastSec, t.lastNsec),
-      flow_table_overflow_packets: res.flows.overflowPackets,
+      first_ts: t.firstTs,
+      last_ts: t.lastTs,
+      flow_table_overflow_packets: s.overflowPackets,
     },
-    group_by: res.groupBy,
-    flows: rows,
-    warnings: res.warnings,
+    group_by: s.groupBy,
+    flow_count: s.flowCount,
+    flows: s.flows,
+    warnings: run.warnings,
   };
+  if (s.sourceId !== null) {
+    doc.source_id = s.sourceId;
+    doc.windows = { count: s.windows, window_sec: s.windowSec };
+    doc.flow_records = Object.fromEntries(s.flowRecords.map((r) => [r.reason, r.records]));
+  }
+  return doc;
 }

@@ -4,10 +4,8 @@
  * @module
  */
 
-import type { AnalyzeResult } from "./analyze.ts";
-import { ERROR_NAMES } from "./decode/mod.ts";
-import { FlowTable } from "./flow_table.ts";
-import { flowRows, protoName } from "./report.ts";
+import { protoName } from "./report.ts";
+import type { RunInfo, Summary } from "./summary.ts";
 
 function si(n: number, unit: string): string {
   const steps = ["", "k", "M", "G", "T"];
@@ -42,31 +40,34 @@ function endpoint(ip: string | null | undefined, port: number | null | undefined
   return port === undefined || port === null ? host : `${host}:${port}`;
 }
 
-export function toTable(res: AnalyzeResult, limit: number): string {
-  const rows = flowRows(res.flows, res.groupBy, limit);
-  const t = res.totals;
+/** Seconds between two "sec.nnnnnnnnn" texts. */
+function span(first: string | null, last: string | null): number {
+  if (first === null || last === null) return 0;
+  const [fs, fn] = first.split(".");
+  const [ls, ln] = last.split(".");
+  return Number(ls) - Number(fs) + (Number(ln) - Number(fn)) / 1e9;
+}
+
+export function toTable(run: RunInfo, s: Summary): string {
+  const t = s.totals;
   const out: string[] = [];
-  const duration = Number.isFinite(t.firstSec)
-    ? (t.lastSec - t.firstSec) + (t.lastNsec - t.firstNsec) / 1e9
-    : 0;
-  out.push(`NetSpectra analysis of ${res.files.length} file(s)`);
+  const duration = span(t.firstTs, t.lastTs);
+  const stored = s.sourceId === null ? "" : ` — stored as source ${s.sourceId}`;
+  out.push(`NetSpectra analysis of ${run.files.length} file(s)${stored}`);
   out.push(
     ...table(
       ["file", "format", "link types", "records"],
-      res.files.map((f) => [f.name, f.format, f.linkTypes.join(",") || "-", f.records]),
+      run.files.map((f) => [f.name, f.format, f.linkTypes.join(",") || "-", f.records]),
     ),
   );
   out.push("", "Summary");
   out.push(`  frames    ${t.frames}  (${t.ipv4Frames + t.ipv6Frames} IP, ${t.nonIpFrames} non-IP)`);
-  out.push(
-    `  bytes     ${t.wireBytes} on the wire (${si(t.wireBytes, "B")}), ${t.capBytes} captured`,
-  );
-  out.push(`  duration  ${duration.toFixed(3)} s`);
+  out.push(`  bytes     ${t.bytes} on the wire (${si(t.bytes, "B")}), ${t.capBytes} captured`);
+  const windows = s.windowSec > 0 ? ` in ${s.windows} window(s) of ${s.windowSec} s` : "";
+  out.push(`  duration  ${duration.toFixed(3)} s${windows}`);
   if (duration > 0) {
     out.push(
-      `  rates     ${si(t.frames / duration, "pkt/s")}, ${
-        si((8 * t.wireBytes) / duration, "bit/s")
-      }`,
+      `  rates     ${si(t.frames / duration, "pkt/s")}, ${si((8 * t.bytes) / duration, "bit/s")}`,
     );
   }
   out.push("", "Protocol mix");
@@ -76,37 +77,34 @@ export function toTable(res: AnalyzeResult, limit: number): string {
       ["L3", "IPv4", t.ipv4Frames, pct(t.ipv4Frames, t.frames)],
       ["L3", "IPv6", t.ipv6Frames, pct(t.ipv6Frames, t.frames)],
       ["L3", "non-IP", t.nonIpFrames, pct(t.nonIpFrames, t.frames)],
-      ...[...t.protoFrames.entries()].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1])
-        .map(([p, n]) => ["L4", protoName(p), n, pct(n, ip)]),
+      ...s.protocols.map((p) => ["L4", protoName(p.proto), p.packets, pct(p.packets, ip)]),
     ]),
   );
-  const errs = [...t.errors.entries()].filter(([c, n]) => c > 0 && n > 0);
   out.push("", "Decode problems");
-  if (errs.length === 0) out.push("  none");
-  else out.push(...table(["reason", "frames"], errs.map(([c, n]) => [ERROR_NAMES[c]!, n])));
-  if (res.flows.overflowPackets > 0) {
-    out.push(`  flow table full: ${res.flows.overflowPackets} packets not aggregated`);
+  if (s.decodeErrors.length === 0) out.push("  none");
+  else out.push(...table(["reason", "frames"], s.decodeErrors.map((e) => [e.reason, e.packets])));
+  if (s.overflowPackets > 0) {
+    out.push(`  flow table full: ${s.overflowPackets} packets not aggregated`);
   }
-  if (res.groupBy.includes("src_ip")) {
-    const talkers = new FlowTable(["src_ip"], res.flows.flowsMax);
-    res.flows.rollupInto(talkers);
-    const top = flowRows(talkers, ["src_ip"], limit, "bytes");
-    out.push("", `Top talkers (sources by bytes, ${top.length} of ${talkers.size})`);
+  if (s.talkers !== null) {
+    out.push("", `Top talkers (sources by bytes, ${s.talkers.length} shown)`);
     out.push(
       ...table(
         ["source", "packets", "bytes", "share"],
-        top.map((r) => [r.src_ip ?? "", r.packets, r.bytes, pct(r.bytes, t.wireBytes)]),
+        s.talkers.map((r) => [r.src_ip ?? "", r.packets, r.bytes, pct(r.bytes, t.bytes)]),
       ),
     );
   }
   out.push(
     "",
-    `Top flows (${res.groupBy.join(", ")}; by packets, ${rows.length} of ${res.flows.size})`,
+    `Top flows (task ${s.task}: ${
+      s.groupBy.join(", ")
+    }; by packets, ${s.flows.length} of ${s.flowCount})`,
   );
   out.push(
     ...table(
       ["from", "to", "proto", "packets", "bytes"],
-      rows.map((r) => [
+      s.flows.map((r) => [
         endpoint(r.src_ip, r.src_port),
         endpoint(r.dst_ip, r.dst_port),
         r.proto === undefined || r.proto === null ? "*" : protoName(r.proto),
@@ -115,9 +113,13 @@ export function toTable(res: AnalyzeResult, limit: number): string {
       ]),
     ),
   );
-  if (res.warnings.length > 0) {
+  if (s.flowRecords.length > 0) {
+    out.push("", "Flow records (bidirectional, by close reason)");
+    out.push(...table(["reason", "records"], s.flowRecords.map((r) => [r.reason, r.records])));
+  }
+  if (run.warnings.length > 0) {
     out.push("", "Warnings");
-    for (const w of res.warnings) out.push(`  ${w}`);
+    for (const w of run.warnings) out.push(`  ${w}`);
   }
   return out.join("\n") + "\n";
 }

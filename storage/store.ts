@@ -29,12 +29,41 @@ import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 
 /** Column types of window_flows and flow_records, in table order (see schema.ts). */
 const WINDOW_FLOW_TYPES = [
-  VARCHAR, VARCHAR, TIMESTAMP, VARCHAR, VARCHAR, USMALLINT, INTEGER, INTEGER, USMALLINT,
-  UBIGINT, UBIGINT, HUGEINT, HUGEINT, USMALLINT,
+  VARCHAR,
+  VARCHAR,
+  TIMESTAMP,
+  VARCHAR,
+  VARCHAR,
+  USMALLINT,
+  INTEGER,
+  INTEGER,
+  USMALLINT,
+  UBIGINT,
+  UBIGINT,
+  HUGEINT,
+  HUGEINT,
+  USMALLINT,
 ];
 const FLOW_RECORD_TYPES = [
-  VARCHAR, HUGEINT, HUGEINT, VARCHAR, VARCHAR, INTEGER, INTEGER, USMALLINT, USMALLINT,
-  UBIGINT, UBIGINT, UBIGINT, UBIGINT, USMALLINT, UINTEGER, UINTEGER, UINTEGER, UINTEGER, VARCHAR,
+  VARCHAR,
+  HUGEINT,
+  HUGEINT,
+  VARCHAR,
+  VARCHAR,
+  INTEGER,
+  INTEGER,
+  USMALLINT,
+  USMALLINT,
+  UBIGINT,
+  UBIGINT,
+  UBIGINT,
+  UBIGINT,
+  USMALLINT,
+  UINTEGER,
+  UINTEGER,
+  UINTEGER,
+  UINTEGER,
+  VARCHAR,
 ];
 
 /** The store file is held by another process (DuckDB allows one writer). */
@@ -276,7 +305,11 @@ export class Store {
           c.set(5, v.srcPort), c.set(6, v.dstPort), c.set(7, v.proto), c.set(8, v.vlan);
           c.set(9, BigInt(v.packetsFwd)), c.set(10, BigInt(v.bytesFwd));
           c.set(11, BigInt(v.packetsRev)), c.set(12, BigInt(v.bytesRev));
-          c.set(13, v.tcpFlags), c.set(14, v.syn), c.set(15, v.synAck), c.set(16, v.fin), c.set(17, v.rst);
+          c.set(13, v.tcpFlags),
+            c.set(14, v.syn),
+            c.set(15, v.synAck),
+            c.set(16, v.fin),
+            c.set(17, v.rst);
           c.set(18, v.reason);
           c.endRow();
         }

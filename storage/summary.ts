@@ -7,47 +7,8 @@
 
 import type { DuckDBValue } from "@duckdb/node-api";
 import type { KeyField } from "../collector/key_fields.ts";
+import type { FlowRow, Summary } from "../collector/summary.ts";
 import type { Store } from "./store.ts";
-
-export interface FlowRow {
-  src_ip?: string | null;
-  dst_ip?: string | null;
-  proto?: number | null;
-  src_port?: number | null;
-  dst_port?: number | null;
-  vlan?: number | null;
-  packets: number;
-  bytes: number;
-  first_ts: string | null;
-  last_ts: string | null;
-  tcp_flags: number;
-}
-
-export interface Summary {
-  sourceId: string;
-  task: string;
-  groupBy: readonly KeyField[];
-  windowSec: number;
-  windows: number;
-  totals: {
-    frames: number;
-    bytes: number;
-    capBytes: number;
-    ipv4Frames: number;
-    ipv6Frames: number;
-    nonIpFrames: number;
-    firstTs: string | null;
-    lastTs: string | null;
-  };
-  protocols: { proto: number; packets: number; bytes: number }[];
-  decodeErrors: { reason: string; packets: number }[];
-  /** Distinct keys of the task over the whole source. */
-  flowCount: number;
-  flows: FlowRow[];
-  /** Sources by bytes, when the task's key has src_ip. */
-  talkers: FlowRow[] | null;
-  flowRecords: { reason: string; records: number }[];
-}
 
 /** "sec.nnnnnnnnn" from epoch nanoseconds (bigint from DuckDB). */
 export function nsText(v: DuckDBValue): string | null {
@@ -127,6 +88,7 @@ export async function summarize(
   const t = tot!;
   return {
     sourceId,
+    overflowPackets: 0,
     task,
     groupBy,
     windowSec: num(t.window_sec!),

@@ -12,7 +12,8 @@ import {
 } from "../collector/ingest.ts";
 import { FIVE_TUPLE, type KeyField } from "../collector/key_fields.ts";
 import { Store } from "../storage/mod.ts";
-import { summarize, type Summary } from "../storage/summary.ts";
+import type { Summary } from "../collector/summary.ts";
+import { summarize } from "../storage/summary.ts";
 
 /** ingest → store (":memory:" unless given) → summary. */
 export async function ingestToSummary(

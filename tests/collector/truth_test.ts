@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { analyzeFiles } from "../../collector/analyze.ts";
 import { PcapFormatError } from "../../collector/reader/mod.ts";
-import { flowRows, toJsonDoc } from "../../collector/report.ts";
-import { FIVE_TUPLE } from "../../collector/key_fields.ts";
+import { toJsonDoc } from "../../collector/report.ts";
+import { summaryOf } from "../../collector/summary.ts";
 import { captures, type TruthFlow } from "../_testdata.ts";
 
 function flowKey(
@@ -25,7 +25,7 @@ for (const { path, name, truth } of captures()) {
       return;
     }
     const res = await analyzeFiles({ files: [path] });
-    const doc = toJsonDoc(res, flowRows(res.flows, FIVE_TUPLE)) as {
+    const doc = toJsonDoc(res, summaryOf(res)) as {
       totals: { frames: number; bytes: number; cap_bytes: number; non_ip_frames: number };
       flows: {
         src_ip: string;

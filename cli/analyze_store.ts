@@ -1,0 +1,53 @@
+/**
+ * `analyze --db FILE`: the store path of the analyze command.
+ *
+ * @module
+ */
+
+import type { TaskSpec } from "../collector/engine.ts";
+import { ingestFiles, type IngestRun } from "../collector/ingest.ts";
+import type { Summary } from "../collector/summary.ts";
+import { sourceIdOf, Store } from "../storage/mod.ts";
+import { summarize } from "../storage/summary.ts";
+
+/**
+ * The store path: ingest into `dbPath` under the inputs' source id, then read the report back
+ * from the store. SIGINT / SIGTERM stop reading; what was read is still stored and reported.
+ */
+export async function analyzeIntoStore(
+  files: string[],
+  dbPath: string,
+  waitSec: number,
+  opts: {
+    windowSec: number;
+    task: TaskSpec;
+    onProgress: (f: string, r: number, t: number) => void;
+  },
+  limit: number | undefined,
+): Promise<{ run: IngestRun; summary: Summary }> {
+  const sourceId = await sourceIdOf(files);
+  const store = await Store.open(dbPath, { waitMs: waitSec * 1000 });
+  let stop = false;
+  const onSignal = () => stop = true;
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    const run = await ingestFiles({
+      files,
+      store,
+      sourceId,
+      windowSec: opts.windowSec,
+      tasks: [opts.task],
+      onProgress: opts.onProgress,
+      stopRequested: () => stop,
+    });
+    if (run.stopped) {
+      console.error("netspectra: stopped by a signal; everything read so far is stored");
+    }
+    const summary = await summarize(store, sourceId, opts.task.name, opts.task.key, limit);
+    return { run, summary };
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    store.closeSync();
+  }
+}

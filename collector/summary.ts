@@ -1,0 +1,111 @@
+/**
+ * What a report shows, whichever path produced it: the in-memory analysis (here) or the store
+ * (storage/summary.ts reads the same shape back with SQL).
+ *
+ * @module
+ */
+
+import type { AnalyzeResult, FileSummary } from "./analyze.ts";
+import { ERROR_NAMES } from "./decode/mod.ts";
+import { FlowTable } from "./flow_table.ts";
+import type { KeyField } from "./key_fields.ts";
+import { flowRows } from "./report.ts";
+import { tsText } from "./totals.ts";
+
+export interface FlowRow {
+  src_ip?: string | null;
+  dst_ip?: string | null;
+  proto?: number | null;
+  src_port?: number | null;
+  dst_port?: number | null;
+  vlan?: number | null;
+  packets: number;
+  bytes: number;
+  first_ts: string | null;
+  last_ts: string | null;
+  tcp_flags: number;
+}
+
+export interface Summary {
+  /** Store source id; null for an in-memory analysis. */
+  sourceId: string | null;
+  task: string;
+  groupBy: readonly KeyField[];
+  /** Window length and count; 0 for an in-memory analysis (one whole-input table). */
+  windowSec: number;
+  windows: number;
+  totals: {
+    frames: number;
+    bytes: number;
+    capBytes: number;
+    ipv4Frames: number;
+    ipv6Frames: number;
+    nonIpFrames: number;
+    firstTs: string | null;
+    lastTs: string | null;
+  };
+  protocols: { proto: number; packets: number; bytes: number }[];
+  decodeErrors: { reason: string; packets: number }[];
+  /** Distinct keys of the task over the whole input. */
+  flowCount: number;
+  /** Packets whose key found the table full (in-memory path). */
+  overflowPackets: number;
+  flows: FlowRow[];
+  /** Sources by bytes, when the task's key has src_ip. */
+  talkers: FlowRow[] | null;
+  /** Flow records by close reason (store path only). */
+  flowRecords: { reason: string; records: number }[];
+}
+
+/** Files and warnings of a run, for the report header. */
+export interface RunInfo {
+  files: readonly FileSummary[];
+  warnings: readonly string[];
+}
+
+/** The summary of an in-memory analysis, top `limit` rows. */
+export function summaryOf(res: AnalyzeResult, limit?: number): Summary {
+  const t = res.totals;
+  const protocols = [];
+  for (let p = 0; p < 256; p++) {
+    if (t.protoFrames[p]! > 0) {
+      protocols.push({ proto: p, packets: t.protoFrames[p]!, bytes: t.protoBytes[p]! });
+    }
+  }
+  protocols.sort((a, b) => b.packets - a.packets || a.proto - b.proto);
+  const decodeErrors = [];
+  for (let c = 1; c < t.errors.length; c++) {
+    if (t.errors[c]! > 0) decodeErrors.push({ reason: ERROR_NAMES[c]!, packets: t.errors[c]! });
+  }
+  decodeErrors.sort((a, b) => b.packets - a.packets || (a.reason < b.reason ? -1 : 1));
+  let talkers: FlowRow[] | null = null;
+  if (res.groupBy.includes("src_ip")) {
+    const bySource = new FlowTable(["src_ip"], res.flows.flowsMax);
+    res.flows.rollupInto(bySource);
+    talkers = flowRows(bySource, ["src_ip"], limit, "bytes");
+  }
+  return {
+    sourceId: null,
+    task: "flows",
+    groupBy: res.groupBy,
+    windowSec: 0,
+    windows: 0,
+    totals: {
+      frames: t.frames,
+      bytes: t.wireBytes,
+      capBytes: t.capBytes,
+      ipv4Frames: t.ipv4Frames,
+      ipv6Frames: t.ipv6Frames,
+      nonIpFrames: t.nonIpFrames,
+      firstTs: tsText(t.firstSec, t.firstNsec),
+      lastTs: tsText(t.lastSec, t.lastNsec),
+    },
+    protocols,
+    decodeErrors,
+    flowCount: res.flows.size,
+    overflowPackets: res.flows.overflowPackets,
+    flows: flowRows(res.flows, res.groupBy, limit),
+    talkers,
+    flowRecords: [],
+  };
+}
