@@ -8,6 +8,7 @@ import { ANALYZE_USAGE, analyzeCommand } from "./cli/analyze_cmd.ts";
 import { UsageError } from "./cli/args.ts";
 import { DEMO_USAGE, demoCommand } from "./cli/demo_cmd.ts";
 import { GEN_USAGE, genCommand } from "./cli/gen_cmd.ts";
+import { SQL_USAGE, sqlCommand } from "./cli/sql_cmd.ts";
 import { PcapFormatError } from "./collector/reader/mod.ts";
 
 export const VERSION = "0.1.0";
@@ -18,6 +19,8 @@ usage:
   ${ANALYZE_USAGE.replaceAll("\n", "\n  ")}
 
   ${GEN_USAGE.replaceAll("\n", "\n  ")}
+
+  ${SQL_USAGE.replaceAll("\n", "\n  ")}
 
   ${DEMO_USAGE.replaceAll("\n", "\n  ")}
 
@@ -32,6 +35,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await analyzeCommand(rest);
       case "gen":
         return await genCommand(rest);
+      case "sql":
+        return await sqlCommand(rest);
       case "demo":
         return await demoCommand(rest);
       case "version":

@@ -1,0 +1,100 @@
+/**
+ * `netspectra sql [--db FILE] [--format table|csv|json] [--max-rows N] [--timeout DUR] "SELECT …"`
+ *
+ * @module
+ */
+
+import { REPORT_FORMATS, type ReportFormat } from "../collector/report.ts";
+import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
+import { writeAll } from "./analyze_cmd.ts";
+
+export const DB_DEFAULT = "netspectra.duckdb";
+
+export const SQL_USAGE = `netspectra sql [options] "SELECT ..."
+  read-only SQL on a store written by analyze --db (tables: storage/README.md)
+  --db FILE        the store (default ./${DB_DEFAULT})
+  --format FMT     table (default), csv or json
+  --max-rows N     rows at most (default 10000); more are cut with a note on stderr
+  --timeout DUR    stop the query after this long (default 30s)
+  --db-wait DUR    wait this long for a process writing the store to finish (default 5s)`;
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+function asTable(columns: string[], rows: unknown[][]): string {
+  const text = [columns, ...rows.map((r) => r.map(cell))];
+  const widths = columns.map((_, c) => Math.max(...text.map((r) => (r[c] as string).length)));
+  const numeric = columns.map((_, c) =>
+    rows.length > 0 && rows.every((r) => typeof r[c] === "number" || r[c] === null)
+  );
+  return text.map((r) =>
+    r.map((v, c) =>
+      numeric[c] ? (v as string).padStart(widths[c]!) : (v as string).padEnd(widths[c]!)
+    ).join("  ").trimEnd()
+  ).join("\n") + "\n";
+}
+
+function asCsv(columns: string[], rows: unknown[][]): string {
+  const esc = (s: string) => /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  return [columns.map(esc).join(","), ...rows.map((r) => r.map((v) => esc(cell(v))).join(","))]
+    .join("\n") + "\n";
+}
+
+export async function sqlCommand(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, {
+    values: ["db", "format", "max-rows", "timeout", "db-wait"],
+    booleans: [],
+  }, "sql");
+  if (args.positionals.length !== 1) {
+    throw new UsageError('sql: give the query as one argument, e.g. netspectra sql "SELECT 1"');
+  }
+  const format = (args.values.get("format") ?? "table") as ReportFormat;
+  if (!REPORT_FORMATS.includes(format)) {
+    throw new UsageError(`sql: --format must be one of ${REPORT_FORMATS.join(", ")}`);
+  }
+  const maxRows = parseCount("max-rows", args.values.get("max-rows") ?? "10000", 1, 1_000_000);
+  const timeoutSec = parseDuration("timeout", args.values.get("timeout") ?? "30s", 1, 3600);
+  const waitSec = parseDuration("db-wait", args.values.get("db-wait") ?? "5s", 0, 3600);
+  const db = args.values.get("db") ?? DB_DEFAULT;
+  try {
+    await Deno.stat(db);
+  } catch {
+    throw new TypeError(
+      `sql: no store at ${db} (write one with: netspectra analyze --db ${db} FILE)`,
+    );
+  }
+  const { Store } = await import("../storage/mod.ts");
+  const { runReadOnlyQuery } = await import("../storage/query.ts");
+  const store = await Store.open(db, { readOnly: true, sandboxed: true, waitMs: waitSec * 1000 });
+  try {
+    let r;
+    try {
+      r = await runReadOnlyQuery(store, args.positionals[0]!, {
+        maxRows,
+        timeoutMs: timeoutSec * 1000,
+      });
+    } catch (e) {
+      // DuckDB's own errors (syntax, unknown table, refused file access) are user mistakes.
+      if (e instanceof Error && !(e instanceof TypeError)) {
+        throw new TypeError(`sql: ${e.message.split("\n")[0]}`);
+      }
+      throw e;
+    }
+    let text: string;
+    if (format === "json") {
+      text = JSON.stringify(
+        r.rows.map((row) => Object.fromEntries(r.columns.map((c, k) => [c, row[k]]))),
+        null,
+        1,
+      ) + "\n";
+    } else if (format === "csv") text = asCsv(r.columns, r.rows);
+    else text = asTable(r.columns, r.rows);
+    await writeAll(Deno.stdout, new TextEncoder().encode(text));
+    if (r.truncated) console.error(`netspectra: result cut at ${maxRows} rows (--max-rows)`);
+    return 0;
+  } finally {
+    store.closeSync();
+  }
+}

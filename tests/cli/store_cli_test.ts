@@ -1,0 +1,255 @@
+/**
+ * `analyze --db` and `netspectra sql` as a user runs them: real processes, a real DuckDB file,
+ * re-runs, refused statements, a locked file, SIGTERM and SIGKILL in the middle of a run.
+ */
+
+import assert from "node:assert/strict";
+import { Store } from "../../storage/mod.ts";
+import { PCAPS_DIR } from "../_testdata.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const HOLD = new URL("./_hold_store.ts", import.meta.url).pathname;
+const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
+const SLL = PCAPS_DIR + "pcapplusplus__sll.pcap";
+
+async function run(args: string[], cwd: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMS, MAIN, ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function withDir(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "netspectra-store-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function sqlJson(dir: string, db: string, q: string): Promise<Record<string, unknown>[]> {
+  const r = await run(["sql", "--db", db, "--format", "json", q], dir);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+Deno.test("analyze --db stores windows and flow records that sql reads back; a re-run does not double", async () => {
+  await withDir(async (dir) => {
+    for (let k = 0; k < 2; k++) {
+      const r = await run(["analyze", "--db", "s.duckdb", "--window", "10s", SLL], dir);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /stored as source [0-9a-f]{32}/);
+      assert.match(r.stdout, /in 6 window\(s\) of 10 s/);
+      assert.match(r.stdout, /Flow records/);
+    }
+    const [w] = await sqlJson(
+      dir,
+      "s.duckdb",
+      "SELECT count(*) AS windows, sum(packets) AS packets FROM windows",
+    );
+    assert.deepEqual([Number(w!.windows), Number(w!.packets)], [6, 518]);
+    const [s] = await sqlJson(
+      dir,
+      "s.duckdb",
+      "SELECT count(*) AS n FROM sources WHERE finished_at IS NOT NULL",
+    );
+    assert.equal(Number(s!.n), 1);
+    const recs = await sqlJson(
+      dir,
+      "s.duckdb",
+      "SELECT sum(packets_fwd + packets_rev) AS p FROM flow_records",
+    );
+    assert.equal(Number(recs[0]!.p), 511, "every IP packet is in a flow record");
+    const csv = await run([
+      "sql",
+      "--db",
+      "s.duckdb",
+      "--format",
+      "csv",
+      "SELECT src_ip, dst_port FROM flows WHERE dst_port = 80",
+    ], dir);
+    assert.match(csv.stdout, /^src_ip,dst_port\n10\.0\.0\.8,80\n/);
+  });
+});
+
+Deno.test("netspectra sql refuses writes, file access and several statements, in one line each", async () => {
+  await withDir(async (dir) => {
+    assert.equal((await run(["analyze", "--db", "s.duckdb", SLL], dir)).code, 0);
+    const cases: [string, RegExp][] = [
+      ["SELECT * FROM read_csv('/etc/passwd')", /disabled by configuration/],
+      [
+        "COPY window_totals TO '/tmp/netspectra-leak.csv'",
+        /Only read-only statements|disabled by configuration/,
+      ],
+      ["DELETE FROM window_totals", /Only read-only statements.*DELETE/],
+      ["INSERT INTO sources VALUES ('x','y',1,now(),NULL,NULL,NULL)", /Only read-only statements/],
+      ["SET enable_external_access = true", /Only read-only statements/],
+      ["SELECT 1; SELECT 2", /exactly one SQL statement/],
+      ["SELEKT 1", /Parser Error/],
+    ];
+    for (const [q, pattern] of cases) {
+      const r = await run(["sql", "--db", "s.duckdb", q], dir);
+      assert.equal(r.code, 1, `${q}: ${r.stdout}`);
+      assert.match(r.stderr, pattern);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    const [n] = await sqlJson(dir, "s.duckdb", "SELECT sum(packets) AS p FROM window_totals");
+    assert.equal(Number(n!.p), 518, "nothing was changed");
+  });
+});
+
+Deno.test("netspectra sql caps rows and stops slow queries", async () => {
+  await withDir(async (dir) => {
+    assert.equal((await run(["analyze", "--db", "s.duckdb", SLL], dir)).code, 0);
+    const capped = await run([
+      "sql",
+      "--db",
+      "s.duckdb",
+      "--max-rows",
+      "3",
+      "--format",
+      "csv",
+      "SELECT * FROM range(100)",
+    ], dir);
+    assert.equal(capped.code, 0);
+    assert.equal(capped.stdout.trim().split("\n").length, 4);
+    assert.match(capped.stderr, /cut at 3 rows/);
+    const slow = await run([
+      "sql",
+      "--db",
+      "s.duckdb",
+      "--timeout",
+      "1s",
+      "SELECT count(*) FROM range(1000000000000)",
+    ], dir);
+    assert.equal(slow.code, 1);
+    assert.match(slow.stderr, /longer than 1 s/);
+  });
+});
+
+Deno.test("a store held by another process gets a clear error, not a stack trace", async () => {
+  await withDir(async (dir) => {
+    const db = `${dir}/held.duckdb`;
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMS, HOLD, db],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    await reader.read(); // "locked"
+    try {
+      const a = await run(["analyze", "--db", db, "--db-wait", "0s", SLL], dir);
+      assert.equal(a.code, 1);
+      assert.match(a.stderr, /^netspectra: The store .*held\.duckdb is in use by another process/);
+      const q = await run(["sql", "--db", db, "--db-wait", "0s", "SELECT 1"], dir);
+      assert.equal(q.code, 1);
+      assert.match(q.stderr, /in use by another process/);
+    } finally {
+      await holder.stdin.close();
+      reader.releaseLock();
+      await holder.stdout.cancel();
+      await holder.status;
+    }
+  });
+});
+
+/** A generated capture of `packets` packets at 50k/s (1-second windows fill quickly). */
+async function bigCapture(dir: string, packets: number): Promise<string> {
+  const file = `${dir}/big.pcap`;
+  const g = await run([
+    "gen",
+    "--packets",
+    String(packets),
+    "--flows",
+    "5000",
+    "--rate",
+    "50000",
+    "-o",
+    file,
+  ], dir);
+  assert.equal(g.code, 0, g.stderr);
+  return file;
+}
+
+function spawnAnalyze(dir: string, db: string, file: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMS, MAIN, "analyze", "--db", db, "--window", "1s", "--no-progress", file],
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Every stored window is whole: its totals equal the sum of its flow rows and protocols. */
+async function assertWindowsWhole(db: string): Promise<number> {
+  const store = await Store.open(db, { readOnly: true });
+  try {
+    const bad = await store.rows(`
+      SELECT t.window_start, t.packets, f.p AS flow_packets, p.p AS proto_packets
+      FROM (SELECT window_start, sum(packets) AS packets FROM window_totals GROUP BY ALL) t
+      LEFT JOIN (SELECT window_start, sum(packets) AS p FROM window_flows GROUP BY ALL) f USING (window_start)
+      LEFT JOIN (SELECT window_start, sum(packets) AS p FROM window_protocols GROUP BY ALL) p USING (window_start)
+      WHERE f.p IS DISTINCT FROM t.packets OR p.p IS DISTINCT FROM t.packets`);
+    assert.deepEqual(bad, [], "windows whose parts do not add up");
+    const [n] = await store.rows("SELECT count(*) AS n FROM window_totals");
+    return Number(n!.n);
+  } finally {
+    store.closeSync();
+  }
+}
+
+Deno.test("SIGKILL in the middle of analyze --db leaves a store that opens with whole windows", async () => {
+  await withDir(async (dir) => {
+    const file = await bigCapture(dir, 1_500_000);
+    const db = `${dir}/k.duckdb`;
+    const child = spawnAnalyze(dir, db, file);
+    // Wait until some windows are committed (the WAL grows), then kill without warning.
+    for (let t = 0; t < 200; t++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const wal = await Deno.stat(`${db}.wal`).catch(() => null);
+      if (wal !== null && wal.size > 200_000) break;
+    }
+    child.kill("SIGKILL");
+    const status = await child.status;
+    await child.stderr.cancel();
+    assert.equal(status.signal, "SIGKILL");
+    const windows = await assertWindowsWhole(db);
+    assert.ok(windows > 0, "some windows were committed before the kill");
+    const store = await Store.open(db, { readOnly: true });
+    const [s] = await store.rows("SELECT finished_at FROM sources");
+    store.closeSync();
+    assert.equal(s!.finished_at, null, "the run is marked unfinished");
+  });
+});
+
+Deno.test("SIGTERM stops analyze --db cleanly: open window flushed, run finished, exit 0", async () => {
+  await withDir(async (dir) => {
+    const file = await bigCapture(dir, 1_500_000);
+    const db = `${dir}/t.duckdb`;
+    const child = spawnAnalyze(dir, db, file);
+    for (let t = 0; t < 200; t++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const wal = await Deno.stat(`${db}.wal`).catch(() => null);
+      if (wal !== null && wal.size > 200_000) break;
+    }
+    child.kill("SIGTERM");
+    const status = await child.status;
+    const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+    assert.equal(status.code, 0, stderr);
+    await assertWindowsWhole(db);
+    const store = await Store.open(db, { readOnly: true });
+    const [s] = await store.rows("SELECT finished_at IS NOT NULL AS done, packets FROM sources");
+    const [w] = await store.rows("SELECT sum(packets) AS p FROM window_totals");
+    store.closeSync();
+    assert.equal(s!.done, true);
+    assert.equal(Number(w!.p), Number(s!.packets), "packets read == packets stored");
+    if (/stopped by a signal/.test(stderr)) assert.ok(Number(s!.packets) < 1_500_000);
+  });
+});
