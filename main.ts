@@ -9,7 +9,6 @@ import { UsageError } from "./cli/args.ts";
 import { DEMO_USAGE, demoCommand } from "./cli/demo_cmd.ts";
 import { GEN_USAGE, genCommand } from "./cli/gen_cmd.ts";
 import { SQL_USAGE, sqlCommand } from "./cli/sql_cmd.ts";
-import { PcapFormatError } from "./collector/reader/mod.ts";
 
 export const VERSION = "0.1.0";
 
@@ -62,7 +61,8 @@ function reportError(e: unknown): number {
     console.error(`netspectra: ${e.message}`);
     return 2;
   }
-  if (e instanceof PcapFormatError || e instanceof TypeError || e instanceof RangeError) {
+  // PcapFormatError and ConfigError are SyntaxErrors: a bad input file, not a bug.
+  if (e instanceof SyntaxError || e instanceof TypeError || e instanceof RangeError) {
     console.error(`netspectra: ${e.message}`);
     return 1;
   }

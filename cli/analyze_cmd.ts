@@ -5,7 +5,8 @@
  */
 
 import { analyzeFiles } from "../collector/analyze.ts";
-import { WINDOW_SEC_MAX } from "../collector/engine.ts";
+import { loadConfig } from "../collector/config.ts";
+import { type TaskSpec, WINDOW_SEC_MAX } from "../collector/engine.ts";
 import { defaultTask, WINDOW_SEC_DEFAULT } from "../collector/ingest.ts";
 import { type RunInfo, type Summary, summaryOf } from "../collector/summary.ts";
 import { FLOWS_MAX_DEFAULT } from "../collector/flow_table.ts";
@@ -14,6 +15,9 @@ import { REPORT_FORMATS, type ReportFormat, toCsv, toJsonDoc } from "../collecto
 import { toTable } from "../collector/report_table.ts";
 import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
 import { ProgressBar } from "./progress.ts";
+
+/** The store file `--config` writes when the config names none (and `sql` reads). */
+export const DB_DEFAULT = "netspectra.duckdb";
 
 /** How long to wait for another process to release the store before giving up. */
 export const DB_WAIT_SEC_DEFAULT = 30;
@@ -28,13 +32,30 @@ export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   --db FILE          also keep the results in a DuckDB store (":memory:" for none): ${WINDOW_SEC_DEFAULT}s windows
                      of packet time, bidirectional flow records; query it with netspectra sql
   --window DUR       window length with --db, e.g. 10s, 5m (default ${WINDOW_SEC_DEFAULT}s)
-  --db-wait DUR      with --db: wait this long for another process to release the file (default ${DB_WAIT_SEC_DEFAULT}s)`;
+  --db-wait DUR      with --db: wait this long for another process to release the file (default ${DB_WAIT_SEC_DEFAULT}s)
+  --config FILE      YAML configuration (configs/netspectra.yaml): tasks, window, flow timeouts, store,
+                     retention; implies the store (its store.path, else ./${DB_DEFAULT}); flags win
+  --task NAME        with several tasks: the one the report shows (default: the first)
+  --retain DUR       after the run drop windows older than this before the newest (e.g. 7d)
+  --retain-bytes N   after the run drop the oldest windows until the store's used space fits N bytes`;
 
 const TABLE_LIMIT_DEFAULT = 10;
 
 export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
-    values: ["group-by", "format", "limit", "flows-max", "db", "window", "db-wait"],
+    values: [
+      "group-by",
+      "format",
+      "limit",
+      "flows-max",
+      "db",
+      "window",
+      "db-wait",
+      "config",
+      "task",
+      "retain",
+      "retain-bytes",
+    ],
     booleans: ["no-progress"],
   }, "analyze");
   if (args.positionals.length === 0) throw new UsageError("analyze: no input files given");
@@ -51,24 +72,45 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
     ? FLOWS_MAX_DEFAULT
     : parseCount("flows-max", flowsMaxText, 1, 1 << 26);
 
-  const dbPath = args.values.get("db");
-  for (const flag of ["window", "db-wait"]) {
+  const configPath = args.values.get("config");
+  const cfg = configPath === undefined ? null : await loadConfig(configPath);
+  // A config file means the store path; so does --db.
+  const dbPath = args.values.get("db") ?? (cfg === null ? undefined : cfg.store.path ?? DB_DEFAULT);
+  for (const flag of ["window", "db-wait", "task", "retain", "retain-bytes"]) {
     if (dbPath === undefined && args.values.has(flag)) {
-      throw new UsageError(`analyze: --${flag} needs --db FILE`);
+      throw new UsageError(`analyze: --${flag} needs --db FILE or --config FILE`);
     }
   }
-  const windowSec = parseDuration(
-    "window",
-    args.values.get("window") ?? `${WINDOW_SEC_DEFAULT}s`,
-    1,
-    WINDOW_SEC_MAX,
-  );
+  const windowText = args.values.get("window");
+  const windowSec = windowText === undefined
+    ? cfg?.windowSec ?? WINDOW_SEC_DEFAULT
+    : parseDuration("window", windowText, 1, WINDOW_SEC_MAX);
   const waitSec = parseDuration(
     "db-wait",
     args.values.get("db-wait") ?? `${DB_WAIT_SEC_DEFAULT}s`,
     0,
     3600,
   );
+  const tasks: TaskSpec[] = cfg === null
+    ? [{ ...defaultTask(groupBy), flowsMax }]
+    : cfg.tasks.map((t, k) => k === 0 && groupByText !== undefined ? { ...t, key: groupBy } : t);
+  const taskName = args.values.get("task") ?? tasks[0]!.name;
+  const reportTask = tasks.find((t) => t.name === taskName);
+  if (reportTask === undefined) {
+    throw new UsageError(
+      `analyze: no task "${taskName}" (tasks: ${tasks.map((t) => t.name).join(", ")})`,
+    );
+  }
+  const retainText = args.values.get("retain");
+  const retainBytesText = args.values.get("retain-bytes");
+  const retention = {
+    maxAgeSec: retainText === undefined
+      ? cfg?.store.retention.maxAgeSec
+      : parseDuration("retain", retainText, 1, 100 * 365 * 86400),
+    maxBytes: retainBytesText === undefined
+      ? cfg?.store.retention.maxBytes
+      : parseCount("retain-bytes", retainBytesText, 1, 1e15),
+  };
 
   let totalBytes = 0;
   for (const f of args.positionals) {
@@ -96,7 +138,10 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
     const { analyzeIntoStore } = await import("./analyze_store.ts");
     const stored = await analyzeIntoStore(args.positionals, dbPath, waitSec, {
       windowSec,
-      task: { ...defaultTask(groupBy), flowsMax },
+      tasks,
+      reportTask,
+      flows: cfg?.flows,
+      retention,
       onProgress,
     }, reportLimit);
     bar.done();
@@ -104,7 +149,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
     summary = stored.summary;
   }
   let text: string;
-  if (format === "csv") text = toCsv(summary.flows, groupBy);
+  if (format === "csv") text = toCsv(summary.flows, summary.groupBy);
   else if (format === "json") text = JSON.stringify(toJsonDoc(run, summary), null, 1) + "\n";
   else text = toTable(run, summary);
   await writeAll(Deno.stdout, new TextEncoder().encode(text));

@@ -5,6 +5,7 @@
  */
 
 import type { TaskSpec } from "../collector/engine.ts";
+import type { FlowTrackerOptions } from "../collector/flow_tracker.ts";
 import { ingestFiles, type IngestRun } from "../collector/ingest.ts";
 import type { Summary } from "../collector/summary.ts";
 import { sourceIdOf, Store } from "../storage/mod.ts";
@@ -20,7 +21,10 @@ export async function analyzeIntoStore(
   waitSec: number,
   opts: {
     windowSec: number;
-    task: TaskSpec;
+    tasks: TaskSpec[];
+    reportTask: TaskSpec;
+    flows?: Partial<FlowTrackerOptions>;
+    retention: { maxAgeSec?: number; maxBytes?: number };
     onProgress: (f: string, r: number, t: number) => void;
   },
   limit: number | undefined,
@@ -37,14 +41,25 @@ export async function analyzeIntoStore(
       store,
       sourceId,
       windowSec: opts.windowSec,
-      tasks: [opts.task],
+      tasks: opts.tasks,
+      flows: opts.flows,
       onProgress: opts.onProgress,
       stopRequested: () => stop,
     });
     if (run.stopped) {
       console.error("netspectra: stopped by a signal; everything read so far is stored");
     }
-    const summary = await summarize(store, sourceId, opts.task.name, opts.task.key, limit);
+    if (opts.retention.maxAgeSec !== undefined || opts.retention.maxBytes !== undefined) {
+      const dropped = await store.applyRetention(opts.retention);
+      if (dropped > 0) console.error(`netspectra: retention dropped ${dropped} window(s)`);
+    }
+    const summary = await summarize(
+      store,
+      sourceId,
+      opts.reportTask.name,
+      opts.reportTask.key,
+      limit,
+    );
     return { run, summary };
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);

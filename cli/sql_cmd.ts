@@ -6,9 +6,7 @@
 
 import { REPORT_FORMATS, type ReportFormat } from "../collector/report.ts";
 import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
-import { writeAll } from "./analyze_cmd.ts";
-
-export const DB_DEFAULT = "netspectra.duckdb";
+import { DB_DEFAULT, writeAll } from "./analyze_cmd.ts";
 
 export const SQL_USAGE = `netspectra sql [options] "SELECT ..."
   read-only SQL on a store written by analyze --db (tables: storage/README.md)

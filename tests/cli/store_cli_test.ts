@@ -253,3 +253,47 @@ Deno.test("SIGTERM stops analyze --db cleanly: open window flushed, run finished
     if (/stopped by a signal/.test(stderr)) assert.ok(Number(s!.packets) < 1_500_000);
   });
 });
+
+Deno.test("analyze --config runs every task of the file, reports the chosen one, applies retention", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/c.yaml`,
+      "window: 10s\ntasks:\n  - name: flows\n    key: [src_ip, dst_ip, proto, src_port, dst_port]\n" +
+        "  - name: ports\n    key: [dst_port]\nstore:\n  path: c.duckdb\n",
+    );
+    const r = await run([
+      "analyze",
+      "--config",
+      "c.yaml",
+      "--task",
+      "ports",
+      "--format",
+      "csv",
+      SLL,
+    ], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^dst_port,packets,bytes,/);
+    assert.match(r.stdout, /\n40800,325,436971,/);
+    const tasks = await sqlJson(
+      dir,
+      "c.duckdb",
+      "SELECT task, sum(packets) AS p FROM window_flows GROUP BY task ORDER BY task",
+    );
+    assert.deepEqual(tasks.map((t) => [t.task, Number(t.p)]), [["flows", 511], ["ports", 511]]);
+    const kept = await run(["analyze", "--config", "c.yaml", "--retain", "20s", SLL], dir);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.match(kept.stderr, /retention dropped \d+ window/);
+    const [w] = await sqlJson(dir, "c.duckdb", "SELECT count(*) AS n FROM window_totals");
+    assert.ok(Number(w!.n) <= 3, `${w!.n} windows left`);
+    const bad = await run(["analyze", "--config", "c.yaml", "--task", "nope", SLL], dir);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /no task "nope" \(tasks: flows, ports\)/);
+    await Deno.writeTextFile(`${dir}/bad.yaml`, "window: forever\ntasks: []\n");
+    const invalid = await run(["analyze", "--config", "bad.yaml", SLL], dir);
+    assert.equal(invalid.code, 1);
+    assert.match(
+      invalid.stderr,
+      /^netspectra: Invalid configuration bad\.yaml: window: .*; tasks: a list/,
+    );
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * The YAML configuration: the shipped example is valid, defaults hold, every problem of a bad
+ * file is reported at once.
+ */
+
+import assert from "node:assert/strict";
+import { ConfigError, defaultConfig, loadConfig, validateConfig } from "../../collector/config.ts";
+
+const EXAMPLE = new URL("../../configs/netspectra.yaml", import.meta.url).pathname;
+
+Deno.test("loadConfig() reads the shipped example", async () => {
+  const c = await loadConfig(EXAMPLE);
+  assert.equal(c.windowSec, 60);
+  assert.deepEqual(c.tasks.map((t) => [t.name, t.key.join(",")]), [
+    ["flows", "src_ip,dst_ip,proto,src_port,dst_port"],
+    ["talkers", "src_ip"],
+    ["services", "dst_ip,proto,dst_port"],
+  ]);
+  assert.deepEqual([c.flows.idleSec, c.flows.activeSec, c.flows.flowsMax], [60, 300, 1048576]);
+  assert.deepEqual(c.store, {
+    path: "netspectra.duckdb",
+    retention: { maxAgeSec: 7 * 86400, maxBytes: 10e9 },
+  });
+});
+
+Deno.test("validateConfig() of an empty document is the default", () => {
+  assert.deepEqual(validateConfig(null), defaultConfig());
+  assert.deepEqual(validateConfig({ window: "10s" }), { ...defaultConfig(), windowSec: 10 });
+});
+
+Deno.test("validateConfig() reports every problem at once", () => {
+  const problems = validateConfig({
+    window: "2 weeks",
+    colour: "blue",
+    tasks: [
+      { name: "flows", key: ["src_ip", "mac"] },
+      { name: "flows", kind: "topk", key: [] },
+      { name: "Bad Name", key: ["proto", "proto"], flows_max: 0 },
+    ],
+    flows: { idle_timeout: "soon", max: -1 },
+    store: { path: "", retention: { max_age: "x", max_bytes: "lots", keep: 1 } },
+  }) as string[];
+  assert.ok(Array.isArray(problems));
+  const expected = [
+    /^window:/,
+    /top level: unknown key "colour"/,
+    /tasks\[0\]\.key: unknown field "mac"/,
+    /tasks\[1\]\.name: "flows" is used twice/,
+    /tasks\[1\]\.kind: "exact"/,
+    /tasks\[1\]\.key: a list of key fields/,
+    /tasks\[2\]\.name: lower-case/,
+    /tasks\[2\]\.key: proto given twice/,
+    /tasks\[2\]\.flows_max/,
+    /flows\.idle_timeout/,
+    /flows\.max/,
+    /store\.path/,
+    /store\.retention: unknown key "keep"/,
+    /store\.retention\.max_age/,
+    /store\.retention\.max_bytes/,
+  ];
+  for (const re of expected) {
+    assert.ok(problems.some((p) => re.test(p)), `${re} in ${problems.join(" | ")}`);
+  }
+  assert.equal(problems.length, expected.length, problems.join(" | "));
+});
+
+Deno.test("loadConfig() names the file and refuses YAML that does not parse", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(path, "tasks: [unclosed\n");
+    await assert.rejects(
+      loadConfig(path),
+      (e: unknown) =>
+        e instanceof ConfigError && /not valid YAML/.test(e.message) && e.message.includes(path),
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
