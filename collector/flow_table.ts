@@ -70,6 +70,23 @@ const E_LAST_SEC = 17;
 const E_LAST_NSEC = 18;
 const E_TCP_FLAGS = 19;
 export const ENTRY_WORDS = 20;
+/** Record layout for readers outside the table (the store writes rows straight from it). */
+export const FLOW_ENTRY = {
+  PORTS: W_PORTS,
+  META: W_META,
+  META_PORTS_PRESENT,
+  META_VLAN_PRESENT,
+  SEC_HI: E_SEC_HI,
+  PKTS_LO: E_PKTS_LO,
+  PKTS_HI: E_PKTS_HI,
+  BYTES_LO: E_BYTES_LO,
+  BYTES_HI: E_BYTES_HI,
+  FIRST_SEC: E_FIRST_SEC,
+  FIRST_NSEC: E_FIRST_NSEC,
+  LAST_SEC: E_LAST_SEC,
+  LAST_NSEC: E_LAST_NSEC,
+  TCP_FLAGS: E_TCP_FLAGS,
+} as const;
 const TWO_32 = 4294967296;
 /** E_FIRST_NSEC of a key without a timestamped packet yet (real values are < 10^9). */
 const NO_TS = -1;
@@ -112,6 +129,11 @@ export class FlowTable {
     this.flowsMax = flowsMax;
     this.resize(Math.min(INITIAL_CAPACITY, flowsMax));
     this.rehash(INITIAL_SLOTS);
+  }
+
+  /** The records (ENTRY_WORDS words each, layout in FLOW_ENTRY); valid until the next add. */
+  get records(): Int32Array {
+    return this.entries;
   }
 
   /** Bytes held by the table's arrays (for the ≤ 150 B/flow budget). */

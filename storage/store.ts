@@ -21,7 +21,7 @@ import {
 } from "@duckdb/node-api";
 import type { WindowData } from "../collector/engine.ts";
 import { ERROR_NAMES } from "../collector/decode/mod.ts";
-import { readKey } from "../collector/flow_table.ts";
+import { ENTRY_WORDS, FLOW_ENTRY, type FlowTable } from "../collector/flow_table.ts";
 import { type FlowRecords, readRecord } from "../collector/flow_tracker.ts";
 import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
 import { ChunkWriter } from "./_chunk.ts";
@@ -102,6 +102,58 @@ function lockDetail(e: unknown): string | null {
     ? /Could not set lock on file.*?(Conflicting lock.*)$/s.exec(e.message)
     : null;
   return m ? m[1]!.split("\n")[0]!.trim() : null;
+}
+
+/** One window_flows row per key of `table`, straight from its records. */
+function writeFlowRows(
+  a: DuckDBAppender,
+  sourceId: string,
+  task: string,
+  startMicros: number,
+  table: FlowTable,
+): void {
+  const c = new ChunkWriter(a, WINDOW_FLOW_TYPES);
+  const t = table.records;
+  const m = table.mask;
+  const E = FLOW_ENTRY;
+  // Window start as a 64-bit count of microseconds (exact below 2^53).
+  const startLo = startMicros % 4294967296, startHi = Math.floor(startMicros / 4294967296);
+  const addr = new Int32Array(4);
+  for (let e = 0; e < table.size; e++) {
+    const o = e * ENTRY_WORDS;
+    const meta = t[o + E.META]!;
+    const family = (meta >>> 8) & 7;
+    c.set(0, sourceId), c.set(1, task), c.u64(2, startLo, startHi);
+    if (m.srcIp) {
+      addr[0] = t[o]!, addr[1] = t[o + 1]!, addr[2] = t[o + 2]!, addr[3] = t[o + 3]!;
+      c.set(3, addrText(family, addr));
+    } else c.set(3, null);
+    if (m.dstIp) {
+      addr[0] = t[o + 4]!, addr[1] = t[o + 5]!, addr[2] = t[o + 6]!, addr[3] = t[o + 7]!;
+      c.set(4, addrText(family, addr));
+    } else c.set(4, null);
+    if (m.proto) c.u16(5, meta & 0xff);
+    else c.set(5, null);
+    const ports = t[o + E.PORTS]! >>> 0;
+    const hasPorts = (meta & E.META_PORTS_PRESENT) !== 0;
+    if (hasPorts && m.srcPort) c.u32(6, ports >>> 16);
+    else c.set(6, null);
+    if (hasPorts && m.dstPort) c.u32(7, ports & 0xffff);
+    else c.set(7, null);
+    if ((meta & E.META_VLAN_PRESENT) !== 0) c.u16(8, (meta >>> 16) & 0xfff);
+    else c.set(8, null);
+    c.u64(9, t[o + E.PKTS_LO]! >>> 0, t[o + E.PKTS_HI]! >>> 0);
+    c.u64(10, t[o + E.BYTES_LO]! >>> 0, t[o + E.BYTES_HI]! >>> 0);
+    if (t[o + E.FIRST_NSEC] === -1) c.set(11, null), c.set(12, null);
+    else {
+      const hi = t[o + E.SEC_HI]!;
+      c.ns(11, (hi & 0xffff) * 4294967296 + (t[o + E.FIRST_SEC]! >>> 0), t[o + E.FIRST_NSEC]!);
+      c.ns(12, (hi >>> 16) * 4294967296 + (t[o + E.LAST_SEC]! >>> 0), t[o + E.LAST_NSEC]!);
+    }
+    c.u16(13, t[o + E.TCP_FLAGS]!);
+    c.endRow();
+  }
+  c.flush();
 }
 
 export class Store {
@@ -230,6 +282,7 @@ export class Store {
 
   /** Writes one window (totals, protocols, decode errors, every task's rows) atomically. */
   async writeWindow(sourceId: string, w: WindowData): Promise<void> {
+    const startMicros = Math.min(w.startSec, WINDOW_START_MAX_SEC) * 1e6;
     const start = new DuckDBTimestampValue(
       BigInt(Math.min(w.startSec, WINDOW_START_MAX_SEC)) * 1_000_000n,
     );
@@ -267,26 +320,10 @@ export class Store {
         }
       });
       for (const task of w.tasks) {
-        const table = task.table;
-        const m = table.mask;
-        const name = task.spec.name;
-        await this.append("window_flows", (a) => {
-          const c = new ChunkWriter(a, WINDOW_FLOW_TYPES);
-          for (let e = 0; e < table.size; e++) {
-            const k = readKey(table, e);
-            c.set(0, sourceId), c.set(1, name), c.set(2, start);
-            c.set(3, m.srcIp ? addrText(k.family, k.src) : null);
-            c.set(4, m.dstIp ? addrText(k.family, k.dst) : null);
-            c.set(5, k.proto), c.set(6, k.srcPort), c.set(7, k.dstPort), c.set(8, k.vlan);
-            c.set(9, BigInt(table.packets(e))), c.set(10, BigInt(table.bytes(e)));
-            const first = table.firstTs(e), last = table.lastTs(e);
-            c.set(11, first ? nsOf(first[0], first[1]) : null);
-            c.set(12, last ? nsOf(last[0], last[1]) : null);
-            c.set(13, table.tcpFlags(e));
-            c.endRow();
-          }
-          c.flush();
-        });
+        await this.append(
+          "window_flows",
+          (a) => writeFlowRows(a, sourceId, task.spec.name, startMicros, task.table),
+        );
       }
     });
   }
@@ -297,19 +334,25 @@ export class Store {
         const c = new ChunkWriter(a, FLOW_RECORD_TYPES);
         for (let r = 0; r < recs.length; r++) {
           const v = readRecord(recs, r);
-          const timed = v.startSec !== 0 || v.endSec !== 0;
           c.set(0, sourceId);
-          c.set(1, timed ? nsOf(v.startSec, v.startNsec) : null);
-          c.set(2, timed ? nsOf(v.endSec, v.endNsec) : null);
+          if (v.startSec !== 0 || v.endSec !== 0) {
+            c.ns(1, v.startSec, v.startNsec), c.ns(2, v.endSec, v.endNsec);
+          } else c.set(1, null), c.set(2, null);
           c.set(3, addrText(v.family, v.src)), c.set(4, addrText(v.family, v.dst));
-          c.set(5, v.srcPort), c.set(6, v.dstPort), c.set(7, v.proto), c.set(8, v.vlan);
-          c.set(9, BigInt(v.packetsFwd)), c.set(10, BigInt(v.bytesFwd));
-          c.set(11, BigInt(v.packetsRev)), c.set(12, BigInt(v.bytesRev));
-          c.set(13, v.tcpFlags),
-            c.set(14, v.syn),
-            c.set(15, v.synAck),
-            c.set(16, v.fin),
-            c.set(17, v.rst);
+          if (v.srcPort !== null) c.u32(5, v.srcPort), c.u32(6, v.dstPort!);
+          else c.set(5, null), c.set(6, null);
+          c.u16(7, v.proto);
+          if (v.vlan !== null) c.u16(8, v.vlan);
+          else c.set(8, null);
+          c.u64(9, v.packetsFwd % 4294967296, Math.floor(v.packetsFwd / 4294967296));
+          c.u64(10, v.bytesFwd % 4294967296, Math.floor(v.bytesFwd / 4294967296));
+          c.u64(11, v.packetsRev % 4294967296, Math.floor(v.packetsRev / 4294967296));
+          c.u64(12, v.bytesRev % 4294967296, Math.floor(v.bytesRev / 4294967296));
+          c.u16(13, v.tcpFlags),
+            c.u32(14, v.syn),
+            c.u32(15, v.synAck),
+            c.u32(16, v.fin),
+            c.u32(17, v.rst);
           c.set(18, v.reason);
           c.endRow();
         }
