@@ -18,6 +18,7 @@ import {
   VLAN_NONE,
 } from "./batch.ts";
 import type { KeyField } from "./key_fields.ts";
+import { hashKey } from "./key_hash.ts";
 
 export const KEY_WORDS = 10;
 const W_PORTS = 8;
@@ -90,21 +91,6 @@ export const FLOW_ENTRY = {
 const TWO_32 = 4294967296;
 /** E_FIRST_NSEC of a key without a timestamped packet yet (real values are < 10^9). */
 const NO_TS = -1;
-
-/** Hash of the key at `a[o..o+10)`: one multiply per word, then murmur3's finaliser. */
-function hashKey(a: Int32Array, o: number): number {
-  let h = Math.imul(a[o]! ^ 0x9747b28c, 0xcc9e2d51);
-  h = Math.imul(h ^ a[o + 1]!, 0x1b873593) ^ Math.imul(a[o + 2]! ^ (h >>> 15), 0x85ebca6b);
-  h = Math.imul(h ^ a[o + 3]!, 0xc2b2ae35) ^ Math.imul(a[o + 4]! ^ (h >>> 13), 0xcc9e2d51);
-  h = Math.imul(h ^ a[o + 5]!, 0x1b873593) ^ Math.imul(a[o + 6]! ^ (h >>> 15), 0x85ebca6b);
-  h = Math.imul(h ^ a[o + 7]!, 0xc2b2ae35) ^ Math.imul(a[o + 8]! ^ (h >>> 13), 0xcc9e2d51);
-  h = Math.imul(h ^ a[o + 9]!, 0x1b873593);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
 
 export class FlowTable {
   readonly mask: KeyMask;

@@ -22,6 +22,7 @@ import {
   type PacketBatch,
   VLAN_NONE,
 } from "./batch.ts";
+import { hashKey } from "./key_hash.ts";
 
 export const REASON_FIN = 1;
 export const REASON_RST = 2;
@@ -174,16 +175,6 @@ export function readRecord(recs: FlowRecords, r: number): FlowRecordView {
     rst: w[o + R_RST]!,
     reason: REASON_NAMES[w[o + R_REASON]!] ?? "?",
   };
-}
-
-function hashKey(a: Int32Array, o: number): number {
-  let h = Math.imul(a[o]! ^ 0x2545f491, 0xcc9e2d51);
-  for (let j = 1; j < 10; j++) h = Math.imul(h ^ a[o + j]!, (j & 1) ? 0x1b873593 : 0x85ebca6b);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
 }
 
 export class FlowTracker {

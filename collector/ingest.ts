@@ -1,6 +1,7 @@
 /**
  * Ingest: capture files → decoded batches → the engine (windows, tasks, flow lifecycle) →
- * the store. (Issue 4 work in progress: `analyze` does not use this path yet.)
+ * the store. This is what `analyze --db` / `--config` runs; the report is then read back from
+ * the store (storage/summary.ts).
  *
  * @module
  */
