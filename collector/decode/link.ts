@@ -18,22 +18,45 @@ import {
 } from "./ethernet.ts";
 import { decodeIeee80211, decodePpi, decodeRadiotap } from "./ieee80211.ts";
 import { decodeIpv6 } from "./ipv6.ts";
+import {
+  decodeEnc,
+  decodeFddi,
+  decodeFrameRelay,
+  decodeIpoib,
+  decodeLlc,
+  decodeNetAnalyzer,
+  decodeNflog,
+  decodePflog,
+  decodePppEther,
+  decodeTokenRing,
+} from "./more_links.ts";
 
 export const LINKTYPE_NULL = 0;
 export const LINKTYPE_ETHERNET = 1;
+export const LINKTYPE_IEEE802_5 = 6;
+export const LINKTYPE_FDDI = 10;
+export const LINKTYPE_ATM_RFC1483 = 11;
 export const LINKTYPE_PPP = 9;
 export const LINKTYPE_RAW_12 = 12; // DLT_RAW on most BSDs
 export const LINKTYPE_RAW_14 = 14; // DLT_RAW on OpenBSD
 export const LINKTYPE_PPP_HDLC = 50;
+export const LINKTYPE_PPP_ETHER = 51;
 export const LINKTYPE_RAW = 101;
 export const LINKTYPE_IEEE802_11 = 105;
 export const LINKTYPE_C_HDLC = 104;
+export const LINKTYPE_FRELAY = 107;
+export const LINKTYPE_ENC = 109;
+export const LINKTYPE_PFLOG = 117;
 export const LINKTYPE_LOOP = 108;
 export const LINKTYPE_LINUX_SLL = 113;
 export const LINKTYPE_IEEE802_11_RADIOTAP = 127;
 export const LINKTYPE_PPI = 192;
 export const LINKTYPE_IPV4 = 228;
 export const LINKTYPE_IPV6 = 229;
+export const LINKTYPE_NFLOG = 239;
+export const LINKTYPE_NETANALYZER = 240;
+export const LINKTYPE_NETANALYZER_TRANSPARENT = 241;
+export const LINKTYPE_IPOIB = 242;
 export const LINKTYPE_LINUX_SLL2 = 276;
 
 /** Link types decode() understands (for messages and tests). */
@@ -54,6 +77,17 @@ export const LINKTYPES_SUPPORTED: readonly number[] = [
   LINKTYPE_IPV4,
   LINKTYPE_IPV6,
   LINKTYPE_LINUX_SLL2,
+  LINKTYPE_IEEE802_5,
+  LINKTYPE_FDDI,
+  LINKTYPE_ATM_RFC1483,
+  LINKTYPE_PPP_ETHER,
+  LINKTYPE_FRELAY,
+  LINKTYPE_ENC,
+  LINKTYPE_PFLOG,
+  LINKTYPE_NFLOG,
+  LINKTYPE_NETANALYZER,
+  LINKTYPE_NETANALYZER_TRANSPARENT,
+  LINKTYPE_IPOIB,
 ];
 
 const SLL_HEADER = 16;
@@ -133,6 +167,28 @@ export function decodePacket(out: PacketBatch, i: number): void {
     case LINKTYPE_PPI:
       decodePpi(b, off, end, wireEnd, out, i);
       return;
+    case LINKTYPE_PFLOG:
+      return decodePflog(b, off, end, wireEnd, out, i);
+    case LINKTYPE_ENC:
+      return decodeEnc(b, off, end, wireEnd, out, i);
+    case LINKTYPE_NFLOG:
+      return decodeNflog(b, off, end, wireEnd, out, i);
+    case LINKTYPE_PPP_ETHER:
+      return decodePppEther(b, off, end, wireEnd, out, i);
+    case LINKTYPE_IPOIB:
+      return decodeIpoib(b, off, end, wireEnd, out, i);
+    case LINKTYPE_NETANALYZER:
+      return decodeNetAnalyzer(b, off, end, wireEnd, false, out, i);
+    case LINKTYPE_NETANALYZER_TRANSPARENT:
+      return decodeNetAnalyzer(b, off, end, wireEnd, true, out, i);
+    case LINKTYPE_ATM_RFC1483:
+      return decodeLlc(b, off, end, wireEnd, out, i);
+    case LINKTYPE_IEEE802_5:
+      return decodeTokenRing(b, off, end, wireEnd, out, i);
+    case LINKTYPE_FDDI:
+      return decodeFddi(b, off, end, wireEnd, out, i);
+    case LINKTYPE_FRELAY:
+      return decodeFrameRelay(b, off, end, wireEnd, out, i);
     default:
       out.error[i] = ERR_LINKTYPE_UNSUPPORTED;
   }
