@@ -54,7 +54,10 @@ export abstract class RecordReader implements CaptureReader {
       if (batch.length > 0 || this.done) return batch.length;
       // Only now, with no record of this batch pointing into it, may the window move.
       if (await win.ensure(need) < need) {
-        if (win.available > 0) {
+        const problem = win.source.problem;
+        if (problem !== null) {
+          this.stop(`${problem}; read up to byte offset ${win.position} of the uncompressed data`);
+        } else if (win.available > 0) {
           this.stop(
             `file ends inside ${this.cutUnit()} at byte offset ${win.position} ` +
               `(needs ${need} bytes, ${win.available} left): the capture was cut short`,

@@ -5,6 +5,10 @@
  * @module
  */
 
+import { Readable } from "node:stream";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import { createGunzip } from "node:zlib";
+
 /** Where capture bytes come from. `read` returns null at the end, like Deno.Reader. */
 export interface ByteSource {
   read(into: Uint8Array): Promise<number | null>;
@@ -14,6 +18,8 @@ export interface ByteSource {
   /** Size of the underlying file when known (for progress), else 0. */
   readonly rawBytesTotal: number;
   readonly compressed: boolean;
+  /** Why the input ended early (a damaged gzip stream), or null. */
+  readonly problem: string | null;
 }
 
 const GZIP_MAGIC_0 = 0x1f;
@@ -23,6 +29,7 @@ const RAW_CHUNK_BYTES = 256 * 1024;
 class FileSource implements ByteSource {
   rawBytesRead = 0;
   readonly compressed = false;
+  readonly problem = null;
   constructor(private readonly file: Deno.FsFile, readonly rawBytesTotal: number) {}
   async read(into: Uint8Array): Promise<number | null> {
     const n = await this.file.read(into);
@@ -37,6 +44,7 @@ class FileSource implements ByteSource {
 /** Reads a web stream of chunks, copying each into the caller's buffer. */
 class StreamSource implements ByteSource {
   private pending: Uint8Array | null = null;
+  problem: string | null = null;
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   constructor(
     stream: ReadableStream<Uint8Array>,
@@ -51,9 +59,16 @@ class StreamSource implements ByteSource {
   }
   async read(into: Uint8Array): Promise<number | null> {
     while (this.pending === null || this.pending.length === 0) {
-      const r = await this.reader.read();
-      if (r.done) return null;
-      this.pending = r.value;
+      if (this.problem !== null) return null;
+      try {
+        const r = await this.reader.read();
+        if (r.done) return null;
+        this.pending = r.value;
+      } catch (e) {
+        // A damaged or cut gzip stream ends the input like a cut file: keep what came before.
+        this.problem = `the gzip data is damaged or cut short (${(e as Error).message})`;
+        return null;
+      }
     }
     const n = Math.min(into.length, this.pending.length);
     into.set(this.pending.subarray(0, n));
@@ -134,10 +149,14 @@ export async function openByteSource(path: string): Promise<ByteSource> {
   const counter = { bytes: prefix.length, close: closeRaw };
   const isGzip = prefix.length >= 2 && prefix[0] === GZIP_MAGIC_0 && prefix[1] === GZIP_MAGIC_1;
   if (isGzip) {
-    const raw = countingStream(prefix, readRaw, counter);
-    const stream = raw.pipeThrough(
-      new DecompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
+    // node:zlib, not DecompressionStream: `cat a.gz b.gz` (several members) is a valid gzip
+    // file that gunzip reads whole, and DecompressionStream stops with an error after the first.
+    const raw = Readable.fromWeb(
+      countingStream(prefix, readRaw, counter) as unknown as NodeReadableStream<Uint8Array>,
     );
+    const gunzip = raw.pipe(createGunzip());
+    raw.on("error", (e) => gunzip.destroy(e));
+    const stream = Readable.toWeb(gunzip) as unknown as ReadableStream<Uint8Array>;
     return new StreamSource(stream, counter, total, true);
   }
   if (file !== null) {

@@ -44,7 +44,9 @@ export async function openCapture(path: string): Promise<CaptureReader> {
   try {
     const win = new ByteWindow(source);
     const got = await win.ensure(4);
-    if (got === 0) throw new PcapFormatError(`Cannot read ${name}: the file is empty`, 0);
+    if (got === 0) {
+      throw new PcapFormatError(`Cannot read ${name}: ${source.problem ?? "the file is empty"}`, 0);
+    }
     const head = win.buf.subarray(win.start, win.start + 4);
     if (got < 4) {
       throw new PcapFormatError(`Cannot read ${name}: too short for a capture (${got} bytes)`, 0);

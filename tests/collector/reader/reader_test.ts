@@ -231,3 +231,25 @@ Deno.test("openCapture() refuses a gzip that holds no capture", async () => {
     /unknown magic .*inside the gzip/,
   );
 });
+
+Deno.test("openCapture() reads every member of a multi-member gzip (cat a.gz b.gz)", async () => {
+  const plain = pcapFile(
+    Array.from({ length: 40 }, (_, k) => ({ sec: k, frac: 0, data: udpFrame(60 + k) })),
+  );
+  const cut = 1000;
+  const multi = concat(await gzip(plain.subarray(0, cut)), await gzip(plain.subarray(cut)));
+  const r = await readAll(multi);
+  assert.equal(r.recs.length, 40);
+  assert.deepEqual(r.warnings, []);
+});
+
+Deno.test("openCapture() keeps whole records of a gzip cut short and says so", async () => {
+  const plain = pcapFile(
+    Array.from({ length: 400 }, (_, k) => ({ sec: k, frac: 0, data: udpFrame(60 + (k % 50)) })),
+  );
+  const gz = await gzip(plain);
+  const r = await readAll(gz.subarray(0, Math.floor(gz.length / 2)));
+  assert.ok(r.recs.length > 0 && r.recs.length < 400, `${r.recs.length} records`);
+  assert.match(r.warnings[0]!, /gzip data is damaged or cut short/);
+  await rejects(gz.subarray(0, 12), /gzip data is damaged or cut short/);
+});
