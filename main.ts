@@ -67,11 +67,9 @@ function reportError(e: unknown): number {
     return 1;
   }
   if (e instanceof Deno.errors.NotFound) {
-    console.error(
-      `netspectra: ${
-        e.message.replace(/^No such file or directory \(os error 2\): /, "no such file: ")
-      }`,
-    );
+    // Deno says "No such file or directory (os error 2): open '/x.pcap'": keep the name only.
+    const name = /'([^']*)'\s*$/.exec(e.message)?.[1];
+    console.error(`netspectra: no such file: ${name ?? e.message}`);
     return 1;
   }
   if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.IsADirectory) {

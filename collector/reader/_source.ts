@@ -139,7 +139,7 @@ export async function openByteSource(path: string): Promise<ByteSource> {
     const info = await f.stat();
     if (info.isDirectory) {
       f.close();
-      throw new TypeError("is a directory");
+      throw new TypeError(`Cannot read ${path}: it is a directory`);
     }
     total = info.size;
     readRaw = (into) => f.read(into);
