@@ -69,7 +69,8 @@ export function decodePppProtocol(
   else if (protocol === PPP_IPV6) decodeIpv6Checked(b, off, end, wireEnd, out, i);
 }
 
-function decodeIpv6Checked(
+/** IPv6 where the link layer said so: tshark refuses a header whose version is not 6. */
+export function decodeIpv6Checked(
   b: Uint8Array,
   off: number,
   end: number,

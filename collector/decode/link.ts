@@ -12,6 +12,7 @@ import {
   decodeEthernet,
   decodeEtherType,
   decodeIpAny,
+  decodeIpv6Checked,
   decodePppProtocol,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
@@ -137,7 +138,7 @@ export function decodePacket(out: PacketBatch, i: number): void {
       decodeIpAny(b, off, end, wireEnd, out, i);
       return;
     case LINKTYPE_IPV6:
-      decodeIpv6(b, off, end, wireEnd, out, i);
+      decodeIpv6Checked(b, off, end, wireEnd, out, i);
       return;
     case LINKTYPE_PPP:
     case LINKTYPE_PPP_HDLC:
@@ -239,16 +240,25 @@ function decodeNull(
     decodePpp(b, off, end, wireEnd, out, i);
     return;
   }
-  let family = bigEndian
-    ? ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0
-    : ((b[off + 3]! << 24) | (b[off + 2]! << 16) | (b[off + 1]! << 8) | b[off]!) >>> 0;
-  if (!bigEndian && (family & 0xffff0000) !== 0) {
-    // Written by a machine of the other byte order.
+  let family: number;
+  if (bigEndian) {
     family = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
+  } else {
+    // As tshark reads it (packet-null.c): the writer's order is unknown, and IRIX / UNICOS
+    // put a 16-bit family in the first two bytes; guess from which bytes are zero.
+    family = ((b[off + 3]! << 24) | (b[off + 2]! << 16) | (b[off + 1]! << 8) | b[off]!) >>> 0;
+    if ((family & 0xffff0000) !== 0) {
+      if ((family & 0xff000000) === 0 && (family & 0x00ff0000) < 0x00060000) family >>>= 16;
+      else {family = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>>
+          0;}
+    } else if ((family & 0xff) === 0 && (family & 0xff00) < 0x0600) {
+      family = ((family >>> 8) & 0xff) | ((family & 0xff) << 8);
+    }
   }
   const p = off + NULL_HEADER;
-  if (family > 1500 && family <= 0xffff) {
-    decodeEtherType(b, p, end, wireEnd, family, out, i);
+  if (family > 1500) {
+    // tshark looks the low 16 bits up as an EtherType; a "length" there matches nothing.
+    if ((family & 0xffff) > 1500) decodeEtherType(b, p, end, wireEnd, family & 0xffff, out, i);
   } else if (family === BSD_AF_INET) {
     decodeEtherType(b, p, end, wireEnd, ETHERTYPE_IPV4, out, i);
   } else if (

@@ -602,6 +602,31 @@ const CASES: Case[] = [
     family: 0,
   },
   {
+    name: "NULL IRIX-style 16-bit family first (tshark's guess)",
+    link: 0,
+    hex: "00020000" + V4("11", "001c") + UDP,
+    family: 4,
+  },
+  {
+    name: "NULL family in the upper half of a little-endian word",
+    link: 0,
+    hex: "1e000200" + V4("11", "001c") + UDP,
+    family: 4,
+  },
+  {
+    name: "NULL EtherType value (host order)",
+    link: 0,
+    hex: "dd860000" + V6("11") + UDP,
+    family: 6,
+  },
+  {
+    name: "LINKTYPE_IPV6 with version 4 is bogus",
+    link: 229,
+    hex: V4("11", "001c") + UDP,
+    family: 0,
+    error: "ip_bad_version",
+  },
+  {
     name: "unsupported link type",
     link: 147,
     hex: V4("11", "001c") + UDP,
