@@ -31,6 +31,8 @@ export const ERR_IPV6_TRUNCATED = 9;
 export const ERR_IPV6_EXT_TRUNCATED = 10;
 /** More IPv6 extension headers than the chain limit. */
 export const ERR_IPV6_EXT_TOO_MANY = 11;
+/** IPv6 Hop-by-Hop / Destination option that runs past its header (tshark stops there). */
+export const ERR_IPV6_OPTION_MALFORMED = 14;
 /** TCP/UDP header too short to hold both ports. */
 export const ERR_L4_TRUNCATED = 12;
 /** TCP header too short to hold its flags. */
@@ -52,6 +54,7 @@ export const ERROR_NAMES: readonly string[] = [
   "ipv6_ext_too_many",
   "l4_truncated",
   "tcp_truncated",
+  "ipv6_option_malformed",
 ];
 
 export const ERROR_CODES = ERROR_NAMES.length;

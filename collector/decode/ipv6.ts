@@ -11,7 +11,12 @@
  */
 
 import { FAMILY_IPV6, FLAG_FRAGMENT, type PacketBatch } from "../batch.ts";
-import { ERR_IPV6_EXT_TOO_MANY, ERR_IPV6_EXT_TRUNCATED, ERR_IPV6_TRUNCATED } from "./errors.ts";
+import {
+  ERR_IPV6_EXT_TOO_MANY,
+  ERR_IPV6_EXT_TRUNCATED,
+  ERR_IPV6_OPTION_MALFORMED,
+  ERR_IPV6_TRUNCATED,
+} from "./errors.ts";
 import { decodeTransport } from "./transport.ts";
 
 const IPV6_HEADER = 40;
@@ -29,6 +34,20 @@ export const IPV6_EXT_HEADERS_MAX = 1024;
 
 function readWord(b: Uint8Array, o: number): number {
   return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+}
+
+/** True when the TLV options in [from, to) each fit (RFC 8200 §4.2; Pad1 is one byte). */
+function optionsFit(b: Uint8Array, from: number, to: number): boolean {
+  let q = from;
+  while (q < to) {
+    if (b[q] === 0) {
+      q++;
+      continue;
+    }
+    if (to - q < 2) return false;
+    q += 2 + b[q + 1]!;
+  }
+  return q === to;
 }
 
 /** Decodes the IPv6 header at `off`; see decodeIpv4 for `end` and `wireEnd`. */
@@ -72,6 +91,12 @@ export function decodeIpv6(
     if (limit - p < len) {
       out.proto[i] = b[p]!;
       out.error[i] = ERR_IPV6_EXT_TRUNCATED;
+      return;
+    }
+    if ((nh === NH_HOP_BY_HOP || nh === NH_DEST_OPTS) && !optionsFit(b, p + 2, p + len)) {
+      // tshark walks the options and stops the packet at one that overruns the header.
+      out.proto[i] = b[p]!;
+      out.error[i] = ERR_IPV6_OPTION_MALFORMED;
       return;
     }
     if (nh === NH_FRAGMENT) {

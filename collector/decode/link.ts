@@ -18,7 +18,6 @@ import {
   ETHERTYPE_IPV6,
 } from "./ethernet.ts";
 import { decodeIeee80211, decodePpi, decodeRadiotap } from "./ieee80211.ts";
-import { decodeIpv6 } from "./ipv6.ts";
 import {
   decodeEnc,
   decodeFddi,

@@ -627,6 +627,23 @@ const CASES: Case[] = [
     error: "ip_bad_version",
   },
   {
+    name: "IPv6 destination option overrunning its header stops the chain",
+    link: 1,
+    hex: ETH("86dd") + V6("3c", "0010") + "11000b0109014100" + UDP,
+    family: 6,
+    proto: 17,
+    ports: null,
+    error: "ipv6_option_malformed",
+  },
+  {
+    name: "IPv6 destination options with Pad1 and PadN fit",
+    link: 1,
+    hex: ETH("86dd") + V6("3c", "0010") + "1100000102000000" + UDP,
+    family: 6,
+    proto: 17,
+    ports: [12345, 53],
+  },
+  {
     name: "unsupported link type",
     link: 147,
     hex: V4("11", "001c") + UDP,
