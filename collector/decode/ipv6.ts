@@ -36,18 +36,23 @@ function readWord(b: Uint8Array, o: number): number {
   return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
 }
 
-/** True when the TLV options in [from, to) each fit (RFC 8200 §4.2; Pad1 is one byte). */
-function optionsFit(b: Uint8Array, from: number, to: number): boolean {
+/**
+ * Walks the TLV options that start in [from, to) (RFC 8200 §4.2; Pad1 is one byte) and says
+ * whether each lies within `limit`, the end of the data. Like tshark, an option may run past its
+ * header's end; only one that runs past the data stops the packet.
+ */
+function optionsFit(b: Uint8Array, from: number, to: number, limit: number): boolean {
   let q = from;
   while (q < to) {
     if (b[q] === 0) {
       q++;
       continue;
     }
-    if (to - q < 2) return false;
+    if (limit - q < 2) return false;
     q += 2 + b[q + 1]!;
+    if (q > limit) return false;
   }
-  return q === to;
+  return true;
 }
 
 /** Decodes the IPv6 header at `off`; see decodeIpv4 for `end` and `wireEnd`. */
@@ -93,8 +98,8 @@ export function decodeIpv6(
       out.error[i] = ERR_IPV6_EXT_TRUNCATED;
       return;
     }
-    if ((nh === NH_HOP_BY_HOP || nh === NH_DEST_OPTS) && !optionsFit(b, p + 2, p + len)) {
-      // tshark walks the options and stops the packet at one that overruns the header.
+    if ((nh === NH_HOP_BY_HOP || nh === NH_DEST_OPTS) && !optionsFit(b, p + 2, p + len, limit)) {
+      // tshark walks the options and stops the packet at one that runs past the data.
       out.proto[i] = b[p]!;
       out.error[i] = ERR_IPV6_OPTION_MALFORMED;
       return;
