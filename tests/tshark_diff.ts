@@ -169,6 +169,70 @@ if (args.positionals.length > 0) {
   const seeds = await seedPackets();
   const byLink = new Map<number, typeof seeds>();
   for (const s of seeds) byLink.set(s.link, [...(byLink.get(s.link) ?? []), s]);
+  // Link types without a shared capture: wrap the IP packets of the Ethernet seeds.
+  const hex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
+  const ip = (byLink.get(1) ?? []).map((s) => ({ s, type: (s.bytes[12]! << 8) | s.bytes[13]! }))
+    .filter((x) => x.type === 0x0800 || x.type === 0x86dd)
+    .map((x) => ({ v6: x.type === 0x86dd, bytes: x.s.bytes.subarray(14), eth: x.s.bytes }));
+  const snap = (v6: boolean) => hex(v6 ? "aaaa03000000" + "86dd" : "aaaa03000000" + "0800");
+  const cat = (...p: Uint8Array[]) => {
+    const o = new Uint8Array(p.reduce((n, x) => n + x.length, 0));
+    let k = 0;
+    for (const x of p) o.set(x, k), k += x.length;
+    return o;
+  };
+  const wrappers: Record<number, (v6: boolean, pkt: Uint8Array, eth: Uint8Array) => Uint8Array> = {
+    6: (v6, p) => cat(hex("1040020000000001020000000002"), snap(v6), p),
+    9: (v6, p) => cat(hex(v6 ? "ff030057" : "ff030021"), p),
+    10: (v6, p) => cat(hex("50020000000001020000000002"), snap(v6), p),
+    11: (v6, p) => cat(snap(v6), p),
+    51: (v6, p) =>
+      cat(
+        hex("11000001" + (p.length + 2).toString(16).padStart(4, "0") + (v6 ? "0057" : "0021")),
+        p,
+      ),
+    104: (v6, p) => cat(hex(v6 ? "0f0086dd" : "0f000800"), p),
+    105: (v6, p) =>
+      cat(hex("08020000" + "020000000001020000000002020000000003" + "0000"), snap(v6), p),
+    107: (v6, p) => cat(hex(v6 ? "0401038e" : "040103cc"), p),
+    108: (v6, p) => cat(hex(v6 ? "00000018" : "00000002"), p),
+    109: (v6, p) => cat(hex(v6 ? "18000000" : "02000000"), hex("0000000000000000"), p),
+    117: (v6, p) => cat(hex(v6 ? "3d18" : "3d02"), new Uint8Array(62), p),
+    127: (v6, p) =>
+      cat(
+        hex("0000080000000000" + "08020000" + "020000000001020000000002020000000003" + "0000"),
+        snap(v6),
+        p,
+      ),
+    192: (v6, p, e) =>
+      v6 ? cat(hex("0000080001000000"), e) : cat(
+        hex("0000080069000000" + "08020000" + "020000000001020000000002020000000003" + "0000"),
+        snap(v6),
+        p,
+      ),
+    239: (v6, p) => {
+      const len = 4 + p.length;
+      const tlv = hex(
+        (v6 ? "0a000000" : "02000000") + (len & 255).toString(16).padStart(2, "0") +
+          (len >> 8).toString(16).padStart(2, "0") + "0900",
+      );
+      return cat(tlv, p, new Uint8Array((4 - (len & 3)) & 3));
+    },
+    240: (_v6, _p, e) => cat(hex("00040000"), e),
+    241: (_v6, _p, e) => cat(new Uint8Array(4), hex("55555555555555d5"), e),
+    242: (v6, p) => cat(new Uint8Array(40), hex(v6 ? "86dd0000" : "08000000"), p),
+  };
+  if (ip.length > 0) {
+    for (const [link, wrap] of Object.entries(wrappers)) {
+      byLink.set(
+        Number(link),
+        ip.map((x) => {
+          const bytes = wrap(x.v6, x.bytes, x.eth);
+          return { link: Number(link), bytes, wire: bytes.length };
+        }),
+      );
+    }
+  }
   const dir = await Deno.makeTempDir({ prefix: "netspectra-tshark-diff-" });
   const keep = Deno.env.get("KEEP") === "1";
   try {

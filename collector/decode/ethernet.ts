@@ -144,25 +144,40 @@ export function decodeEtherType(
         off += PBB_HEADER + 2;
         continue;
       case ETHERTYPE_PPPOE_SESSION:
-        if (end - off < PPPOE_HEADER + 2) {
-          out.error[i] = ERR_LINK_TRUNCATED;
-          return;
-        }
-        decodePppProtocol(
-          b,
-          off + PPPOE_HEADER + 2,
-          end,
-          wireEnd,
-          (b[off + PPPOE_HEADER]! << 8) | b[off + PPPOE_HEADER + 1]!,
-          out,
-          i,
-        );
+        decodePppoeSession(b, off, end, wireEnd, out, i);
         return;
       default:
         return;
     }
   }
   out.error[i] = ERR_LINK_TOO_DEEP;
+}
+
+/**
+ * A PPPoE session header (RFC 2516) at `off`: its payload length bounds the PPP frame, as in
+ * tshark (bytes past it are padding); then the PPP protocol number.
+ */
+export function decodePppoeSession(
+  b: Uint8Array,
+  off: number,
+  end: number,
+  wireEnd: number,
+  out: PacketBatch,
+  i: number,
+): void {
+  if (end - off < PPPOE_HEADER) {
+    out.error[i] = ERR_LINK_TRUNCATED;
+    return;
+  }
+  const payloadEnd = off + PPPOE_HEADER + ((b[off + 4]! << 8) | b[off + 5]!);
+  const e = payloadEnd < end ? payloadEnd : end;
+  const we = payloadEnd < wireEnd ? payloadEnd : wireEnd;
+  if (e - off < PPPOE_HEADER + 2) {
+    if (e === end) out.error[i] = ERR_LINK_TRUNCATED;
+    return;
+  }
+  const protocol = (b[off + PPPOE_HEADER]! << 8) | b[off + PPPOE_HEADER + 1]!;
+  decodePppProtocol(b, off + PPPOE_HEADER + 2, e, we, protocol, out, i);
 }
 
 /**

@@ -178,9 +178,9 @@ export function decodePacket(out: PacketBatch, i: number): void {
     case LINKTYPE_IPOIB:
       return decodeIpoib(b, off, end, wireEnd, out, i);
     case LINKTYPE_NETANALYZER:
-      return decodeNetAnalyzer(b, off, end, wireEnd, false, out, i);
+      return decodeNetAnalyzer(b, off, end, wireEnd, out, i);
     case LINKTYPE_NETANALYZER_TRANSPARENT:
-      return decodeNetAnalyzer(b, off, end, wireEnd, true, out, i);
+      return; // raw line data: tshark shows it as data
     case LINKTYPE_ATM_RFC1483:
       return decodeLlc(b, off, end, wireEnd, out, i);
     case LINKTYPE_IEEE802_5:

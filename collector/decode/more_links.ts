@@ -12,7 +12,7 @@ import { ERR_LINK_TRUNCATED } from "./errors.ts";
 import {
   decodeEthernet,
   decodeEtherType,
-  decodePppProtocol,
+  decodePppoeSession,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
 } from "./ethernet.ts";
@@ -23,10 +23,9 @@ const LINUX_AF_INET6 = 10;
 const NFLOG_HEADER = 4;
 const NFULA_PAYLOAD = 9;
 const ENC_HEADER = 12;
-const PPPOE_HEADER = 6;
-const IPOIB_HEADER = 4;
+/** pcap IPoIB: a 40-byte GRH pseudo-header, then type (2) and reserved (2) bytes. */
+const IPOIB_HEADER = 44;
 const NETANALYZER_HEADER = 4;
-const NETANALYZER_TRANSPARENT_HEADER = 12;
 const TOKEN_RING_HEADER = 14;
 const FDDI_HEADER = 13;
 const FR_NLPID_IPV4 = 0xcc;
@@ -126,12 +125,10 @@ export function decodePppEther(
   out: PacketBatch,
   i: number,
 ): void {
-  if (end - off < PPPOE_HEADER + 2) return truncated(out, i);
-  const protocol = (b[off + PPPOE_HEADER]! << 8) | b[off + PPPOE_HEADER + 1]!;
-  decodePppProtocol(b, off + PPPOE_HEADER + 2, end, wireEnd, protocol, out, i);
+  decodePppoeSession(b, off, end, wireEnd, out, i);
 }
 
-/** IP over InfiniBand: a 2-byte EtherType and 2 reserved bytes. */
+/** IP over InfiniBand (pcap): the type decides IPv4 or IPv6; nothing else is IP. */
 export function decodeIpoib(
   b: Uint8Array,
   off: number,
@@ -141,22 +138,29 @@ export function decodeIpoib(
   i: number,
 ): void {
   if (end - off < IPOIB_HEADER) return truncated(out, i);
-  decodeEtherType(b, off + IPOIB_HEADER, end, wireEnd, (b[off]! << 8) | b[off + 1]!, out, i);
+  const type = (b[off + 40]! << 8) | b[off + 41]!;
+  if (type === ETHERTYPE_IPV4 || type === ETHERTYPE_IPV6) {
+    decodeEtherType(b, off + IPOIB_HEADER, end, wireEnd, type, out, i);
+  }
 }
 
-/** netANALYZER: a 4-byte status header (plus 8 preamble bytes when transparent), then Ethernet. */
+/**
+ * netANALYZER: a 4-byte header whose second byte holds a GPIO-event flag (bit 0) and a version
+ * (bits 2-5, must be 1), then Ethernet. Transparent-mode frames (241) are raw line data that
+ * tshark does not decode further, so they are never IP.
+ */
 export function decodeNetAnalyzer(
   b: Uint8Array,
   off: number,
   end: number,
   wireEnd: number,
-  transparent: boolean,
   out: PacketBatch,
   i: number,
 ): void {
-  const h = transparent ? NETANALYZER_TRANSPARENT_HEADER : NETANALYZER_HEADER;
-  if (end - off < h) return truncated(out, i);
-  decodeEthernet(b, off + h, end, wireEnd, out, i);
+  if (end - off < NETANALYZER_HEADER) return truncated(out, i);
+  const flags = b[off + 1]!;
+  if ((flags & 1) !== 0 || ((flags >> 2) & 0xf) !== 1) return;
+  decodeEthernet(b, off + NETANALYZER_HEADER, end, wireEnd, out, i);
 }
 
 /** LLC/SNAP with nothing in front (ATM RFC 1483); decodeEtherType checks the SNAP header. */
