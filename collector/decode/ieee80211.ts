@@ -18,6 +18,7 @@ const WLAN_HT_CONTROL = 4;
 const TYPE_DATA = 2;
 const FLAG_TO_DS = 0x01;
 const FLAG_FROM_DS = 0x02;
+const FLAG_MORE_FRAGMENTS = 0x04;
 const FLAG_PROTECTED = 0x40;
 const FLAG_ORDER = 0x80;
 const RADIOTAP_MIN = 8;
@@ -40,8 +41,10 @@ export function decodeIeee80211(
   }
   const fc0 = b[off]!, flags = b[off + 1]!;
   const type = (fc0 >> 2) & 3, subtype = fc0 >> 4;
-  // Not data, no payload (null / CF subtypes have bit 2 set), or encrypted: no IP to see.
-  if (type !== TYPE_DATA || (subtype & 4) !== 0 || (flags & FLAG_PROTECTED) !== 0) return;
+  // Not data, an unknown protocol version, no payload (null / CF subtypes have bit 2 set), or
+  // encrypted: no IP to see.
+  if ((fc0 & 3) !== 0 || type !== TYPE_DATA || (subtype & 4) !== 0) return;
+  if ((flags & FLAG_PROTECTED) !== 0) return;
   let hlen = WLAN_HEADER;
   if ((flags & (FLAG_TO_DS | FLAG_FROM_DS)) === (FLAG_TO_DS | FLAG_FROM_DS)) hlen += WLAN_ADDR4;
   const qos = (subtype & 8) !== 0;
@@ -51,6 +54,9 @@ export function decodeIeee80211(
     out.error[i] = ERR_LINK_TRUNCATED;
     return;
   }
+  // A fragment (more to come, or not the first) holds no whole LLC frame: tshark only
+  // dissects the body after reassembly.
+  if ((flags & FLAG_MORE_FRAGMENTS) !== 0 || (b[off + 22]! & 0x0f) !== 0) return;
   // The body is LLC; an EtherType "length" of 0 sends decodeEtherType to its SNAP check.
   decodeEtherType(b, off + hlen, end, wireEnd, 0, out, i);
 }

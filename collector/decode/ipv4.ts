@@ -17,6 +17,7 @@ import {
   ERR_IPV4_OPTIONS_TRUNCATED,
   ERR_IPV4_TRUNCATED,
 } from "./errors.ts";
+import { decodeExtensionChain, isWalkedExtension } from "./ipv6.ts";
 import { decodeTransport } from "./transport.ts";
 
 const IPV4_MIN_HEADER = 20;
@@ -73,5 +74,12 @@ export function decodeIpv4(
     return;
   }
   const datagramEnd = off + totalLen;
-  decodeTransport(b, l4, datagramEnd < end ? datagramEnd : end, proto, out, i);
+  const limit = datagramEnd < end ? datagramEnd : end;
+  if (isWalkedExtension(proto)) {
+    // tshark dissects these IPv4 payloads as IPv6 extension headers; the flow keeps ip.proto.
+    decodeExtensionChain(b, l4, limit, proto, out, i);
+    out.proto[i] = proto;
+    return;
+  }
+  decodeTransport(b, l4, limit, proto, out, i);
 }

@@ -79,9 +79,29 @@ export function decodeIpv6(
   let datagramEnd = off + IPV6_HEADER + payloadLen;
   if (payloadLen === 0 && nh === NH_HOP_BY_HOP) datagramEnd = wireEnd; // jumbogram (RFC 2675)
   const limit = datagramEnd < end ? datagramEnd : end;
-  let p = off + IPV6_HEADER;
+  decodeExtensionChain(b, off + IPV6_HEADER, limit, nh, out, i);
+}
+
+/** True for the IPv6 extension headers whose chain is walked (0, 43, 44, 60). */
+export function isWalkedExtension(nh: number): boolean {
+  return nh === NH_HOP_BY_HOP || nh === NH_ROUTING || nh === NH_DEST_OPTS || nh === NH_FRAGMENT;
+}
+
+/**
+ * Walks extension headers from `p` (next header `nh`) up to `limit` and decodes the transport
+ * header after them; sets the packet's proto to the chain's last next header. IPv4 uses it
+ * too: tshark hands an IPv4 payload with one of these protocol numbers to the same dissectors.
+ */
+export function decodeExtensionChain(
+  b: Uint8Array,
+  p: number,
+  limit: number,
+  nh: number,
+  out: PacketBatch,
+  i: number,
+): void {
   for (let n = 0; n <= IPV6_EXT_HEADERS_MAX; n++) {
-    if (nh !== NH_HOP_BY_HOP && nh !== NH_ROUTING && nh !== NH_DEST_OPTS && nh !== NH_FRAGMENT) {
+    if (!isWalkedExtension(nh)) {
       out.proto[i] = nh;
       decodeTransport(b, p, limit, nh, out, i);
       return;

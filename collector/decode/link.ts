@@ -278,7 +278,8 @@ function decodePpp(
   i: number,
 ): void {
   let p = off;
-  if (end - p >= 2 && ((b[p]! << 8) | b[p + 1]!) === PPP_ADDRESS_CONTROL) p += 2;
+  // tshark skips address and control whenever the first byte is the all-stations address.
+  if (end - p >= 2 && b[p] === 0xff) p += 2;
   if (p >= end) {
     out.error[i] = ERR_LINK_TRUNCATED;
     return;

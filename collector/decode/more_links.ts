@@ -205,7 +205,7 @@ export function decodeFddi(
   i: number,
 ): void {
   if (end - off < FDDI_HEADER) return truncated(out, i);
-  if ((b[off]! & 0x30) !== 0x10) return; // only LLC frames (FC bits 01 in the frame type)
+  if ((b[off]! & 0xf8) !== 0x50) return; // only asynchronous LLC frames (FC 0x50-0x57)
   decodeEtherType(b, off + FDDI_HEADER, end, wireEnd, 0, out, i);
 }
 
