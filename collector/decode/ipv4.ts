@@ -77,7 +77,7 @@ export function decodeIpv4(
   const limit = datagramEnd < end ? datagramEnd : end;
   if (isWalkedExtension(proto)) {
     // tshark dissects these IPv4 payloads as IPv6 extension headers; the flow keeps ip.proto.
-    decodeExtensionChain(b, l4, limit, proto, out, i);
+    decodeExtensionChain(b, l4, limit, proto, false, out, i);
     out.proto[i] = proto;
     return;
   }

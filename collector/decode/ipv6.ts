@@ -79,7 +79,7 @@ export function decodeIpv6(
   let datagramEnd = off + IPV6_HEADER + payloadLen;
   if (payloadLen === 0 && nh === NH_HOP_BY_HOP) datagramEnd = wireEnd; // jumbogram (RFC 2675)
   const limit = datagramEnd < end ? datagramEnd : end;
-  decodeExtensionChain(b, off + IPV6_HEADER, limit, nh, out, i);
+  decodeExtensionChain(b, off + IPV6_HEADER, limit, nh, true, out, i);
 }
 
 /** True for the IPv6 extension headers whose chain is walked (0, 43, 44, 60). */
@@ -90,13 +90,16 @@ export function isWalkedExtension(nh: number): boolean {
 /**
  * Walks extension headers from `p` (next header `nh`) up to `limit` and decodes the transport
  * header after them; sets the packet's proto to the chain's last next header. IPv4 uses it
- * too: tshark hands an IPv4 payload with one of these protocol numbers to the same dissectors.
+ * too: tshark hands an IPv4 payload with one of these protocol numbers to the same dissectors,
+ * but then nothing stops at a later fragment (`fragmentsStop` false): only the IPv6 dissector
+ * holds fragments back for reassembly.
  */
 export function decodeExtensionChain(
   b: Uint8Array,
   p: number,
   limit: number,
   nh: number,
+  fragmentsStop: boolean,
   out: PacketBatch,
   i: number,
 ): void {
@@ -127,7 +130,7 @@ export function decodeExtensionChain(
     if (nh === NH_FRAGMENT) {
       out.flags[i] = out.flags[i]! | FLAG_FRAGMENT;
       const fragOffset = ((b[p + 2]! << 8) | b[p + 3]!) >> 3;
-      if (fragOffset !== 0) {
+      if (fragOffset !== 0 && fragmentsStop) {
         out.proto[i] = b[p]!; // non-first fragment: no upper-layer header in it
         return;
       }

@@ -210,8 +210,9 @@ export function decodeFddi(
 }
 
 /**
- * Frame Relay (RFC 2427): 2-byte Q.922 address, UI control 0x03, an optional pad byte, then
- * the NLPID: IPv4 (0xcc), IPv6 (0x8e) or SNAP (0x80: OUI and PID follow).
+ * Frame Relay (RFC 2427) as tshark reads it: a Q.922 address of 2 to 4 bytes (EA bit ends it;
+ * the first byte must not have it), a 1-byte U-frame or 2-byte I/S-frame control, an optional
+ * pad byte, then the NLPID: IPv4 (0xcc), IPv6 (0x8e) or SNAP (0x80: OUI and PID follow).
  */
 export function decodeFrameRelay(
   b: Uint8Array,
@@ -221,10 +222,17 @@ export function decodeFrameRelay(
   out: PacketBatch,
   i: number,
 ): void {
-  if (end - off < 4) return truncated(out, i);
-  if (b[off + 2] !== 0x03) return;
-  let p = off + 3;
-  if (b[p] === 0x00) p++; // Q.933 pad before the NLPID
+  if (end - off < 1) return truncated(out, i);
+  if ((b[off]! & 1) !== 0) return; // not a valid address
+  let p = off + 1;
+  for (let k = 1;; k++) {
+    if (p >= end) return truncated(out, i);
+    if ((b[p++]! & 1) !== 0) break;
+    if (k === 3) return; // longer than 4 bytes: not a valid address
+  }
+  if (p >= end) return truncated(out, i);
+  p += (b[p]! & 3) === 3 ? 1 : 2;
+  if (p < end && b[p] === 0x00) p++; // Q.933 pad before the NLPID
   if (p >= end) return truncated(out, i);
   const nlpid = b[p++]!;
   if (nlpid === FR_NLPID_IPV4) decodeEtherType(b, p, end, wireEnd, ETHERTYPE_IPV4, out, i);
