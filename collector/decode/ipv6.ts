@@ -82,6 +82,18 @@ export function decodeIpv6(
   decodeExtensionChain(b, off + IPV6_HEADER, limit, nh, true, out, i);
 }
 
+/**
+ * Whether a Routing header holds what its type needs (tshark reads it within the header and
+ * stops the packet otherwise): type 2 one address (RFC 6275), type 4 a segment list of
+ * last-entry + 1 addresses (RFC 8754).
+ */
+function routingFits(b: Uint8Array, p: number, len: number): boolean {
+  const type = b[p + 2]!;
+  if (type === 2) return len >= 24;
+  if (type === 4) return 8 + (b[p + 4]! + 1) * 16 <= len;
+  return true;
+}
+
 /** True for the IPv6 extension headers whose chain is walked (0, 43, 44, 60). */
 export function isWalkedExtension(nh: number): boolean {
   return nh === NH_HOP_BY_HOP || nh === NH_ROUTING || nh === NH_DEST_OPTS || nh === NH_FRAGMENT;
@@ -123,6 +135,11 @@ export function decodeExtensionChain(
     }
     if ((nh === NH_HOP_BY_HOP || nh === NH_DEST_OPTS) && !optionsFit(b, p + 2, p + len, limit)) {
       // tshark walks the options and stops the packet at one that runs past the data.
+      out.proto[i] = b[p]!;
+      out.error[i] = ERR_IPV6_OPTION_MALFORMED;
+      return;
+    }
+    if (nh === NH_ROUTING && !routingFits(b, p, len)) {
       out.proto[i] = b[p]!;
       out.error[i] = ERR_IPV6_OPTION_MALFORMED;
       return;

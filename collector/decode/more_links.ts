@@ -101,19 +101,21 @@ export function decodeNflog(
   // The TLV header's byte order is the writer's: take the order that gives a sane first length.
   const le0 = end - off >= 8 ? b[off + 4]! | (b[off + 5]! << 8) : 0;
   const le = le0 >= 4 && le0 <= end - off - NFLOG_HEADER;
+  // tshark reads every TLV before it dissects the payload: one it cannot read (cut off by the
+  // snaplen, or shorter than its own header) stops the frame, payload included.
+  let payload = -1, payloadEnd = -1;
   let p = off + NFLOG_HEADER;
-  for (let n = 0; n < 64 && end - p >= 4; n++) {
+  for (let n = 0; p < wireEnd; n++) {
+    if (n === 1024 || end - p < 4) return truncated(out, i);
     const len = le ? b[p]! | (b[p + 1]! << 8) : (b[p]! << 8) | b[p + 1]!;
     const type = (le ? b[p + 2]! | (b[p + 3]! << 8) : (b[p + 2]! << 8) | b[p + 3]!) & 0x7fff;
     if (len < 4) return truncated(out, i);
-    if (type === NFULA_PAYLOAD) {
-      const payloadEnd = Math.min(end, p + len);
-      const af = family === LINUX_AF_INET6 ? 24 : family;
-      decodeFamily(b, p + 4, payloadEnd, Math.min(wireEnd, p + len), af, out, i);
-      return;
-    }
+    if (type === NFULA_PAYLOAD && payload < 0) payload = p + 4, payloadEnd = p + len;
     p += (len + 3) & ~3;
   }
+  if (payload < 0) return;
+  const af = family === LINUX_AF_INET6 ? 24 : family;
+  decodeFamily(b, payload, Math.min(end, payloadEnd), Math.min(wireEnd, payloadEnd), af, out, i);
 }
 
 /** PPPoE session frames without their Ethernet header (LINKTYPE_PPP_ETHER). */
@@ -205,7 +207,7 @@ export function decodeFddi(
   i: number,
 ): void {
   if (end - off < FDDI_HEADER) return truncated(out, i);
-  if ((b[off]! & 0xf8) !== 0x50) return; // only asynchronous LLC frames (FC 0x50-0x57)
+  if ((b[off]! & 0xf0) !== 0x50) return; // only asynchronous LLC frames (FC 0x5x), as tshark
   decodeEtherType(b, off + FDDI_HEADER, end, wireEnd, 0, out, i);
 }
 
