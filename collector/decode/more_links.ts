@@ -109,7 +109,7 @@ export function decodeNflog(
     if (n === 1024 || end - p < 4) return truncated(out, i);
     const len = le ? b[p]! | (b[p + 1]! << 8) : (b[p]! << 8) | b[p + 1]!;
     const type = (le ? b[p + 2]! | (b[p + 3]! << 8) : (b[p + 2]! << 8) | b[p + 3]!) & 0x7fff;
-    if (len < 4) return truncated(out, i);
+    if (len < 4 || p + len > wireEnd) return truncated(out, i);
     if (type === NFULA_PAYLOAD && payload < 0) payload = p + 4, payloadEnd = p + len;
     p += (len + 3) & ~3;
   }
