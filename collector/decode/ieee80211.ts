@@ -54,9 +54,9 @@ export function decodeIeee80211(
     out.error[i] = ERR_LINK_TRUNCATED;
     return;
   }
-  // A fragment (more to come, or not the first) holds no whole LLC frame: tshark only
-  // dissects the body after reassembly.
-  if ((flags & FLAG_MORE_FRAGMENTS) !== 0 || (b[off + 22]! & 0x0f) !== 0) return;
+  // A fragment with more to come is held back for reassembly by tshark; the last one (or a
+  // lone one) is dissected as it is.
+  if ((flags & FLAG_MORE_FRAGMENTS) !== 0) return;
   // The body is LLC; an EtherType "length" of 0 sends decodeEtherType to its SNAP check.
   decodeEtherType(b, off + hlen, end, wireEnd, 0, out, i);
 }
@@ -95,9 +95,10 @@ export function decodePpi(
     out.error[i] = ERR_LINK_TRUNCATED;
     return;
   }
-  const len = b[off + 2]! | (b[off + 3]! << 8);
+  // A length below the fixed header is taken as the fixed header, as tshark does.
+  const len = Math.max(PPI_MIN, b[off + 2]! | (b[off + 3]! << 8));
   const dlt = (b[off + 4]! | (b[off + 5]! << 8) | (b[off + 6]! << 16) | (b[off + 7]! << 24)) >>> 0;
-  if (len < PPI_MIN || end - off < len) {
+  if (end - off < len) {
     out.error[i] = ERR_LINK_TRUNCATED;
     return;
   }
