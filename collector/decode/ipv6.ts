@@ -74,7 +74,7 @@ export function decodeIpv6(
     out.src[w + k] = readWord(b, off + OFF_SRC + 4 * k);
     out.dst[w + k] = readWord(b, off + OFF_DST + 4 * k);
   }
-  let nh = b[off + OFF_NEXT_HEADER]!;
+  const nh = b[off + OFF_NEXT_HEADER]!;
   const payloadLen = (b[off + OFF_PAYLOAD_LEN]! << 8) | b[off + OFF_PAYLOAD_LEN + 1]!;
   let datagramEnd = off + IPV6_HEADER + payloadLen;
   if (payloadLen === 0 && nh === NH_HOP_BY_HOP) datagramEnd = wireEnd; // jumbogram (RFC 2675)
