@@ -9,7 +9,8 @@ import { parse } from "yaml";
 import { type TaskSpec, WINDOW_SEC_MAX } from "./engine.ts";
 import { FLOWS_MAX_DEFAULT } from "./flow_table.ts";
 import { FLOW_TRACKER_DEFAULTS, type FlowTrackerOptions } from "./flow_tracker.ts";
-import { FIVE_TUPLE, KEY_FIELDS, type KeyField } from "./key_fields.ts";
+import { defaultTask } from "./ingest.ts";
+import { KEY_FIELDS, type KeyField } from "./key_fields.ts";
 
 export interface Config {
   windowSec: number;
@@ -32,7 +33,7 @@ export class ConfigError extends SyntaxError {
 export function defaultConfig(): Config {
   return {
     windowSec: 60,
-    tasks: [{ name: "flows", kind: "exact", key: FIVE_TUPLE, flowsMax: FLOWS_MAX_DEFAULT }],
+    tasks: [defaultTask()],
     flows: { ...FLOW_TRACKER_DEFAULTS },
     store: { path: null, retention: {} },
   };

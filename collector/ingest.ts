@@ -7,6 +7,7 @@
  */
 
 import type { Store } from "../storage/store.ts";
+import type { FileSummary } from "./analyze.ts";
 import { BATCH_PACKETS_DEFAULT, PacketBatch } from "./batch.ts";
 import { decodeBatch } from "./decode/mod.ts";
 import { Engine, type TaskSpec } from "./engine.ts";
@@ -31,17 +32,9 @@ export interface IngestOptions {
   stopRequested?: () => boolean;
 }
 
-interface IngestFileSummary {
-  name: string;
-  format: string;
-  linkTypes: number[];
-  records: number;
-  warnings: string[];
-}
-
 export interface IngestRun {
   sourceId: string;
-  files: IngestFileSummary[];
+  files: FileSummary[];
   warnings: string[];
   packets: number;
   windows: number;
@@ -79,7 +72,7 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
   });
   await store.beginSource(sourceId, opts.files.join(","), windowSec);
   const batch = new PacketBatch(opts.batchPackets ?? BATCH_PACKETS_DEFAULT);
-  const files: IngestFileSummary[] = [];
+  const files: FileSummary[] = [];
   const warnings: string[] = [];
   let stopped = false;
   for (let k = 0; k < readers.length; k++) {

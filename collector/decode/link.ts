@@ -14,12 +14,11 @@ import {
   decodeIpAny,
   decodeIpv6Checked,
   decodePppProtocol,
-  ETHERTYPE_IPV4,
-  ETHERTYPE_IPV6,
 } from "./ethernet.ts";
 import { decodeIeee80211, decodePpi, decodeRadiotap } from "./ieee80211.ts";
 import {
   decodeEnc,
+  decodeFamily,
   decodeFddi,
   decodeFrameRelay,
   decodeIpoib,
@@ -99,10 +98,6 @@ const SLL2_OFF_HATYPE = 8;
 const ARPHRD_NETLINK = 824; // netlink messages, never IP
 const SLL_P_802_2 = 0x0004; // the protocol field says: LLC follows
 const NULL_HEADER = 4;
-const BSD_AF_INET = 2;
-const BSD_AF_INET6_BSD = 24;
-const BSD_AF_INET6_FREEBSD = 28;
-const BSD_AF_INET6_DARWIN = 30;
 const PPP_ADDRESS_CONTROL = 0xff03;
 const C_HDLC_HEADER = 4;
 
@@ -239,17 +234,16 @@ function decodeNull(
     decodePpp(b, off, end, wireEnd, out, i);
     return;
   }
-  let family: number;
-  if (bigEndian) {
-    family = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
-  } else {
+  const be = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
+  let family = be;
+  if (!bigEndian) {
     // As tshark reads it (packet-null.c): the writer's order is unknown, and IRIX / UNICOS
     // put a 16-bit family in the first two bytes; guess from which bytes are zero.
     family = ((b[off + 3]! << 24) | (b[off + 2]! << 16) | (b[off + 1]! << 8) | b[off]!) >>> 0;
     if ((family & 0xffff0000) !== 0) {
-      if ((family & 0xff000000) === 0 && (family & 0x00ff0000) < 0x00060000) family >>>= 16;
-      else {family = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>>
-          0;}
+      family = (family & 0xff000000) === 0 && (family & 0x00ff0000) < 0x00060000
+        ? family >>> 16
+        : be;
     } else if ((family & 0xff) === 0 && (family & 0xff00) < 0x0600) {
       family = ((family >>> 8) & 0xff) | ((family & 0xff) << 8);
     }
@@ -258,14 +252,7 @@ function decodeNull(
   if (family > 1500) {
     // tshark looks the low 16 bits up as an EtherType; a "length" there matches nothing.
     if ((family & 0xffff) > 1500) decodeEtherType(b, p, end, wireEnd, family & 0xffff, out, i);
-  } else if (family === BSD_AF_INET) {
-    decodeEtherType(b, p, end, wireEnd, ETHERTYPE_IPV4, out, i);
-  } else if (
-    family === BSD_AF_INET6_BSD || family === BSD_AF_INET6_FREEBSD ||
-    family === BSD_AF_INET6_DARWIN
-  ) {
-    decodeEtherType(b, p, end, wireEnd, ETHERTYPE_IPV6, out, i);
-  }
+  } else decodeFamily(b, p, end, wireEnd, family, out, i);
 }
 
 /** PPP (RFC 1661) with optional HDLC address/control bytes and a 1- or 2-byte protocol. */

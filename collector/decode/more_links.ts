@@ -32,8 +32,8 @@ const FR_NLPID_IPV4 = 0xcc;
 const FR_NLPID_IPV6 = 0x8e;
 const FR_NLPID_SNAP = 0x80;
 
-/** Sends an address family (BSD or Linux numbering) on to IPv4 or IPv6; others are not IP. */
-function decodeFamily(
+/** Sends a BSD address family (2, or 24/28/30 for IPv6) on to IPv4 or IPv6; others are not IP. */
+export function decodeFamily(
   b: Uint8Array,
   off: number,
   end: number,
