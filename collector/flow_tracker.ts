@@ -64,6 +64,30 @@ const S_RST = 32;
 
 const META_PORTS_PRESENT = 1 << 11;
 const META_VLAN_PRESENT = 1 << 12;
+
+/** Record layout for readers that walk exported records in place (the store's writer). */
+export const FLOW_RECORD = {
+  PORTS: R_PORTS,
+  META: R_META,
+  STATE: R_STATE,
+  FLAGS: R_FLAGS,
+  SYN: R_SYN,
+  SYNACK: R_SYNACK,
+  FIN: R_FIN,
+  RST: R_RST,
+  START_SEC: R_START_SEC,
+  START_NSEC: R_START_NSEC,
+  LAST_SEC: R_LAST_SEC,
+  LAST_NSEC: R_LAST_NSEC,
+  REASON: R_REASON,
+  D_PKTS_AB,
+  D_PKTS_BA,
+  D_BYTES_AB,
+  D_BYTES_BA,
+  STATE_INITIATOR_B: S_INITIATOR_B,
+  META_PORTS_PRESENT,
+  META_VLAN_PRESENT,
+} as const;
 const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_ACK = 0x10;
 const NO_SEC = -1;
 

@@ -66,11 +66,12 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
     for (const r of readers) r.close();
     throw e;
   }
+  let sourceNo = 0;
   const engine = new Engine({ windowSec, tasks, flows: opts.flows }, {
-    window: (w) => store.writeWindow(sourceId, w),
-    flowRecords: (r: FlowRecords) => store.writeFlowRecords(sourceId, r),
+    window: (w) => store.writeWindow(sourceNo, w),
+    flowRecords: (r: FlowRecords) => store.writeFlowRecords(sourceNo, r),
   });
-  await store.beginSource(sourceId, opts.files.join(","), windowSec);
+  sourceNo = await store.beginSource(sourceId, opts.files.join(","), windowSec, tasks);
   const batch = new PacketBatch(opts.batchPackets ?? BATCH_PACKETS_DEFAULT);
   const files: FileSummary[] = [];
   const warnings: string[] = [];
@@ -98,7 +99,7 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
     warnings.push(...reader.warnings);
   }
   await engine.finish();
-  await store.finishSource(sourceId, engine.packetsIn, warnings);
+  await store.finishSource(sourceNo, engine.packetsIn, warnings);
   return {
     sourceId,
     files,

@@ -66,6 +66,7 @@ export class ChunkWriter {
   private chunk!: DuckDBDataChunk;
   private vectors!: DuckDBVector[];
   private raw!: (Uint32Array | null)[];
+  private raw8!: (Uint8Array | null)[];
   private row = 0;
   rows = 0;
 
@@ -83,11 +84,17 @@ export class ChunkWriter {
         return null; // VARCHAR and other variable-width columns
       }
     });
+    this.raw8 = this.raw.map((w) => w === null ? null : new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
   }
 
   /** Sets column `col` of the current row through the client (strings, NULLs). */
   set(col: number, value: DuckDBValue): void {
     this.vectors[col]!.setItem(this.row, value);
+  }
+
+  /** 8-bit column (UTINYINT). */
+  u8(col: number, v: number): void {
+    this.raw8[col]![this.row] = v;
   }
 
   /** 16-bit column (USMALLINT). */
@@ -107,6 +114,20 @@ export class ChunkWriter {
     const w = this.raw[col]!;
     w[this.row * 2] = lo;
     w[this.row * 2 + 1] = hi;
+  }
+
+  /**
+   * UHUGEINT column from an address as four big-endian 32-bit words `w[at..at+4)` (IPv6), or
+   * from `w[at]` alone when `v4` (IPv4, the value 0..2^32-1).
+   */
+  addr(col: number, w: ArrayLike<number>, at: number, v4: boolean): void {
+    const out = this.raw[col]!;
+    const o = this.row * 4;
+    if (v4) {
+      out[o] = w[at]!, out[o + 1] = 0, out[o + 2] = 0, out[o + 3] = 0;
+    } else {
+      out[o] = w[at + 3]!, out[o + 1] = w[at + 2]!, out[o + 2] = w[at + 1]!, out[o + 3] = w[at]!;
+    }
   }
 
   /** HUGEINT column holding epoch nanoseconds. */

@@ -15,25 +15,26 @@ import {
   INTEGER,
   TIMESTAMP,
   UBIGINT,
+  UHUGEINT,
   UINTEGER,
   USMALLINT,
-  VARCHAR,
+  UTINYINT,
 } from "@duckdb/node-api";
-import type { WindowData } from "../collector/engine.ts";
+import type { TaskSpec, WindowData } from "../collector/engine.ts";
 import { ERROR_NAMES } from "../collector/decode/mod.ts";
 import { ENTRY_WORDS, FLOW_ENTRY, type FlowTable } from "../collector/flow_table.ts";
-import { type FlowRecords, readRecord } from "../collector/flow_tracker.ts";
-import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
+import { FLOW_RECORD, type FlowRecords, RECORD_WORDS } from "../collector/flow_tracker.ts";
 import { ChunkWriter } from "./_chunk.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 
 /** Column types of window_flows and flow_records, in table order (see schema.ts). */
 const WINDOW_FLOW_TYPES = [
-  VARCHAR,
-  VARCHAR,
+  UINTEGER,
+  USMALLINT,
   TIMESTAMP,
-  VARCHAR,
-  VARCHAR,
+  UTINYINT,
+  UHUGEINT,
+  UHUGEINT,
   USMALLINT,
   INTEGER,
   INTEGER,
@@ -45,11 +46,12 @@ const WINDOW_FLOW_TYPES = [
   USMALLINT,
 ];
 const FLOW_RECORD_TYPES = [
-  VARCHAR,
+  UINTEGER,
   HUGEINT,
   HUGEINT,
-  VARCHAR,
-  VARCHAR,
+  UTINYINT,
+  UHUGEINT,
+  UHUGEINT,
   INTEGER,
   INTEGER,
   USMALLINT,
@@ -63,7 +65,18 @@ const FLOW_RECORD_TYPES = [
   UINTEGER,
   UINTEGER,
   UINTEGER,
-  VARCHAR,
+  UTINYINT,
+];
+
+/** Tables with rows per source (deleted when a source is ingested again). */
+const SOURCE_TABLES = [
+  "window_totals",
+  "window_protocols",
+  "window_decode_errors",
+  "window_flows",
+  "flow_records",
+  "tasks",
+  "sources",
 ];
 
 /** The store file is held by another process (DuckDB allows one writer). */
@@ -93,10 +106,6 @@ function nsOf(sec: number, nsec: number): bigint {
   return BigInt(sec) * NS + BigInt(nsec);
 }
 
-function addrText(family: number, words: ArrayLike<number>): string {
-  return family === 4 ? ipv4Text(words[0]!) : ipv6Text(words);
-}
-
 function lockDetail(e: unknown): string | null {
   const m = e instanceof Error
     ? /Could not set lock on file.*?(Conflicting lock.*)$/s.exec(e.message)
@@ -107,8 +116,8 @@ function lockDetail(e: unknown): string | null {
 /** One window_flows row per key of `table`, straight from its records. */
 function writeFlowRows(
   a: DuckDBAppender,
-  sourceId: string,
-  task: string,
+  sourceNo: number,
+  taskNo: number,
   startMicros: number,
   table: FlowTable,
 ): void {
@@ -118,39 +127,78 @@ function writeFlowRows(
   const E = FLOW_ENTRY;
   // Window start as a 64-bit count of microseconds (exact below 2^53).
   const startLo = startMicros % 4294967296, startHi = Math.floor(startMicros / 4294967296);
-  const addr = new Int32Array(4);
   for (let e = 0; e < table.size; e++) {
     const o = e * ENTRY_WORDS;
     const meta = t[o + E.META]!;
     const family = (meta >>> 8) & 7;
-    c.set(0, sourceId), c.set(1, task), c.u64(2, startLo, startHi);
-    if (m.srcIp) {
-      addr[0] = t[o]!, addr[1] = t[o + 1]!, addr[2] = t[o + 2]!, addr[3] = t[o + 3]!;
-      c.set(3, addrText(family, addr));
-    } else c.set(3, null);
-    if (m.dstIp) {
-      addr[0] = t[o + 4]!, addr[1] = t[o + 5]!, addr[2] = t[o + 6]!, addr[3] = t[o + 7]!;
-      c.set(4, addrText(family, addr));
-    } else c.set(4, null);
-    if (m.proto) c.u16(5, meta & 0xff);
+    c.u32(0, sourceNo), c.u16(1, taskNo), c.u64(2, startLo, startHi);
+    if (family !== 0) c.u8(3, family);
+    else c.set(3, null);
+    if (m.srcIp) c.addr(4, t, o, family === 4);
+    else c.set(4, null);
+    if (m.dstIp) c.addr(5, t, o + 4, family === 4);
     else c.set(5, null);
+    if (m.proto) c.u16(6, meta & 0xff);
+    else c.set(6, null);
     const ports = t[o + E.PORTS]! >>> 0;
     const hasPorts = (meta & E.META_PORTS_PRESENT) !== 0;
-    if (hasPorts && m.srcPort) c.u32(6, ports >>> 16);
-    else c.set(6, null);
-    if (hasPorts && m.dstPort) c.u32(7, ports & 0xffff);
+    if (hasPorts && m.srcPort) c.u32(7, ports >>> 16);
     else c.set(7, null);
-    if ((meta & E.META_VLAN_PRESENT) !== 0) c.u16(8, (meta >>> 16) & 0xfff);
+    if (hasPorts && m.dstPort) c.u32(8, ports & 0xffff);
     else c.set(8, null);
-    c.u64(9, t[o + E.PKTS_LO]! >>> 0, t[o + E.PKTS_HI]! >>> 0);
-    c.u64(10, t[o + E.BYTES_LO]! >>> 0, t[o + E.BYTES_HI]! >>> 0);
-    if (t[o + E.FIRST_NSEC] === -1) c.set(11, null), c.set(12, null);
+    if ((meta & E.META_VLAN_PRESENT) !== 0) c.u16(9, (meta >>> 16) & 0xfff);
+    else c.set(9, null);
+    c.u64(10, t[o + E.PKTS_LO]! >>> 0, t[o + E.PKTS_HI]! >>> 0);
+    c.u64(11, t[o + E.BYTES_LO]! >>> 0, t[o + E.BYTES_HI]! >>> 0);
+    if (t[o + E.FIRST_NSEC] === -1) c.set(12, null), c.set(13, null);
     else {
       const hi = t[o + E.SEC_HI]!;
-      c.ns(11, (hi & 0xffff) * 4294967296 + (t[o + E.FIRST_SEC]! >>> 0), t[o + E.FIRST_NSEC]!);
-      c.ns(12, (hi >>> 16) * 4294967296 + (t[o + E.LAST_SEC]! >>> 0), t[o + E.LAST_NSEC]!);
+      c.ns(12, (hi & 0xffff) * 4294967296 + (t[o + E.FIRST_SEC]! >>> 0), t[o + E.FIRST_NSEC]!);
+      c.ns(13, (hi >>> 16) * 4294967296 + (t[o + E.LAST_SEC]! >>> 0), t[o + E.LAST_NSEC]!);
     }
-    c.u16(13, t[o + E.TCP_FLAGS]!);
+    c.u16(14, t[o + E.TCP_FLAGS]!);
+    c.endRow();
+  }
+  c.flush();
+}
+
+/** A float64 counter (exact below 2^53) as UBIGINT. */
+function u64Of(c: ChunkWriter, col: number, v: number): void {
+  c.u64(col, v % 4294967296, Math.floor(v / 4294967296));
+}
+
+/** flow_records rows straight from the tracker's record words (initiator first). */
+function writeRecordRows(a: DuckDBAppender, sourceNo: number, recs: FlowRecords): void {
+  const c = new ChunkWriter(a, FLOW_RECORD_TYPES);
+  const R = FLOW_RECORD;
+  const w = recs.words, dbl = recs.doubles;
+  for (let r = 0; r < recs.length; r++) {
+    const o = r * RECORD_WORDS, d = o / 2;
+    const bInit = (w[o + R.STATE]! & R.STATE_INITIATOR_B) !== 0;
+    const meta = w[o + R.META]!;
+    const v4 = ((meta >>> 8) & 7) === 4;
+    c.u32(0, sourceNo);
+    const startSec = w[o + R.START_SEC]! >>> 0, endSec = w[o + R.LAST_SEC]! >>> 0;
+    if (startSec !== 0 || endSec !== 0) {
+      c.ns(1, startSec, w[o + R.START_NSEC]!), c.ns(2, endSec, w[o + R.LAST_NSEC]!);
+    } else c.set(1, null), c.set(2, null);
+    c.u8(3, v4 ? 4 : 6);
+    c.addr(4, w, bInit ? o + 4 : o, v4), c.addr(5, w, bInit ? o : o + 4, v4);
+    if ((meta & R.META_PORTS_PRESENT) !== 0) {
+      const ports = w[o + R.PORTS]! >>> 0;
+      const pa = ports >>> 16, pb = ports & 0xffff;
+      c.u32(6, bInit ? pb : pa), c.u32(7, bInit ? pa : pb);
+    } else c.set(6, null), c.set(7, null);
+    c.u16(8, meta & 0xff);
+    if ((meta & R.META_VLAN_PRESENT) !== 0) c.u16(9, (meta >>> 16) & 0xfff);
+    else c.set(9, null);
+    const ab = bInit ? 1 : 0; // forward = initiator → responder
+    u64Of(c, 10, dbl[d + R.D_PKTS_AB + ab]!), u64Of(c, 11, dbl[d + R.D_BYTES_AB + ab]!);
+    u64Of(c, 12, dbl[d + R.D_PKTS_BA - ab]!), u64Of(c, 13, dbl[d + R.D_BYTES_BA - ab]!);
+    c.u16(14, w[o + R.FLAGS]!);
+    c.u32(15, w[o + R.SYN]!), c.u32(16, w[o + R.SYNACK]!);
+    c.u32(17, w[o + R.FIN]!), c.u32(18, w[o + R.RST]!);
+    c.u8(19, w[o + R.REASON]!);
     c.endRow();
   }
   c.flush();
@@ -245,43 +293,63 @@ export class Store {
   }
 
   /**
-   * Starts (or restarts) a source: rows a previous run of the same inputs left are removed,
-   * so analysing the same capture twice never doubles anything.
+   * Starts (or restarts) a source and returns its number: rows a previous run of the same
+   * inputs left are removed, so analysing the same capture twice never doubles anything.
    */
-  async beginSource(sourceId: string, inputs: string, windowSec: number): Promise<void> {
-    await this.transaction(async () => {
-      for (
-        const t of [
-          "window_totals",
-          "window_protocols",
-          "window_decode_errors",
-          "window_flows",
-          "flow_records",
-          "sources",
-        ]
-      ) {
-        await this.con.run(`DELETE FROM ${t} WHERE source_id = $1`, [sourceId]);
+  async beginSource(
+    sourceId: string,
+    inputs: string,
+    windowSec: number,
+    tasks: readonly TaskSpec[],
+  ): Promise<number> {
+    return await this.transaction(async () => {
+      const old = await this.rows("SELECT source_no FROM sources WHERE source_id = $1", [
+        sourceId,
+      ]);
+      let sourceNo: number;
+      if (old.length > 0) {
+        sourceNo = Number(old[0]!.source_no);
+        for (const t of SOURCE_TABLES) {
+          await this.con.run(`DELETE FROM ${t} WHERE source_no = $1`, [sourceNo]);
+        }
+      } else {
+        const next = await this.rows("SELECT coalesce(max(source_no), 0) + 1 AS n FROM sources");
+        sourceNo = Number(next[0]!.n);
       }
       await this.con.run(
-        "INSERT INTO sources VALUES ($1, $2, $3, now()::TIMESTAMP, NULL, NULL, NULL)",
-        [sourceId, inputs, windowSec],
+        "INSERT INTO sources VALUES ($1, $2, $3, $4, now()::TIMESTAMP, NULL, NULL, NULL)",
+        [sourceNo, sourceId, inputs, windowSec],
       );
+      for (let k = 0; k < tasks.length; k++) {
+        const t = tasks[k]!;
+        await this.con.run("INSERT INTO tasks VALUES ($1, $2, $3, $4, $5)", [
+          sourceNo,
+          k,
+          t.name,
+          t.kind,
+          t.key.join(","),
+        ]);
+      }
+      return sourceNo;
     });
   }
 
   async finishSource(
-    sourceId: string,
+    sourceNo: number,
     packets: number,
     warnings: readonly string[],
   ): Promise<void> {
     await this.con.run(
-      "UPDATE sources SET finished_at = now()::TIMESTAMP, packets = $2, warnings = $3 WHERE source_id = $1",
-      [sourceId, packets, warnings.join("\n")],
+      "UPDATE sources SET finished_at = now()::TIMESTAMP, packets = $2, warnings = $3 WHERE source_no = $1",
+      [sourceNo, packets, warnings.join("\n")],
     );
   }
 
-  /** Writes one window (totals, protocols, decode errors, every task's rows) atomically. */
-  async writeWindow(sourceId: string, w: WindowData): Promise<void> {
+  /**
+   * Writes one window (totals, protocols, decode errors, every task's rows) atomically.
+   * Task k of `w.tasks` is the source's task_no k.
+   */
+  async writeWindow(sourceNo: number, w: WindowData): Promise<void> {
     const startMicros = Math.min(w.startSec, WINDOW_START_MAX_SEC) * 1e6;
     const start = new DuckDBTimestampValue(
       BigInt(Math.min(w.startSec, WINDOW_START_MAX_SEC)) * 1_000_000n,
@@ -289,7 +357,7 @@ export class Store {
     const t = w.totals;
     await this.transaction(async () => {
       await this.append("window_totals", (a) => {
-        a.appendVarchar(sourceId);
+        a.appendUInteger(sourceNo);
         a.appendTimestamp(start);
         a.appendInteger(w.windowSec);
         for (
@@ -306,7 +374,7 @@ export class Store {
       await this.append("window_protocols", (a) => {
         for (let p = 0; p < 256; p++) {
           if (t.protoFrames[p] === 0) continue;
-          a.appendVarchar(sourceId), a.appendTimestamp(start), a.appendUSmallInt(p);
+          a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendUSmallInt(p);
           a.appendUBigInt(BigInt(t.protoFrames[p]!)), a.appendUBigInt(BigInt(t.protoBytes[p]!));
           a.endRow();
         }
@@ -314,50 +382,24 @@ export class Store {
       await this.append("window_decode_errors", (a) => {
         for (let c = 1; c < t.errors.length; c++) {
           if (t.errors[c] === 0) continue;
-          a.appendVarchar(sourceId), a.appendTimestamp(start), a.appendVarchar(ERROR_NAMES[c]!);
+          a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendVarchar(ERROR_NAMES[c]!);
           a.appendUBigInt(BigInt(t.errors[c]!));
           a.endRow();
         }
       });
-      for (const task of w.tasks) {
+      for (let k = 0; k < w.tasks.length; k++) {
+        const table = w.tasks[k]!.table;
         await this.append(
           "window_flows",
-          (a) => writeFlowRows(a, sourceId, task.spec.name, startMicros, task.table),
+          (a) => writeFlowRows(a, sourceNo, k, startMicros, table),
         );
       }
     });
   }
 
-  async writeFlowRecords(sourceId: string, recs: FlowRecords): Promise<void> {
+  async writeFlowRecords(sourceNo: number, recs: FlowRecords): Promise<void> {
     await this.transaction(() =>
-      this.append("flow_records", (a) => {
-        const c = new ChunkWriter(a, FLOW_RECORD_TYPES);
-        for (let r = 0; r < recs.length; r++) {
-          const v = readRecord(recs, r);
-          c.set(0, sourceId);
-          if (v.startSec !== 0 || v.endSec !== 0) {
-            c.ns(1, v.startSec, v.startNsec), c.ns(2, v.endSec, v.endNsec);
-          } else c.set(1, null), c.set(2, null);
-          c.set(3, addrText(v.family, v.src)), c.set(4, addrText(v.family, v.dst));
-          if (v.srcPort !== null) c.u32(5, v.srcPort), c.u32(6, v.dstPort!);
-          else c.set(5, null), c.set(6, null);
-          c.u16(7, v.proto);
-          if (v.vlan !== null) c.u16(8, v.vlan);
-          else c.set(8, null);
-          c.u64(9, v.packetsFwd % 4294967296, Math.floor(v.packetsFwd / 4294967296));
-          c.u64(10, v.bytesFwd % 4294967296, Math.floor(v.bytesFwd / 4294967296));
-          c.u64(11, v.packetsRev % 4294967296, Math.floor(v.packetsRev / 4294967296));
-          c.u64(12, v.bytesRev % 4294967296, Math.floor(v.bytesRev / 4294967296));
-          c.u16(13, v.tcpFlags),
-            c.u32(14, v.syn),
-            c.u32(15, v.synAck),
-            c.u32(16, v.fin),
-            c.u32(17, v.rst);
-          c.set(18, v.reason);
-          c.endRow();
-        }
-        c.flush();
-      })
+      this.append("flow_records", (a) => writeRecordRows(a, sourceNo, recs))
     );
   }
 

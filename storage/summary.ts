@@ -8,6 +8,7 @@
 import type { DuckDBValue } from "@duckdb/node-api";
 import type { KeyField } from "../collector/key_fields.ts";
 import type { FlowRow, Summary } from "../collector/summary.ts";
+import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
 import type { Store } from "./store.ts";
 
 /** "sec.nnnnnnnnn" from epoch nanoseconds (bigint from DuckDB). */
@@ -23,6 +24,23 @@ const num = (v: DuckDBValue): number => v === null || v === undefined ? 0 : Numb
 const numOrNull = (v: DuckDBValue): number | null =>
   v === null || v === undefined ? null : Number(v);
 
+/** Address text from a UHUGEINT column value and the row's ip_version. */
+function addrOf(v: DuckDBValue, version: DuckDBValue): string | null {
+  if (v === null || v === undefined) return null;
+  const x = BigInt(v as bigint);
+  if (Number(version) === 4) return ipv4Text(Number(x));
+  const words = [0, 1, 2, 3].map((k) => Number((x >> BigInt(96 - 32 * k)) & 0xffffffffn));
+  return ipv6Text(words);
+}
+
+/** Key fields as store columns: addresses are stored as numbers with their IP version. */
+function keyColumns(keys: readonly KeyField[]): string {
+  const cols: string[] = [];
+  if (keys.includes("src_ip") || keys.includes("dst_ip")) cols.push("ip_version");
+  for (const f of keys) cols.push(f === "src_ip" ? "src_addr" : f === "dst_ip" ? "dst_addr" : f);
+  return cols.join(", ");
+}
+
 /** Reads the report of `sourceId`'s task `task` (key `groupBy`), top `limit` rows. */
 export async function summarize(
   store: Store,
@@ -31,50 +49,62 @@ export async function summarize(
   groupBy: readonly KeyField[],
   limit?: number,
 ): Promise<Summary> {
-  const src = [sourceId];
+  const ids = await store.rows(
+    `SELECT s.source_no, t.task_no FROM sources s LEFT JOIN tasks t
+       ON t.source_no = s.source_no AND t.name = $2 WHERE s.source_id = $1`,
+    [sourceId, task],
+  );
+  if (ids.length === 0) throw new RangeError(`No source ${sourceId} in the store`);
+  const sourceNo = Number(ids[0]!.source_no);
+  const taskNo = ids[0]!.task_no === null ? -1 : Number(ids[0]!.task_no);
+  const src = [sourceNo];
+  const srcTask = [sourceNo, taskNo];
   const [tot] = await store.rows(
     `SELECT count(*) AS windows, any_value(window_sec) AS window_sec, sum(packets) AS frames,
             sum(bytes) AS bytes, sum(cap_bytes) AS cap_bytes, sum(ipv4_packets) AS v4,
             sum(ipv6_packets) AS v6, sum(non_ip_packets) AS non_ip,
             min(first_ns) AS first_ns, max(last_ns) AS last_ns
-     FROM window_totals WHERE source_id = $1`,
+     FROM window_totals WHERE source_no = $1`,
     src,
   );
   const protocols = await store.rows(
     `SELECT proto, sum(packets) AS packets, sum(bytes) AS bytes FROM window_protocols
-     WHERE source_id = $1 GROUP BY proto ORDER BY packets DESC, proto`,
+     WHERE source_no = $1 GROUP BY proto ORDER BY packets DESC, proto`,
     src,
   );
   const errors = await store.rows(
     `SELECT reason, sum(packets) AS packets FROM window_decode_errors
-     WHERE source_id = $1 GROUP BY reason ORDER BY packets DESC, reason`,
+     WHERE source_no = $1 GROUP BY reason ORDER BY packets DESC, reason`,
     src,
   );
-  // Key columns are listed by name from a fixed set, never from user text.
-  const cols = groupBy.map((f) => `"${f}"`).join(", ");
+  // Key columns come from a fixed set of names, never from user text.
+  const cols = keyColumns(groupBy);
   const [count] = await store.rows(
-    `SELECT count(*) AS n FROM (SELECT DISTINCT ${cols} FROM window_flows WHERE source_id = $1 AND task = $2)`,
-    [sourceId, task],
+    `SELECT count(*) AS n FROM (SELECT DISTINCT ${cols} FROM window_flows
+     WHERE source_no = $1 AND task_no = $2)`,
+    srcTask,
   );
   const flowSql = (keys: string, order: string) =>
     `SELECT ${keys}, sum(packets) AS packets, sum(bytes) AS bytes, min(first_ns) AS first_ns,
             max(last_ns) AS last_ns, bit_or(tcp_flags) AS tcp_flags
-     FROM window_flows WHERE source_id = $1 AND task = $2
+     FROM window_flows WHERE source_no = $1 AND task_no = $2
      GROUP BY ALL ORDER BY ${order}, ${keys} NULLS FIRST
      ${limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`}`;
-  const flows = await store.rows(flowSql(cols, "packets DESC, bytes DESC"), [sourceId, task]);
+  const flows = await store.rows(flowSql(cols, "packets DESC, bytes DESC"), srcTask);
   const talkers = groupBy.includes("src_ip")
-    ? await store.rows(flowSql(`"src_ip"`, "bytes DESC, packets DESC"), [sourceId, task])
+    ? await store.rows(flowSql(keyColumns(["src_ip"]), "bytes DESC, packets DESC"), srcTask)
     : null;
   const records = await store.rows(
-    `SELECT close_reason AS reason, count(*) AS n FROM flow_records WHERE source_id = $1
-     GROUP BY close_reason ORDER BY close_reason`,
+    `SELECT close_reason(close_code) AS reason, count(*) AS n FROM flow_records
+     WHERE source_no = $1 GROUP BY ALL ORDER BY reason`,
     src,
   );
   const toRow = (r: Record<string, DuckDBValue>, keys: readonly KeyField[]): FlowRow => {
     const row: Record<string, unknown> = {};
     for (const f of keys) {
-      row[f] = f === "src_ip" || f === "dst_ip" ? (r[f] ?? null) : numOrNull(r[f]!);
+      if (f === "src_ip") row[f] = addrOf(r.src_addr!, r.ip_version!);
+      else if (f === "dst_ip") row[f] = addrOf(r.dst_addr!, r.ip_version!);
+      else row[f] = numOrNull(r[f]!);
     }
     return {
       ...row,

@@ -88,7 +88,10 @@ Deno.test("netspectra sql refuses writes, file access and several statements, in
         /Only read-only statements|disabled by configuration/,
       ],
       ["DELETE FROM window_totals", /Only read-only statements.*DELETE/],
-      ["INSERT INTO sources VALUES ('x','y',1,now(),NULL,NULL,NULL)", /Only read-only statements/],
+      [
+        "INSERT INTO sources VALUES (9,'x','y',1,now(),NULL,NULL,NULL)",
+        /Only read-only statements/,
+      ],
       ["SET enable_external_access = true", /Only read-only statements/],
       ["SELECT 1; SELECT 2", /exactly one SQL statement/],
       ["SELEKT 1", /Parser Error/],
@@ -277,7 +280,7 @@ Deno.test("analyze --config runs every task of the file, reports the chosen one,
     const tasks = await sqlJson(
       dir,
       "c.duckdb",
-      "SELECT task, sum(packets) AS p FROM window_flows GROUP BY task ORDER BY task",
+      "SELECT task, sum(packets) AS p FROM flows GROUP BY task ORDER BY task",
     );
     assert.deepEqual(tasks.map((t) => [t.task, Number(t.p)]), [["flows", 511], ["ports", 511]]);
     const kept = await run(["analyze", "--config", "c.yaml", "--retain", "20s", SLL], dir);

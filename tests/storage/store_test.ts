@@ -9,6 +9,7 @@ import { analyzeFiles } from "../../collector/analyze.ts";
 import { PacketBatch } from "../../collector/batch.ts";
 import { summaryOf } from "../../collector/summary.ts";
 import { rng } from "../../collector/gen/gen.ts";
+import { ipv4Text, ipv6Text } from "../../collector/ip_text.ts";
 import { openCapture } from "../../collector/reader/mod.ts";
 import { SCHEMA_VERSION, Store } from "../../storage/mod.ts";
 import { pcapFile, type PcapRecord, tempFile } from "../_builders.ts";
@@ -141,7 +142,7 @@ Deno.test("store: schema version is recorded and a reopened file keeps its data"
     const v = await store.rows("SELECT count(*) AS n FROM schema_version");
     assert.equal(Number(v[0]!.n), SCHEMA_VERSION, "migrations ran once");
     const recs = await store.rows(
-      "SELECT close_reason, packets_fwd, packets_rev, src_port FROM flow_records",
+      "SELECT close_reason, packets_fwd, packets_rev, src_port FROM connections",
     );
     assert.deepEqual(
       recs.map((r) => [r.close_reason, Number(r.packets_fwd), Number(r.packets_rev), r.src_port]),
@@ -188,5 +189,46 @@ Deno.test("store: rows read back equal the in-memory analysis (times, flags, por
     assert.deepEqual(summary.totals, mem.totals, name);
     assert.deepEqual(summary.protocols, mem.protocols, name);
     assert.deepEqual(summary.decodeErrors, mem.decodeErrors, name);
+  }
+});
+
+Deno.test("store: the ip_text SQL macro writes addresses exactly as the report does (RFC 5952)", async () => {
+  const store = await Store.open(":memory:");
+  try {
+    const rand = rng(5);
+    const word = () => (rand() * 4294967296) >>> 0;
+    // Zero runs of every length and place, mapped and compatible IPv4, then random ones.
+    const cases: number[][] = [
+      [0, 0, 0, 0],
+      [0, 0, 0, 1],
+      [0x20010db8, 0, 0, 1],
+      [0x20010db8, 0, 1, 0],
+      [0x20010db8, 0x10000, 0, 1],
+      [0x20010000, 0, 0, 0],
+      [0, 0, 0xffff, 0x0a000001],
+      [0, 0, 0xffff, 0],
+      [0, 0, 0, 0x0a000001],
+      [0, 0, 0x10000, 0],
+      [0xfe800000, 0, 0x0, 0xffff],
+      [1, 0, 1, 0],
+      [0, 1, 0, 1],
+    ];
+    for (let k = 0; k < 400; k++) {
+      // Random words with many zero halves, so runs of zero groups are common.
+      cases.push([0, 1, 2, 3].map(() => rand() < 0.5 ? 0 : rand() < 0.5 ? word() & 0xffff : word()));
+    }
+    const lit = (w: number[]) =>
+      w.reduce((acc, x) => (acc << 32n) | BigInt(x >>> 0), 0n).toString();
+    const sql = cases.map((w, k) =>
+      `SELECT ${k} AS k, ip_text(${lit(w)}::UHUGEINT, 6) AS t, ip_text(${w[3]! >>> 0}::UHUGEINT, 4) AS t4`
+    ).join(" UNION ALL ");
+    const rows = await store.rows(`${sql} ORDER BY k`);
+    for (const r of rows) {
+      const w = cases[Number(r.k)]!;
+      assert.equal(r.t, ipv6Text(w), `ip6 ${w.map((x) => x.toString(16)).join(" ")}`);
+      assert.equal(r.t4, ipv4Text(w[3]!), `ip4 ${w[3]}`);
+    }
+  } finally {
+    store.closeSync();
   }
 });
