@@ -148,7 +148,7 @@ try {
       lastIngest = { windows: run.windows, records: Number(recs[0]!.n) };
       return run.packets;
     } finally {
-      store.closeSync();
+      await store.close();
     }
   };
 

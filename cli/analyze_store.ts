@@ -63,6 +63,6 @@ export async function analyzeIntoStore(
     return { run, summary };
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
-    store.closeSync();
+    await store.close();
   }
 }

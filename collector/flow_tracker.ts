@@ -213,6 +213,11 @@ export class FlowTracker {
   private freeList: Int32Array;
   private freeCount = 0;
   private used = 0;
+  /**
+   * Open addressing, two words a slot: the key's hash, then record + 1 (0 = empty). The hash
+   * lets probes skip other flows' records (each a likely cache miss) and lets deletion and
+   * growth move slots without rehashing keys.
+   */
   private slots: Int32Array;
   private slotMask: number;
   private readonly k = new Int32Array(10);
@@ -233,7 +238,7 @@ export class FlowTracker {
     this.recs = new Int32Array(this.capacity * RECORD_WORDS);
     this.dbl = new Float64Array(this.recs.buffer);
     this.freeList = new Int32Array(this.capacity);
-    this.slots = new Int32Array(2048);
+    this.slots = new Int32Array(2 * 2048);
     this.slotMask = 2047;
   }
 
@@ -346,13 +351,14 @@ export class FlowTracker {
   private find(h: number): number {
     const k = this.k;
     const t = this.recs;
+    const slots = this.slots;
     let s = h & this.slotMask;
     for (;;) {
-      const slot = this.slots[s]!;
+      const slot = slots[2 * s + 1]!;
       if (slot === 0) return -1;
       const o = (slot - 1) * RECORD_WORDS;
       if (
-        t[o] === k[0] && t[o + 1] === k[1] && t[o + 2] === k[2] && t[o + 3] === k[3] &&
+        slots[2 * s] === h && t[o] === k[0] && t[o + 1] === k[1] && t[o + 2] === k[2] && t[o + 3] === k[3] &&
         t[o + 4] === k[4] && t[o + 5] === k[5] && t[o + 6] === k[6] && t[o + 7] === k[7] &&
         t[o + 8] === k[8] && t[o + 9] === k[9]
       ) return slot - 1;
@@ -368,10 +374,10 @@ export class FlowTracker {
       if (this.used === this.capacity) this.grow();
       r = this.used++;
     }
-    if ((this.size + 1) * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    if ((this.size + 1) * 2 > this.slotMask + 1) this.rehash((this.slotMask + 1) * 2);
     let s = h & this.slotMask;
-    while (this.slots[s] !== 0) s = (s + 1) & this.slotMask;
-    this.slots[s] = r + 1;
+    while (this.slots[2 * s + 1] !== 0) s = (s + 1) & this.slotMask;
+    this.slots[2 * s] = h, this.slots[2 * s + 1] = r + 1;
     this.size++;
     const t = this.recs;
     const o = r * RECORD_WORDS;
@@ -396,35 +402,35 @@ export class FlowTracker {
 
   private rehash(slotCount: number): void {
     const old = this.slots;
-    this.slots = new Int32Array(slotCount);
+    const slots = this.slots = new Int32Array(2 * slotCount);
     this.slotMask = slotCount - 1;
-    for (let s = 0; s < old.length; s++) {
-      const slot = old[s]!;
-      if (slot === 0) continue;
-      let n = hashKey(this.recs, (slot - 1) * RECORD_WORDS) & this.slotMask;
-      while (this.slots[n] !== 0) n = (n + 1) & this.slotMask;
-      this.slots[n] = slot;
+    for (let s = 0; s < old.length; s += 2) {
+      if (old[s + 1] === 0) continue;
+      const h = old[s]!;
+      let n = h & this.slotMask;
+      while (slots[2 * n + 1] !== 0) n = (n + 1) & this.slotMask;
+      slots[2 * n] = h, slots[2 * n + 1] = old[s + 1]!;
     }
   }
 
   /** Removes record `r` from the slots (backward-shift deletion keeps probes exact). */
   private unlink(r: number): void {
-    let s = hashKey(this.recs, r * RECORD_WORDS) & this.slotMask;
-    while (this.slots[s] !== r + 1) s = (s + 1) & this.slotMask;
+    const slots = this.slots, mask = this.slotMask;
+    let s = hashKey(this.recs, r * RECORD_WORDS) & mask;
+    while (slots[2 * s + 1] !== r + 1) s = (s + 1) & mask;
     let hole = s;
-    let n = (s + 1) & this.slotMask;
-    while (this.slots[n] !== 0) {
-      const slot = this.slots[n]!;
-      const home = hashKey(this.recs, (slot - 1) * RECORD_WORDS) & this.slotMask;
+    let n = (s + 1) & mask;
+    while (slots[2 * n + 1] !== 0) {
+      const home = slots[2 * n]! & mask;
       // Move it back if its home is not in (hole, n] cyclically.
       const between = hole <= n ? home > hole && home <= n : home > hole || home <= n;
       if (!between) {
-        this.slots[hole] = slot;
+        slots[2 * hole] = slots[2 * n]!, slots[2 * hole + 1] = slots[2 * n + 1]!;
         hole = n;
       }
-      n = (n + 1) & this.slotMask;
+      n = (n + 1) & mask;
     }
-    this.slots[hole] = 0;
+    slots[2 * hole] = 0, slots[2 * hole + 1] = 0;
   }
 
   private export(r: number, reason: number): void {

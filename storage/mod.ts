@@ -6,7 +6,7 @@
  * import { Store } from "./mod.ts";
  * const store = await Store.open(":memory:");
  * console.log(await store.schemaVersion()); // 1
- * store.closeSync();
+ * await store.close();
  * ```
  *
  * @module

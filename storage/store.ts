@@ -133,24 +133,24 @@ function writeFlowRows(
     const family = (meta >>> 8) & 7;
     c.u32(0, sourceNo), c.u16(1, taskNo), c.u64(2, startLo, startHi);
     if (family !== 0) c.u8(3, family);
-    else c.set(3, null);
+    else c.null(3);
     if (m.srcIp) c.addr(4, t, o, family === 4);
-    else c.set(4, null);
+    else c.null(4);
     if (m.dstIp) c.addr(5, t, o + 4, family === 4);
-    else c.set(5, null);
+    else c.null(5);
     if (m.proto) c.u16(6, meta & 0xff);
-    else c.set(6, null);
+    else c.null(6);
     const ports = t[o + E.PORTS]! >>> 0;
     const hasPorts = (meta & E.META_PORTS_PRESENT) !== 0;
     if (hasPorts && m.srcPort) c.u32(7, ports >>> 16);
-    else c.set(7, null);
+    else c.null(7);
     if (hasPorts && m.dstPort) c.u32(8, ports & 0xffff);
-    else c.set(8, null);
+    else c.null(8);
     if ((meta & E.META_VLAN_PRESENT) !== 0) c.u16(9, (meta >>> 16) & 0xfff);
-    else c.set(9, null);
+    else c.null(9);
     c.u64(10, t[o + E.PKTS_LO]! >>> 0, t[o + E.PKTS_HI]! >>> 0);
     c.u64(11, t[o + E.BYTES_LO]! >>> 0, t[o + E.BYTES_HI]! >>> 0);
-    if (t[o + E.FIRST_NSEC] === -1) c.set(12, null), c.set(13, null);
+    if (t[o + E.FIRST_NSEC] === -1) c.null(12), c.null(13);
     else {
       const hi = t[o + E.SEC_HI]!;
       c.ns(12, (hi & 0xffff) * 4294967296 + (t[o + E.FIRST_SEC]! >>> 0), t[o + E.FIRST_NSEC]!);
@@ -181,17 +181,17 @@ function writeRecordRows(a: DuckDBAppender, sourceNo: number, recs: FlowRecords)
     const startSec = w[o + R.START_SEC]! >>> 0, endSec = w[o + R.LAST_SEC]! >>> 0;
     if (startSec !== 0 || endSec !== 0) {
       c.ns(1, startSec, w[o + R.START_NSEC]!), c.ns(2, endSec, w[o + R.LAST_NSEC]!);
-    } else c.set(1, null), c.set(2, null);
+    } else c.null(1), c.null(2);
     c.u8(3, v4 ? 4 : 6);
     c.addr(4, w, bInit ? o + 4 : o, v4), c.addr(5, w, bInit ? o : o + 4, v4);
     if ((meta & R.META_PORTS_PRESENT) !== 0) {
       const ports = w[o + R.PORTS]! >>> 0;
       const pa = ports >>> 16, pb = ports & 0xffff;
       c.u32(6, bInit ? pb : pa), c.u32(7, bInit ? pa : pb);
-    } else c.set(6, null), c.set(7, null);
+    } else c.null(6), c.null(7);
     c.u16(8, meta & 0xff);
     if ((meta & R.META_VLAN_PRESENT) !== 0) c.u16(9, (meta >>> 16) & 0xfff);
-    else c.set(9, null);
+    else c.null(9);
     const ab = bInit ? 1 : 0; // forward = initiator → responder
     u64Of(c, 10, dbl[d + R.D_PKTS_AB + ab]!), u64Of(c, 11, dbl[d + R.D_BYTES_AB + ab]!);
     u64Of(c, 12, dbl[d + R.D_PKTS_BA - ab]!), u64Of(c, 13, dbl[d + R.D_BYTES_BA - ab]!);
@@ -205,6 +205,10 @@ function writeRecordRows(a: DuckDBAppender, sourceNo: number, recs: FlowRecords)
 }
 
 export class Store {
+  /** A COMMIT still running (see writeBehind), and the error it ended with. */
+  private pending: Promise<void> | null = null;
+  private failure: unknown = null;
+
   private constructor(
     readonly path: string,
     private readonly instance: DuckDBInstance,
@@ -271,6 +275,7 @@ export class Store {
 
   /** Runs `fn` in one transaction; on error nothing of it stays. */
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    await this.settle();
     await this.con.run("BEGIN TRANSACTION");
     try {
       const out = await fn();
@@ -278,6 +283,42 @@ export class Store {
       return out;
     } catch (e) {
       await this.con.run("ROLLBACK");
+      throw e;
+    }
+  }
+
+  /**
+   * Like `transaction`, but returns once `fn` has appended its rows and leaves the COMMIT
+   * running on DuckDB's threads, so the packet path goes on meanwhile (at window ends the
+   * commit of a large window is a good part of the store's time). Every later use of the store
+   * waits for it first; a commit that failed fails that later call.
+   */
+  private async writeBehind(fn: () => Promise<void>): Promise<void> {
+    await this.settle();
+    await this.con.run("BEGIN TRANSACTION");
+    try {
+      await fn();
+    } catch (e) {
+      await this.con.run("ROLLBACK");
+      throw e;
+    }
+    this.pending = this.con.run("COMMIT").then(
+      () => {},
+      (e) => {
+        this.failure = e;
+      },
+    );
+  }
+
+  /** Waits for a commit left running by a write; throws if it failed. */
+  async settle(): Promise<void> {
+    if (this.pending !== null) {
+      await this.pending;
+      this.pending = null;
+    }
+    if (this.failure !== null) {
+      const e = this.failure;
+      this.failure = null;
       throw e;
     }
   }
@@ -339,6 +380,7 @@ export class Store {
     packets: number,
     warnings: readonly string[],
   ): Promise<void> {
+    await this.settle();
     await this.con.run(
       "UPDATE sources SET finished_at = now()::TIMESTAMP, packets = $2, warnings = $3 WHERE source_no = $1",
       [sourceNo, packets, warnings.join("\n")],
@@ -355,7 +397,7 @@ export class Store {
       BigInt(Math.min(w.startSec, WINDOW_START_MAX_SEC)) * 1_000_000n,
     );
     const t = w.totals;
-    await this.transaction(async () => {
+    await this.writeBehind(async () => {
       await this.append("window_totals", (a) => {
         a.appendUInteger(sourceNo);
         a.appendTimestamp(start);
@@ -398,13 +440,14 @@ export class Store {
   }
 
   async writeFlowRecords(sourceNo: number, recs: FlowRecords): Promise<void> {
-    await this.transaction(() =>
+    await this.writeBehind(() =>
       this.append("flow_records", (a) => writeRecordRows(a, sourceNo, recs))
     );
   }
 
   /** Runs a query with bound parameters and returns its rows as objects. */
   async rows(sql: string, params: DuckDBValue[] = []): Promise<Record<string, DuckDBValue>[]> {
+    await this.settle();
     const r = await this.con.runAndReadAll(sql, params);
     return r.getRowObjects();
   }
@@ -434,6 +477,7 @@ export class Store {
           "(SELECT min(window_start) FROM window_totals) + INTERVAL 1 MICROSECOND",
           [],
         );
+        await this.settle();
         await this.con.run("CHECKPOINT");
         dropped++;
       }
@@ -467,8 +511,22 @@ export class Store {
     return Number(x.block_size) * (Number(x.total_blocks) - Number(x.free_blocks));
   }
 
-  /** Blocking: closes the connection and the instance (DuckDB flushes its WAL). */
+  /**
+   * Waits for a running commit, then closes the connection and the instance (DuckDB flushes
+   * its WAL). Throws the commit's error, if it failed, after closing.
+   */
+  async close(): Promise<void> {
+    try {
+      await this.settle();
+    } finally {
+      this.con.closeSync();
+      this.instance.closeSync();
+    }
+  }
+
+  /** Closes at once; only for stores that were never written (read-only, queries). */
   closeSync(): void {
+    if (this.pending !== null) throw new Error("Store closed while a commit is running");
     this.con.closeSync();
     this.instance.closeSync();
   }

@@ -33,6 +33,6 @@ export async function ingestToSummary(
     const summary = await summarize(store, run.sourceId, "flows", key, opts.limit);
     return { run, summary };
   } finally {
-    if (opts.store === undefined) store.closeSync();
+    if (opts.store === undefined) await store.close();
   }
 }

@@ -4,4 +4,4 @@ import { Store } from "../../storage/mod.ts";
 const store = await Store.open(Deno.args[0]!);
 console.log("locked");
 for await (const _ of Deno.stdin.readable) { /* wait for EOF */ }
-store.closeSync();
+await store.close();

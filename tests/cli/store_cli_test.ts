@@ -204,7 +204,7 @@ async function assertWindowsWhole(db: string): Promise<number> {
     const [n] = await store.rows("SELECT count(*) AS n FROM window_totals");
     return Number(n!.n);
   } finally {
-    store.closeSync();
+    await store.close();
   }
 }
 
@@ -227,7 +227,7 @@ Deno.test("SIGKILL in the middle of analyze --db leaves a store that opens with 
     assert.ok(windows > 0, "some windows were committed before the kill");
     const store = await Store.open(db, { readOnly: true });
     const [s] = await store.rows("SELECT finished_at FROM sources");
-    store.closeSync();
+    await store.close();
     assert.equal(s!.finished_at, null, "the run is marked unfinished");
   });
 });
@@ -250,7 +250,7 @@ Deno.test("SIGTERM stops analyze --db cleanly: open window flushed, run finished
     const store = await Store.open(db, { readOnly: true });
     const [s] = await store.rows("SELECT finished_at IS NOT NULL AS done, packets FROM sources");
     const [w] = await store.rows("SELECT sum(packets) AS p FROM window_totals");
-    store.closeSync();
+    await store.close();
     assert.equal(s!.done, true);
     assert.equal(Number(w!.p), Number(s!.packets), "packets read == packets stored");
     if (/stopped by a signal/.test(stderr)) assert.ok(Number(s!.packets) < 1_500_000);

@@ -98,7 +98,7 @@ Deno.test("store: one file, two halves in two runs, and shuffled files give iden
         await ingestToSummary(inputs, { store, windowSec: 10, sourceId: `s${k++}` });
       }
       tables.push(await windowTable(store));
-      store.closeSync();
+      await store.close();
     }
     assert.ok(tables[0]!.length > 1000, tables[0]!.slice(0, 300));
     assert.equal(tables[1], tables[0], "two halves in two runs");
@@ -116,12 +116,12 @@ Deno.test("store: ingesting the same source again replaces it instead of doublin
     for (let k = 0; k < 2; k++) {
       const store = await Store.open(db);
       await ingestToSummary([path], { store, sourceId: "same" });
-      store.closeSync();
+      await store.close();
     }
     const store = await Store.open(db, { readOnly: true });
     const [r] = await store.rows("SELECT sum(packets) AS p FROM window_totals");
     const [s] = await store.rows("SELECT count(*) AS n, max(packets) AS p FROM sources");
-    store.closeSync();
+    await store.close();
     assert.equal(Number(r!.p), 28);
     assert.deepEqual([Number(s!.n), Number(s!.p)], [1, 28]);
   } finally {
@@ -136,7 +136,7 @@ Deno.test("store: schema version is recorded and a reopened file keeps its data"
     let store = await Store.open(db);
     assert.equal(await store.schemaVersion(), SCHEMA_VERSION);
     await ingestToSummary([PCAPS_DIR + "tcpdump__print-flags.pcap"], { store, sourceId: "a" });
-    store.closeSync();
+    await store.close();
     store = await Store.open(db);
     assert.equal(await store.schemaVersion(), SCHEMA_VERSION);
     const v = await store.rows("SELECT count(*) AS n FROM schema_version");
@@ -148,7 +148,7 @@ Deno.test("store: schema version is recorded and a reopened file keeps its data"
       recs.map((r) => [r.close_reason, Number(r.packets_fwd), Number(r.packets_rev), r.src_port]),
       [["fin", 6, 4, 55920]],
     );
-    store.closeSync();
+    await store.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -175,7 +175,7 @@ Deno.test("store: retention by age keeps only recent windows", async () => {
     );
     assert.equal(Number(stale[0]!.n), 0);
   } finally {
-    store.closeSync();
+    await store.close();
   }
 });
 
@@ -229,6 +229,6 @@ Deno.test("store: the ip_text SQL macro writes addresses exactly as the report d
       assert.equal(r.t4, ipv4Text(w[3]!), `ip4 ${w[3]}`);
     }
   } finally {
-    store.closeSync();
+    await store.close();
   }
 });

@@ -1,0 +1,17 @@
+import { ingestFiles } from "/work/main/collector/ingest.ts";
+import { Store } from "/work/main/storage/mod.ts";
+for (const f of ["/tmp/x/p.duckdb", "/tmp/x/p.duckdb.wal"]) await Deno.remove(f).catch(() => {});
+const store = await Store.open("/tmp/x/p.duckdb");
+for (const s of Deno.args) await store.con.run(s);
+const times: Record<string, number> = { window: 0, records: 0, commit: 0 };
+const con = store.con as any;
+const run0 = con.run.bind(con);
+con.run = async (sql: string, p?: unknown) => { const t = performance.now(); const r = await run0(sql, p); if (sql === "COMMIT") times.commit += performance.now() - t; return r; };
+const w0 = store.writeWindow.bind(store), r0 = store.writeFlowRecords.bind(store);
+store.writeWindow = async (...a) => { const t = performance.now(); await w0(...a); times.window += performance.now() - t; };
+store.writeFlowRecords = async (...a) => { const t = performance.now(); await r0(...a); times.records += performance.now() - t; };
+const t0 = performance.now();
+const run = await ingestFiles({ files: [Deno.env.get("F") ?? "/tmp/x/b.pcap"], store, sourceId: "bench" });
+const t1 = performance.now();
+await store.close();
+console.log(run.packets, ((t1 - t0) / 1000).toFixed(3), "s; close", ((performance.now() - t1)/1000).toFixed(3), JSON.stringify(times));
