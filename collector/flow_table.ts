@@ -32,6 +32,9 @@ const INITIAL_SLOTS = 2048;
  * is records just grown (80 B · 1.5) plus slots just doubled (4 B · 4): 136 B per flow.
  */
 const GROWTH = 1.5;
+const SLOT_INDEX = 0x07ffffff; // record + 1 ≤ 2^26 (the table limit) fits
+const SLOT_TAG = ~SLOT_INDEX;
+
 /** Default upper bound on distinct keys per table (≈ 90 MB of records and slots at the bound). */
 export const FLOWS_MAX_DEFAULT = 1 << 20;
 
@@ -101,6 +104,11 @@ export class FlowTable {
   overflowPackets = 0;
   overflowBytes = 0;
   private capacity = 0;
+  /**
+   * Open addressing: a slot holds record + 1 (0 = empty) in its low 27 bits and the top 5 bits
+   * of the key's hash above, so most probes that meet another key skip its record (a likely
+   * cache miss) without growing the slot.
+   */
   private slots = new Int32Array(0);
   private slotMask = 0;
   /** Entry records, ENTRY_WORDS words each. */
@@ -141,9 +149,10 @@ export class FlowTable {
     this.slotMask = slotCount - 1;
     const entries = this.entries;
     for (let e = 0; e < this.size; e++) {
-      let s = hashKey(entries, e * ENTRY_WORDS) & this.slotMask;
+      const h = hashKey(entries, e * ENTRY_WORDS);
+      let s = h & this.slotMask;
       while (this.slots[s] !== 0) s = (s + 1) & this.slotMask;
-      this.slots[s] = e + 1;
+      this.slots[s] = (e + 1) | (h & SLOT_TAG);
     }
   }
 
@@ -350,17 +359,18 @@ export class FlowTable {
   /** Returns the record index for the key at `k[ko..]` with hash `h`, inserting it; -1 when full. */
   private findOrInsert(k: Int32Array, ko: number, h: number): number {
     const t = this.entries;
+    const tag = h & SLOT_TAG;
     let s = h & this.slotMask;
     for (;;) {
       const slot = this.slots[s]!;
       if (slot === 0) break;
-      const o = (slot - 1) * ENTRY_WORDS;
+      const o = ((slot & SLOT_INDEX) - 1) * ENTRY_WORDS;
       if (
-        t[o] === k[ko] && t[o + 1] === k[ko + 1] && t[o + 2] === k[ko + 2] &&
+        (slot & SLOT_TAG) === tag && t[o] === k[ko] && t[o + 1] === k[ko + 1] && t[o + 2] === k[ko + 2] &&
         t[o + 3] === k[ko + 3] && t[o + 4] === k[ko + 4] && t[o + 5] === k[ko + 5] &&
         t[o + 6] === k[ko + 6] && t[o + 7] === k[ko + 7] && t[o + 8] === k[ko + 8] &&
         t[o + 9] === k[ko + 9]
-      ) return slot - 1;
+      ) return (slot & SLOT_INDEX) - 1;
       s = (s + 1) & this.slotMask;
     }
     if (this.size === this.capacity) {
@@ -373,7 +383,7 @@ export class FlowTable {
       return this.findOrInsert(k, ko, h);
     }
     const e = this.size++;
-    this.slots[s] = e + 1;
+    this.slots[s] = (e + 1) | tag;
     const o = e * ENTRY_WORDS;
     const entries = this.entries;
     for (let j = 0; j < KEY_WORDS; j++) entries[o + j] = k[ko + j]!;
