@@ -1,14 +1,15 @@
 /**
  * `netspectra analyze FILE… [--group-by F] [--format table|csv|json] [--limit N] [--db FILE]`
  *
+ * One path: the packets go through the engine into the store (`./netspectra.duckdb` unless
+ * told otherwise) and the report is read back from it.
+ *
  * @module
  */
 
-import { analyzeFiles } from "../collector/analyze.ts";
 import { loadConfig } from "../collector/config.ts";
 import { type TaskSpec, WINDOW_SEC_MAX } from "../collector/engine.ts";
 import { defaultTask, WINDOW_SEC_DEFAULT } from "../collector/ingest.ts";
-import { type RunInfo, type Summary, summaryOf } from "../collector/summary.ts";
 import { FLOWS_MAX_DEFAULT } from "../collector/flow_table.ts";
 import { FIVE_TUPLE, parseKeyFields } from "../collector/key_fields.ts";
 import { REPORT_FORMATS, type ReportFormat, toCsv, toJsonDoc } from "../collector/report.ts";
@@ -16,7 +17,7 @@ import { toTable } from "../collector/report_table.ts";
 import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
 import { ProgressBar } from "./progress.ts";
 
-/** The store file `--config` writes when the config names none (and `sql` reads). */
+/** The store `analyze` writes unless `--db` or the config names another (and `sql` reads). */
 export const DB_DEFAULT = "netspectra.duckdb";
 
 /** How long to wait for another process to release the store before giving up. */
@@ -29,12 +30,12 @@ export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   --limit N          rows to show (table default 10; csv/json default: all)
   --flows-max N      distinct keys kept at most (default ${FLOWS_MAX_DEFAULT}); more are counted as overflow
   --no-progress      never draw the progress bar
-  --db FILE          also keep the results in a DuckDB store (":memory:" for none): ${WINDOW_SEC_DEFAULT}s windows
-                     of packet time, bidirectional flow records; query it with netspectra sql
-  --window DUR       window length with --db, e.g. 10s, 5m (default ${WINDOW_SEC_DEFAULT}s)
-  --db-wait DUR      with --db: wait this long for another process to release the file (default ${DB_WAIT_SEC_DEFAULT}s)
+  --db FILE          the DuckDB store the results go to (default ./${DB_DEFAULT}; ":memory:" keeps
+                     nothing): windows of packet time, bidirectional flow records; query it with netspectra sql
+  --window DUR       window length, e.g. 10s, 5m (default ${WINDOW_SEC_DEFAULT}s)
+  --db-wait DUR      wait this long for another process to release the store (default ${DB_WAIT_SEC_DEFAULT}s)
   --config FILE      YAML configuration (configs/netspectra.yaml): tasks, window, flow timeouts, store,
-                     retention; implies the store (its store.path, else ./${DB_DEFAULT}); flags win
+                     retention; flags win
   --task NAME        with several tasks: the one the report shows (default: the first)
   --retain DUR       after the run drop windows older than this before the newest (e.g. 7d)
   --retain-bytes N   after the run drop the oldest windows until the store's used space fits N bytes`;
@@ -74,13 +75,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
 
   const configPath = args.values.get("config");
   const cfg = configPath === undefined ? null : await loadConfig(configPath);
-  // A config file means the store path; so does --db.
-  const dbPath = args.values.get("db") ?? (cfg === null ? undefined : cfg.store.path ?? DB_DEFAULT);
-  for (const flag of ["window", "db-wait", "task", "retain", "retain-bytes"]) {
-    if (dbPath === undefined && args.values.has(flag)) {
-      throw new UsageError(`analyze: --${flag} needs --db FILE or --config FILE`);
-    }
-  }
+  const dbPath = args.values.get("db") ?? cfg?.store.path ?? DB_DEFAULT;
   const windowText = args.values.get("window");
   const windowSec = windowText === undefined
     ? cfg?.windowSec ?? WINDOW_SEC_DEFAULT
@@ -126,28 +121,17 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
     : ProgressBar.forStderr(totalBytes);
   const onProgress = (file: string, read: number, total: number) => bar.update(file, read, total);
   const reportLimit = format === "table" ? limit ?? TABLE_LIMIT_DEFAULT : limit;
-  let run: RunInfo;
-  let summary: Summary;
-  if (dbPath === undefined) {
-    const res = await analyzeFiles({ files: args.positionals, groupBy, flowsMax, onProgress });
-    bar.done();
-    run = res;
-    summary = summaryOf(res, reportLimit);
-  } else {
-    // Loaded only here: the DuckDB native module costs start-up time and needs --allow-ffi.
-    const { analyzeIntoStore } = await import("./analyze_store.ts");
-    const stored = await analyzeIntoStore(args.positionals, dbPath, waitSec, {
-      windowSec,
-      tasks,
-      reportTask,
-      flows: cfg?.flows,
-      retention,
-      onProgress,
-    }, reportLimit);
-    bar.done();
-    run = stored.run;
-    summary = stored.summary;
-  }
+  // Loaded here, not at start: other commands (gen, help) do without DuckDB's native module.
+  const { analyzeIntoStore } = await import("./analyze_store.ts");
+  const { run, summary } = await analyzeIntoStore(args.positionals, dbPath, waitSec, {
+    windowSec,
+    tasks,
+    reportTask,
+    flows: cfg?.flows,
+    retention,
+    onProgress,
+  }, reportLimit);
+  bar.done();
   let text: string;
   if (format === "csv") text = toCsv(summary.flows, summary.groupBy);
   else if (format === "json") text = JSON.stringify(toJsonDoc(run, summary), null, 1) + "\n";

@@ -21,12 +21,9 @@ function cell(v: unknown): string {
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
-function asTable(columns: string[], rows: unknown[][]): string {
+function asTable(columns: string[], numeric: boolean[], rows: unknown[][]): string {
   const text = [columns, ...rows.map((r) => r.map(cell))];
   const widths = columns.map((_, c) => Math.max(...text.map((r) => (r[c] as string).length)));
-  const numeric = columns.map((_, c) =>
-    rows.length > 0 && rows.every((r) => typeof r[c] === "number" || r[c] === null)
-  );
   return text.map((r) =>
     r.map((v, c) =>
       numeric[c] ? (v as string).padStart(widths[c]!) : (v as string).padEnd(widths[c]!)
@@ -88,7 +85,7 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
         1,
       ) + "\n";
     } else if (format === "csv") text = asCsv(r.columns, r.rows);
-    else text = asTable(r.columns, r.rows);
+    else text = asTable(r.columns, r.numeric, r.rows);
     await writeAll(Deno.stdout, new TextEncoder().encode(text));
     if (r.truncated) console.error(`netspectra: result cut at ${maxRows} rows (--max-rows)`);
     return 0;

@@ -162,6 +162,7 @@ export function toJsonDoc(run: RunInfo, s: Summary): Record<string, unknown> {
     warnings: run.warnings,
   };
   if (s.sourceId !== null) {
+    doc.store = s.storePath;
     doc.source_id = s.sourceId;
     doc.windows = { count: s.windows, window_sec: s.windowSec };
     doc.flow_records = Object.fromEntries(s.flowRecords.map((r) => [r.reason, r.records]));

@@ -52,7 +52,8 @@ export function toTable(run: RunInfo, s: Summary): string {
   const t = s.totals;
   const out: string[] = [];
   const duration = span(t.firstTs, t.lastTs);
-  const stored = s.sourceId === null ? "" : ` — stored as source ${s.sourceId}`;
+  const where = s.storePath === ":memory:" ? "" : ` in ${s.storePath}`;
+  const stored = s.sourceId === null ? "" : ` — stored${where} as source ${s.sourceId}`;
   out.push(`NetSpectra analysis of ${run.files.length} file(s)${stored}`);
   out.push(
     ...table(

@@ -29,6 +29,8 @@ export interface FlowRow {
 export interface Summary {
   /** Store source id; null for an in-memory analysis. */
   sourceId: string | null;
+  /** The store it was read from (null: computed in memory). */
+  storePath: string | null;
   task: string;
   groupBy: readonly KeyField[];
   /** Window length and count; 0 for an in-memory analysis (one whole-input table). */
@@ -86,6 +88,7 @@ export function summaryOf(res: AnalyzeResult, limit?: number): Summary {
   }
   return {
     sourceId: null,
+    storePath: null,
     task: "flows",
     groupBy: res.groupBy,
     windowSec: 0,

@@ -20,8 +20,12 @@ export class QueryRefusedError extends TypeError {
   }
 }
 
+const NUMERIC_TYPE = /^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DECIMAL.*|DOUBLE|FLOAT|REAL)$/;
+
 export interface QueryResult {
   columns: string[];
+  /** Per column: a number type (right-aligned in tables). */
+  numeric: boolean[];
   /** Rows as JSON-safe values (big integers as strings when beyond 2^53). */
   rows: unknown[][];
   /** True when the row cap cut the result short. */
@@ -62,6 +66,8 @@ export async function runReadOnlyQuery(
     const truncated = rows.length > maxRows;
     return {
       columns: reader.columnNames(),
+      // JSON rows carry 64/128-bit integers as strings; the type says they are numbers.
+      numeric: reader.columnTypes().map((t) => NUMERIC_TYPE.test(t.toString())),
       rows: truncated ? rows.slice(0, maxRows) : rows,
       truncated,
     };

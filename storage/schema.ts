@@ -72,6 +72,14 @@ export const MIGRATIONS: readonly string[] = [
     reason       VARCHAR NOT NULL,
     packets      UBIGINT NOT NULL
   );
+  CREATE TABLE window_tasks (
+    source_no        UINTEGER NOT NULL,
+    task_no          USMALLINT NOT NULL,
+    window_start     TIMESTAMP NOT NULL,
+    keys             UBIGINT NOT NULL,
+    overflow_packets UBIGINT NOT NULL,
+    overflow_bytes   UBIGINT NOT NULL
+  );
   CREATE TABLE window_flows (
     source_no    UINTEGER NOT NULL,
     task_no      USMALLINT NOT NULL,

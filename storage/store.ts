@@ -73,6 +73,7 @@ const SOURCE_TABLES = [
   "window_totals",
   "window_protocols",
   "window_decode_errors",
+  "window_tasks",
   "window_flows",
   "flow_records",
   "tasks",
@@ -429,6 +430,15 @@ export class Store {
           a.endRow();
         }
       });
+      await this.append("window_tasks", (a) => {
+        for (let k = 0; k < w.tasks.length; k++) {
+          const table = w.tasks[k]!.table;
+          a.appendUInteger(sourceNo), a.appendUSmallInt(k), a.appendTimestamp(start);
+          a.appendUBigInt(BigInt(table.size)), a.appendUBigInt(BigInt(table.overflowPackets));
+          a.appendUBigInt(BigInt(table.overflowBytes));
+          a.endRow();
+        }
+      });
       for (let k = 0; k < w.tasks.length; k++) {
         const table = w.tasks[k]!.table;
         await this.append(
@@ -491,7 +501,13 @@ export class Store {
       const b = bound[0]!.b;
       if (b === null || b === undefined) return;
       for (
-        const t of ["window_totals", "window_protocols", "window_decode_errors", "window_flows"]
+        const t of [
+          "window_totals",
+          "window_protocols",
+          "window_decode_errors",
+          "window_tasks",
+          "window_flows",
+        ]
       ) {
         await this.con.run(`DELETE FROM ${t} WHERE window_start < $1`, [b]);
       }

@@ -94,6 +94,10 @@ export async function summarize(
   const talkers = groupBy.includes("src_ip")
     ? await store.rows(flowSql(keyColumns(["src_ip"]), "bytes DESC, packets DESC"), srcTask)
     : null;
+  const [over] = await store.rows(
+    `SELECT sum(overflow_packets) AS p FROM window_tasks WHERE source_no = $1 AND task_no = $2`,
+    srcTask,
+  );
   const records = await store.rows(
     `SELECT close_reason(close_code) AS reason, count(*) AS n FROM flow_records
      WHERE source_no = $1 GROUP BY ALL ORDER BY reason`,
@@ -118,7 +122,8 @@ export async function summarize(
   const t = tot!;
   return {
     sourceId,
-    overflowPackets: 0,
+    storePath: store.path,
+    overflowPackets: num(over!.p!),
     task,
     groupBy,
     windowSec: num(t.window_sec!),

@@ -8,9 +8,20 @@ import { gzip } from "../_builders.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
+/** Runs the CLI in a fresh working directory (analyze writes ./netspectra.duckdb there). */
 async function run(args: string[], stdin?: Uint8Array) {
+  const cwd = await Deno.makeTempDir({ prefix: "netspectra-cli-" });
+  try {
+    return await runIn(cwd, args, stdin);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+}
+
+async function runIn(cwd: string, args: string[], stdin?: Uint8Array) {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", MAIN, ...args],
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-ffi", MAIN, ...args],
+    cwd,
     stdin: stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",

@@ -39,12 +39,28 @@ async function sqlJson(dir: string, db: string, q: string): Promise<Record<strin
   return JSON.parse(r.stdout);
 }
 
+Deno.test("analyze keeps its results in ./netspectra.duckdb by default, sql reads it; --db :memory: keeps nothing", async () => {
+  await withDir(async (dir) => {
+    const r = await run(["analyze", SLL], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /stored in netspectra\.duckdb as source/);
+    const q = await run(["sql", "--format", "csv", "SELECT sum(packets) AS p FROM windows"], dir);
+    assert.equal(q.code, 0, q.stderr);
+    assert.equal(q.stdout, "p\n518\n");
+    await Deno.remove(`${dir}/netspectra.duckdb`);
+    const m = await run(["analyze", "--db", ":memory:", SLL], dir);
+    assert.equal(m.code, 0, m.stderr);
+    assert.doesNotMatch(m.stdout, /stored in/);
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written");
+  });
+});
+
 Deno.test("analyze --db stores windows and flow records that sql reads back; a re-run does not double", async () => {
   await withDir(async (dir) => {
     for (let k = 0; k < 2; k++) {
       const r = await run(["analyze", "--db", "s.duckdb", "--window", "10s", SLL], dir);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /stored as source [0-9a-f]{32}/);
+      assert.match(r.stdout, /stored in s\.duckdb as source [0-9a-f]{32}/);
       assert.match(r.stdout, /in 6 window\(s\) of 10 s/);
       assert.match(r.stdout, /Flow records/);
     }
