@@ -91,8 +91,16 @@ export async function summarize(
      GROUP BY ALL ORDER BY ${order}, ${keys} NULLS FIRST
      ${limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`}`;
   const flows = await store.rows(flowSql(cols, "packets DESC, bytes DESC"), srcTask);
+  // Talkers show packets and bytes only: without the time and flag aggregates the query
+  // takes a third of the time on large tasks.
   const talkers = groupBy.includes("src_ip")
-    ? await store.rows(flowSql(keyColumns(["src_ip"]), "bytes DESC, packets DESC"), srcTask)
+    ? await store.rows(
+      `SELECT ip_version, src_addr, sum(packets) AS packets, sum(bytes) AS bytes
+       FROM window_flows WHERE source_no = $1 AND task_no = $2
+       GROUP BY ALL ORDER BY bytes DESC, packets DESC, ip_version, src_addr
+       ${limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`}`,
+      srcTask,
+    )
     : null;
   const [over] = await store.rows(
     `SELECT sum(overflow_packets) AS p FROM window_tasks WHERE source_no = $1 AND task_no = $2`,
