@@ -366,7 +366,8 @@ export class FlowTable {
       if (slot === 0) break;
       const o = ((slot & SLOT_INDEX) - 1) * ENTRY_WORDS;
       if (
-        (slot & SLOT_TAG) === tag && t[o] === k[ko] && t[o + 1] === k[ko + 1] && t[o + 2] === k[ko + 2] &&
+        (slot & SLOT_TAG) === tag && t[o] === k[ko] && t[o + 1] === k[ko + 1] &&
+        t[o + 2] === k[ko + 2] &&
         t[o + 3] === k[ko + 3] && t[o + 4] === k[ko + 4] && t[o + 5] === k[ko + 5] &&
         t[o + 6] === k[ko + 6] && t[o + 7] === k[ko + 7] && t[o + 8] === k[ko + 8] &&
         t[o + 9] === k[ko + 9]

@@ -358,7 +358,8 @@ export class FlowTracker {
       if (slot === 0) return -1;
       const o = (slot - 1) * RECORD_WORDS;
       if (
-        slots[2 * s] === h && t[o] === k[0] && t[o + 1] === k[1] && t[o + 2] === k[2] && t[o + 3] === k[3] &&
+        slots[2 * s] === h && t[o] === k[0] && t[o + 1] === k[1] && t[o + 2] === k[2] &&
+        t[o + 3] === k[3] &&
         t[o + 4] === k[4] && t[o + 5] === k[5] && t[o + 6] === k[6] && t[o + 7] === k[7] &&
         t[o + 8] === k[8] && t[o + 9] === k[9]
       ) return slot - 1;

@@ -15,7 +15,7 @@ import {
   type DuckDBAppender,
   DuckDBDataChunk,
   type DuckDBType,
-    type DuckDBVector,
+  type DuckDBVector,
 } from "@duckdb/node-api";
 
 /** DuckDB's vector size: a chunk holds at most this many rows. */

@@ -215,12 +215,16 @@ Deno.test("store: the ip_text SQL macro writes addresses exactly as the report d
     ];
     for (let k = 0; k < 400; k++) {
       // Random words with many zero halves, so runs of zero groups are common.
-      cases.push([0, 1, 2, 3].map(() => rand() < 0.5 ? 0 : rand() < 0.5 ? word() & 0xffff : word()));
+      cases.push(
+        [0, 1, 2, 3].map(() => rand() < 0.5 ? 0 : rand() < 0.5 ? word() & 0xffff : word()),
+      );
     }
     const lit = (w: number[]) =>
       w.reduce((acc, x) => (acc << 32n) | BigInt(x >>> 0), 0n).toString();
     const sql = cases.map((w, k) =>
-      `SELECT ${k} AS k, ip_text(${lit(w)}::UHUGEINT, 6) AS t, ip_text(${w[3]! >>> 0}::UHUGEINT, 4) AS t4`
+      `SELECT ${k} AS k, ip_text(${lit(w)}::UHUGEINT, 6) AS t, ip_text(${
+        w[3]! >>> 0
+      }::UHUGEINT, 4) AS t4`
     ).join(" UNION ALL ");
     const rows = await store.rows(`${sql} ORDER BY k`);
     for (const r of rows) {
