@@ -12,6 +12,6 @@
  * @module
  */
 
-export { type OpenOptions, Store, StoreLockedError } from "./store.ts";
+export { type OpenOptions, Store, StoreLockedError, StoreOpenError } from "./store.ts";
 export { sourceIdOf } from "./source_id.ts";
 export { SCHEMA_VERSION } from "./schema.ts";

@@ -88,6 +88,14 @@ export class StoreLockedError extends TypeError {
   }
 }
 
+/** The store cannot be opened: no such folder, not a DuckDB file, no permission. */
+export class StoreOpenError extends TypeError {
+  constructor(path: string, detail: string) {
+    super(`Cannot open the store ${path}: ${detail}`);
+    this.name = "StoreOpenError";
+  }
+}
+
 export interface OpenOptions {
   readOnly?: boolean;
   /** Keep retrying a locked file this long before giving up. */
@@ -234,7 +242,13 @@ export class Store {
         return store;
       } catch (e) {
         const detail = lockDetail(e);
-        if (detail === null) throw e;
+        if (detail === null) {
+          // A path that cannot be created or a file that is not a store: a user mistake.
+          if (e instanceof Error && /^IO Error/.test(e.message)) {
+            throw new StoreOpenError(path, e.message.split("\n")[0]!.replace(/^IO Error: /, ""));
+          }
+          throw e;
+        }
         if (Date.now() >= deadline) throw new StoreLockedError(path, detail);
         await new Promise((r) => setTimeout(r, 200));
       }

@@ -55,6 +55,24 @@ Deno.test("analyze keeps its results in ./netspectra.duckdb by default, sql read
   });
 });
 
+Deno.test("a store path that cannot be opened gets one line and exit 1", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/bad.duckdb`, "not a database\n");
+    const cases: [string[], RegExp][] = [
+      [["analyze", "--db", `${dir}/no/such/dir/s.duckdb`, SLL], /No such file or directory/],
+      [["analyze", "--db", "bad.duckdb", SLL], /not a valid DuckDB database file/],
+      [["sql", "--db", "bad.duckdb", "SELECT 1"], /not a valid DuckDB database file/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await run(args, dir);
+      assert.equal(r.code, 1, args.join(" "));
+      assert.match(r.stderr, /^netspectra: Cannot open the store /);
+      assert.match(r.stderr, pattern);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  });
+});
+
 Deno.test("analyze --db stores windows and flow records that sql reads back; a re-run does not double", async () => {
   await withDir(async (dir) => {
     for (let k = 0; k < 2; k++) {
