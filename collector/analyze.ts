@@ -1,5 +1,8 @@
 /**
- * Offline analysis: capture files → decoded batches → totals and an exact flow table.
+ * In-memory analysis: capture files → decoded batches → totals and one exact flow table, with
+ * no windows and no store. `netspectra analyze` does not use it (it ingests into the store and
+ * reports from there, collector/ingest.ts); it stays as the library path for embedding and as
+ * the independent reference the tests check the store's report against.
  *
  * @module
  */
