@@ -66,6 +66,7 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
     for (const r of readers) r.close();
     throw e;
   }
+  // The engine is built first so its checks (window, tasks) fail before anything is stored.
   let sourceNo = 0;
   const engine = new Engine({ windowSec, tasks, flows: opts.flows }, {
     window: (w) => store.writeWindow(sourceNo, w),
