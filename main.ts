@@ -72,6 +72,13 @@ function reportError(e: unknown): number {
     console.error(`netspectra: no such file: ${name ?? e.message}`);
     return 1;
   }
+  if (e instanceof Deno.errors.NotCapable) {
+    // Run without the permissions the store needs (deno run without --allow-ffi/--allow-write).
+    console.error(
+      `netspectra: ${e.message.split("\n")[0]} (or run it as: deno task netspectra …)`,
+    );
+    return 1;
+  }
   if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.IsADirectory) {
     console.error(`netspectra: ${e.message}`);
     return 1;

@@ -238,3 +238,23 @@ Deno.test("netspectra demo runs end to end", async () => {
   assert.ok(r.stdout.includes("Top flows"));
   assert.match(r.stdout, /frames {4}20000 /);
 });
+
+Deno.test("analyze run without the store's permissions says which flag, in one line", async () => {
+  const cwd = await Deno.makeTempDir({ prefix: "netspectra-cli-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", MAIN, "analyze", FLAGS],
+      cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1);
+    assert.match(stderr, /^netspectra: Requires (ffi|write) access.*deno task netspectra/);
+    assert.equal(stderr.trim().split("\n").length, 1, stderr);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
