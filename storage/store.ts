@@ -276,30 +276,32 @@ export class Store {
       );
     }
     for (let v = have + 1; v <= SCHEMA_VERSION; v++) {
-      await this.con.run("BEGIN TRANSACTION");
-      try {
+      await this.transaction(async () => {
         await this.con.run(MIGRATIONS[v - 1]!);
         await this.con.run("INSERT INTO schema_version VALUES ($1, now()::TIMESTAMP)", [v]);
-        await this.con.run("COMMIT");
-      } catch (e) {
-        await this.con.run("ROLLBACK");
-        throw e;
-      }
+      });
+    }
+  }
+
+  /** BEGIN, then `fn`; on error a ROLLBACK and the error. COMMIT is up to the caller. */
+  private async begun<T>(fn: () => Promise<T>): Promise<T> {
+    await this.settle();
+    await this.con.run("BEGIN TRANSACTION");
+    try {
+      return await fn();
+    } catch (e) {
+      await this.con.run("ROLLBACK");
+      throw e;
     }
   }
 
   /** Runs `fn` in one transaction; on error nothing of it stays. */
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
-    await this.settle();
-    await this.con.run("BEGIN TRANSACTION");
-    try {
+    return await this.begun(async () => {
       const out = await fn();
       await this.con.run("COMMIT");
       return out;
-    } catch (e) {
-      await this.con.run("ROLLBACK");
-      throw e;
-    }
+    });
   }
 
   /**
@@ -309,14 +311,7 @@ export class Store {
    * waits for it first; a commit that failed fails that later call.
    */
   private async writeBehind(fn: () => Promise<void>): Promise<void> {
-    await this.settle();
-    await this.con.run("BEGIN TRANSACTION");
-    try {
-      await fn();
-    } catch (e) {
-      await this.con.run("ROLLBACK");
-      throw e;
-    }
+    await this.begun(fn);
     this.pending = this.con.run("COMMIT").then(
       () => {},
       (e) => {
