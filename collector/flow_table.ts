@@ -284,32 +284,7 @@ export class FlowTable {
 
   /** Writes packet `i`'s masked key at `k[ko..ko+10)` and returns its hash. */
   private buildKey(batch: PacketBatch, i: number, k: Int32Array, ko: number): number {
-    const m = this.mask;
-    const w = i * 4;
-    const family = batch.family[i]!;
-    if (m.srcIp) {
-      k[ko] = batch.src[w]!, k[ko + 1] = batch.src[w + 1]!;
-      k[ko + 2] = batch.src[w + 2]!, k[ko + 3] = batch.src[w + 3]!;
-    } else k[ko] = 0, k[ko + 1] = 0, k[ko + 2] = 0, k[ko + 3] = 0;
-    if (m.dstIp) {
-      k[ko + 4] = batch.dst[w]!, k[ko + 5] = batch.dst[w + 1]!;
-      k[ko + 6] = batch.dst[w + 2]!, k[ko + 7] = batch.dst[w + 3]!;
-    } else k[ko + 4] = 0, k[ko + 5] = 0, k[ko + 6] = 0, k[ko + 7] = 0;
-    let ports = 0;
-    let meta = 0;
-    if ((batch.flags[i]! & FLAG_HAS_PORTS) !== 0 && (m.srcPort || m.dstPort)) {
-      if (m.srcPort) ports = batch.srcPort[i]! << 16;
-      if (m.dstPort) ports |= batch.dstPort[i]!;
-      meta = META_PORTS_PRESENT;
-    }
-    k[ko + W_PORTS] = ports;
-    if (m.proto) meta |= batch.proto[i]!;
-    if (m.srcIp || m.dstIp) meta |= family << 8;
-    if (m.vlan) {
-      const v = batch.vlan[i]!;
-      if (v !== VLAN_NONE) meta |= META_VLAN_PRESENT | (v << 16);
-    }
-    k[ko + W_META] = meta;
+    writeKey(batch, i, this.mask, k, ko);
     return hashKey(k, ko);
   }
 
@@ -392,6 +367,44 @@ export class FlowTable {
     entries[o + E_FIRST_NSEC] = NO_TS;
     return e;
   }
+}
+
+/**
+ * Writes packet `i`'s key under `m` at `k[ko..ko+10)`: fields outside the mask are zero, so
+ * every subset of key fields shares one layout (the flow table's and the sketches').
+ */
+export function writeKey(
+  batch: PacketBatch,
+  i: number,
+  m: KeyMask,
+  k: Int32Array,
+  ko: number,
+): void {
+  const w = i * 4;
+  const family = batch.family[i]!;
+  if (m.srcIp) {
+    k[ko] = batch.src[w]!, k[ko + 1] = batch.src[w + 1]!;
+    k[ko + 2] = batch.src[w + 2]!, k[ko + 3] = batch.src[w + 3]!;
+  } else k[ko] = 0, k[ko + 1] = 0, k[ko + 2] = 0, k[ko + 3] = 0;
+  if (m.dstIp) {
+    k[ko + 4] = batch.dst[w]!, k[ko + 5] = batch.dst[w + 1]!;
+    k[ko + 6] = batch.dst[w + 2]!, k[ko + 7] = batch.dst[w + 3]!;
+  } else k[ko + 4] = 0, k[ko + 5] = 0, k[ko + 6] = 0, k[ko + 7] = 0;
+  let ports = 0;
+  let meta = 0;
+  if ((batch.flags[i]! & FLAG_HAS_PORTS) !== 0 && (m.srcPort || m.dstPort)) {
+    if (m.srcPort) ports = batch.srcPort[i]! << 16;
+    if (m.dstPort) ports |= batch.dstPort[i]!;
+    meta = META_PORTS_PRESENT;
+  }
+  k[ko + W_PORTS] = ports;
+  if (m.proto) meta |= batch.proto[i]!;
+  if (m.srcIp || m.dstIp) meta |= family << 8;
+  if (m.vlan) {
+    const v = batch.vlan[i]!;
+    if (v !== VLAN_NONE) meta |= META_VLAN_PRESENT | (v << 16);
+  }
+  k[ko + W_META] = meta;
 }
 
 /** Decoded view of one key, for reports. */

@@ -1,0 +1,350 @@
+/**
+ * Heavy hitters by packets or by bytes: HeavyKeeper (Yang et al., ToN 2019) as the filter in
+ * front of a keyed top-K store that counts exactly once a key is in it.
+ *
+ * HeavyKeeper keeps d rows of (fingerprint, count) buckets. A key that owns its bucket counts
+ * up; a key that finds another there decays the owner's count with probability b^-count and
+ * takes the bucket when it reaches zero. Small keys keep knocking each other out while a heavy
+ * key's count, once past a few dozen, is almost never decayed. The store holds the K largest
+ * candidates (a min-heap on the counted weight plus an open-addressing index by hash). A key
+ * enters the store with its HeavyKeeper estimate — a slight undercount of what it sent before
+ * — and from then on every packet is counted exactly, so the only error of a stored key is
+ * from before it got in; it is large keys, which get in early, that must be exact.
+ *
+ * Keys are compared by their 64-bit hash (two lanes); the 10 key words are copied only when a
+ * key enters the store, so they can be listed.
+ *
+ * Merging two sketches (windows or collectors) adds the counts of keys both stores hold and
+ * keeps the K largest; a key only one side held is short by at most the other side's smallest
+ * stored weight (`minWeight()`), which `merge` returns as the error bound.
+ *
+ * @module
+ */
+
+import { begin, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
+import { bucketOf } from "./hash.ts";
+import { LANE_INDEX_MAX, LaneIndex } from "./_lane_index.ts";
+
+const VERSION = 1;
+/** Words of a key, the flow table's layout (collector/flow_table.ts). */
+export const HH_KEY_WORDS = 10;
+const ROWS = 2;
+/** HeavyKeeper's decay base b (the paper's choice). */
+const DECAY_BASE = 1.08;
+/** Bytes per decay step in bytes mode, so a 1500-byte packet weighs like a few packets. */
+const BYTES_UNIT = 256;
+/**
+ * Bytes per stored key: key words, two lanes, packets, bytes, heap weight, heap position, heap
+ * slot, two index slots.
+ */
+const STORE_ENTRY_BYTES = HH_KEY_WORDS * 4 + 8 + 16 + 8 + 4 + 4 + 8;
+/** A bucket is two int32 words side by side (fingerprint, count): one cache line per row. */
+const BUCKET_BYTES = 8;
+/** Bucket counts saturate here; a key this large is in the store long before. */
+const COUNT_MAX = 0x7fffffff;
+export const HH_MEMORY_MIN = 4096;
+export const HH_MEMORY_MAX = 1 << 28;
+/** Share of the budget given to the store; the rest is buckets (measured in bench/ACCURACY.md). */
+const STORE_SHARE = 0.4;
+
+/** decayThreshold[x]: b^-x scaled to 2^32, compared with a 32-bit random number. */
+const DECAY_STEPS = 300;
+const DECAY_THRESHOLD = new Float64Array(DECAY_STEPS).map((_, x) =>
+  Math.floor(Math.pow(DECAY_BASE, -x) * 4294967296)
+);
+
+/** Where the key words of packet `i` come from when it enters the store. */
+export interface KeySource {
+  writeKey(i: number, out: Int32Array, o: number): void;
+}
+
+export class HeavyHitters {
+  readonly byBytes: boolean;
+  /** The memory budget the sketch was made for; its shape follows from it. */
+  readonly budget: number;
+  readonly capacity: number;
+  readonly width: number;
+  /** Buckets: [fingerprint, count] pairs, row after row. */
+  private readonly buckets: Int32Array;
+  /** Store: key words, hash lanes, exact counters. */
+  readonly keys: Int32Array;
+  private readonly index: LaneIndex;
+  private readonly pk: Float64Array;
+  private readonly by: Float64Array;
+  /**
+   * Min-heap of store entries on `hw`, a snapshot of each entry's weight. Weights only grow, so
+   * a snapshot is a lower bound and counting a packet never touches the heap; the root is
+   * brought up to date only when the minimum is needed (`least`).
+   */
+  private readonly heap: Int32Array;
+  private readonly pos: Int32Array;
+  private readonly hw: Float64Array;
+  size = 0;
+  private rand = 0x9e3779b9;
+
+  constructor(memoryBytes: number, byBytes: boolean) {
+    if (
+      !Number.isInteger(memoryBytes) || memoryBytes < HH_MEMORY_MIN || memoryBytes > HH_MEMORY_MAX
+    ) {
+      throw new RangeError(
+        `Invalid heavy-hitter memory ${memoryBytes} B: ${HH_MEMORY_MIN}..${HH_MEMORY_MAX}`,
+      );
+    }
+    this.byBytes = byBytes;
+    this.budget = memoryBytes;
+    this.capacity = Math.max(16, Math.floor(memoryBytes * STORE_SHARE / STORE_ENTRY_BYTES));
+    const buckets = Math.floor((memoryBytes - this.capacity * STORE_ENTRY_BYTES) / BUCKET_BYTES);
+    this.width = Math.max(16, Math.floor(buckets / ROWS));
+    if (this.capacity > LANE_INDEX_MAX) throw new RangeError("Heavy-hitter memory too large");
+    this.buckets = new Int32Array(ROWS * this.width * 2);
+    const k = this.capacity;
+    this.keys = new Int32Array(k * HH_KEY_WORDS);
+    this.index = new LaneIndex(k);
+    this.pk = new Float64Array(k);
+    this.by = new Float64Array(k);
+    this.heap = new Int32Array(k);
+    this.pos = new Int32Array(k);
+    this.hw = new Float64Array(k);
+  }
+
+  get memoryBytes(): number {
+    return this.buckets.byteLength + this.keys.byteLength + this.index.memoryBytes +
+      this.pk.byteLength * 3 + this.heap.byteLength * 2;
+  }
+
+  packets(e: number): number {
+    return this.pk[e]!;
+  }
+  bytes(e: number): number {
+    return this.by[e]!;
+  }
+  private weightOf(e: number): number {
+    return this.byBytes ? this.by[e]! : this.pk[e]!;
+  }
+  /** The smallest weight in the store (0 until it is full): the bound on a missed key. */
+  minWeight(): number {
+    return this.size < this.capacity ? 0 : this.least();
+  }
+
+  /** The smallest weight in the store, after bringing the heap root up to date. */
+  private least(): number {
+    for (;;) {
+      const e = this.heap[0]!;
+      const w = this.weightOf(e);
+      if (this.hw[e] === w) return w;
+      this.hw[e] = w;
+      this.siftDown(0);
+    }
+  }
+
+  /** Counts one packet of `bytes` bytes for the key with lanes (a, b); see KeySource. */
+  add(a: number, b: number, bytes: number, src: KeySource, i: number): void {
+    const e = this.index.find(a, b);
+    if (e >= 0) {
+      this.pk[e]!++;
+      this.by[e]! += bytes;
+      return;
+    }
+    const w = this.byBytes ? bytes : 1;
+    const est = this.keep(a, b, w);
+    if (this.size < this.capacity) this.insert(this.size++, true, a, b, est, w, bytes, src, i);
+    else if (est > this.hw[this.heap[0]!]! && est > this.least()) {
+      const victim = this.heap[0]!;
+      this.index.remove(victim);
+      this.insert(victim, false, a, b, est, w, bytes, src, i);
+    }
+  }
+
+  /** HeavyKeeper update of every row; returns the key's estimate (largest matching count). */
+  private keep(a: number, b: number, w: number): number {
+    let est = 0;
+    const unit = this.byBytes ? BYTES_UNIT : 1;
+    const bk = this.buckets;
+    for (let r = 0; r < ROWS; r++) {
+      const j = (r * this.width + bucketOf(r === 0 ? a : b ^ a, this.width)) * 2;
+      const c = bk[j + 1]!;
+      if (bk[j] === b) {
+        const v = Math.min(c + w, COUNT_MAX);
+        bk[j + 1] = v;
+        if (v > est) est = v;
+      } else if (c === 0) {
+        bk[j] = b, bk[j + 1] = w;
+        if (w > est) est = w;
+      } else {
+        const x = Math.floor(c / unit);
+        if (x < DECAY_STEPS && this.next() < DECAY_THRESHOLD[x]!) {
+          if (c <= w) {
+            bk[j] = b, bk[j + 1] = w;
+            if (w > est) est = w;
+          } else bk[j + 1] = c - w;
+        }
+      }
+    }
+    return est;
+  }
+
+  /** xorshift32: the decay coin; seeded the same every run so results repeat. */
+  private next(): number {
+    let x = this.rand;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rand = x;
+    return x >>> 0;
+  }
+
+  /** Fills entry e (fresh: a new one at the heap's end; else the evicted minimum, at its root). */
+  private insert(
+    e: number,
+    fresh: boolean,
+    a: number,
+    b: number,
+    est: number,
+    w: number,
+    bytes: number,
+    src: KeySource,
+    i: number,
+  ): void {
+    // The estimate counts the weight before and including this packet; the other measure is
+    // scaled from this packet's size (documented as an estimate for the part before entry).
+    if (this.byBytes) this.by[e] = est, this.pk[e] = Math.max(1, Math.round(est / w));
+    else this.pk[e] = est, this.by[e] = est * bytes;
+    src.writeKey(i, this.keys, e * HH_KEY_WORDS);
+    this.place(e, fresh, a, b);
+  }
+
+  /** Indexes entry e and restores the heap around it. */
+  private place(e: number, fresh: boolean, a: number, b: number): void {
+    this.index.insert(e, a, b);
+    this.hw[e] = this.weightOf(e);
+    if (fresh) {
+      const p = this.size - 1;
+      this.heap[p] = e, this.pos[e] = p;
+      this.siftUp(p);
+    } else this.siftDown(this.pos[e]!);
+  }
+
+  private siftUp(p: number): void {
+    const h = this.heap;
+    const e = h[p]!;
+    const w = this.hw[e]!;
+    while (p > 0) {
+      const up = (p - 1) >> 1;
+      if (this.hw[h[up]!]! <= w) break;
+      h[p] = h[up]!, this.pos[h[p]!] = p;
+      p = up;
+    }
+    h[p] = e, this.pos[e] = p;
+  }
+
+  private siftDown(p: number): void {
+    const h = this.heap, n = this.size;
+    const e = h[p]!;
+    const w = this.hw[e]!;
+    for (;;) {
+      let c = 2 * p + 1;
+      if (c >= n) break;
+      if (c + 1 < n && this.hw[h[c + 1]!]! < this.hw[h[c]!]!) c++;
+      if (this.hw[h[c]!]! >= w) break;
+      h[p] = h[c]!, this.pos[h[p]!] = p;
+      p = c;
+    }
+    h[p] = e, this.pos[e] = p;
+  }
+
+  /** Store entries by weight, largest first (off the hot path: allocates). */
+  top(n = this.size): number[] {
+    const es = Array.from({ length: this.size }, (_, e) => e);
+    es.sort((x, y) => this.weightOf(y) - this.weightOf(x));
+    return es.slice(0, n);
+  }
+
+  /**
+   * Adds `other`'s stored keys into this one; returns the error bound of a key held on one
+   * side only (the other side's smallest stored weight, summed over both sides).
+   */
+  merge(other: HeavyHitters): number {
+    if (other.byBytes !== this.byBytes) throw new RangeError("Cannot merge: packets vs bytes");
+    const bound = this.minWeight() + other.minWeight();
+    const src = {
+      writeKey: (i: number, out: Int32Array, o: number) => {
+        for (let j = 0; j < HH_KEY_WORDS; j++) out[o + j] = other.keys[i * HH_KEY_WORDS + j]!;
+      },
+    };
+    for (let f = 0; f < other.size; f++) {
+      const a = other.index.a[f]!, b = other.index.b[f]!;
+      const e = this.index.find(a, b);
+      if (e >= 0) {
+        this.pk[e]! += other.pk[f]!, this.by[e]! += other.by[f]!;
+        continue;
+      }
+      const w = other.weightOf(f);
+      const fresh = this.size < this.capacity;
+      let slot: number;
+      if (fresh) slot = this.size++;
+      else if (w > this.least()) {
+        slot = this.heap[0]!;
+        this.index.remove(slot);
+      } else continue;
+      this.pk[slot] = other.pk[f]!, this.by[slot] = other.by[f]!;
+      src.writeKey(f, this.keys, slot * HH_KEY_WORDS);
+      this.place(slot, fresh, a, b);
+    }
+    return bound;
+  }
+
+  clear(): void {
+    this.buckets.fill(0), this.index.clear();
+    this.size = 0;
+    this.rand = 0x9e3779b9;
+  }
+
+  /**
+   * Header; memory budget (u32), by-bytes (u8), stored keys (u32); buckets (i32 fingerprint,
+   * i32 count); then per stored key its 10 words, two lanes, packets and bytes (f64).
+   */
+  serialize(): Uint8Array {
+    const nb = this.buckets.length;
+    const per = HH_KEY_WORDS * 4 + 8 + 16;
+    const { bytes, view } = begin(SketchKind.heavyHitters, VERSION, 9 + nb * 4 + this.size * per);
+    let o = HEADER_BYTES;
+    view.setUint32(o, this.budget, true), o += 4;
+    bytes[o++] = this.byBytes ? 1 : 0;
+    view.setUint32(o, this.size, true), o += 4;
+    for (let j = 0; j < nb; j++) view.setInt32(o, this.buckets[j]!, true), o += 4;
+    for (let e = 0; e < this.size; e++) {
+      for (let j = 0; j < HH_KEY_WORDS; j++) {
+        view.setInt32(o, this.keys[e * HH_KEY_WORDS + j]!, true), o += 4;
+      }
+      view.setInt32(o, this.index.a[e]!, true), view.setInt32(o + 4, this.index.b[e]!, true);
+      o += 8;
+      view.setFloat64(o, this.pk[e]!, true), view.setFloat64(o + 8, this.by[e]!, true), o += 16;
+    }
+    return bytes;
+  }
+
+  static deserialize(bytes: Uint8Array): HeavyHitters {
+    const view = open(bytes, SketchKind.heavyHitters, VERSION, "heavy hitters");
+    if (bytes.length < HEADER_BYTES + 9) expectLength(bytes, HEADER_BYTES + 9, "heavy hitters");
+    let o = HEADER_BYTES;
+    const h = new HeavyHitters(view.getUint32(o, true), bytes[o + 4] === 1);
+    const size = view.getUint32(o + 5, true);
+    o += 9;
+    const nb = h.buckets.length;
+    const per = HH_KEY_WORDS * 4 + 8 + 16;
+    if (size > h.capacity) throw new RangeError("Cannot read heavy hitters: too many keys");
+    expectLength(bytes, HEADER_BYTES + 9 + nb * 4 + size * per, "heavy hitters");
+    for (let j = 0; j < nb; j++) h.buckets[j] = view.getInt32(o, true), o += 4;
+    for (let e = 0; e < size; e++) {
+      for (let j = 0; j < HH_KEY_WORDS; j++) {
+        h.keys[e * HH_KEY_WORDS + j] = view.getInt32(o, true), o += 4;
+      }
+      const a = view.getInt32(o, true), b = view.getInt32(o + 4, true);
+      o += 8;
+      h.pk[e] = view.getFloat64(o, true), h.by[e] = view.getFloat64(o + 8, true), o += 16;
+      h.size = e + 1;
+      h.place(e, true, a, b);
+    }
+    return h;
+  }
+}
