@@ -14,6 +14,7 @@ import { FLOWS_MAX_DEFAULT } from "../collector/flow_table.ts";
 import { FIVE_TUPLE, parseKeyFields } from "../collector/key_fields.ts";
 import { REPORT_FORMATS, type ReportFormat, toCsv, toJsonDoc } from "../collector/report.ts";
 import { toTable } from "../collector/report_table.ts";
+import { defaultSketches } from "../collector/sketch_bank.ts";
 import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
 import { ProgressBar } from "./progress.ts";
 
@@ -38,7 +39,9 @@ export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
                      retention; flags win
   --task NAME        with several tasks: the one the report shows (default: the first)
   --retain DUR       after the run drop windows older than this before the newest (e.g. 7d)
-  --retain-bytes N   after the run drop the oldest windows until the store's used space fits N bytes`;
+  --retain-bytes N   after the run drop the oldest windows until the store's used space fits N bytes
+  --no-sketches      skip the sketch tasks (default: heavy hitters, distinct counts, super-spreaders,
+                     port scanners; the config's tasks list replaces them)`;
 
 const TABLE_LIMIT_DEFAULT = 10;
 
@@ -57,7 +60,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       "retain",
       "retain-bytes",
     ],
-    booleans: ["no-progress"],
+    booleans: ["no-progress", "no-sketches"],
   }, "analyze");
   if (args.positionals.length === 0) throw new UsageError("analyze: no input files given");
   const format = (args.values.get("format") ?? "table") as ReportFormat;
@@ -89,6 +92,11 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   const tasks: TaskSpec[] = cfg === null
     ? [{ ...defaultTask(groupBy), flowsMax }]
     : cfg.tasks.map((t, k) => k === 0 && groupByText !== undefined ? { ...t, key: groupBy } : t);
+  const sketches = args.booleans.has("no-sketches")
+    ? []
+    : cfg === null
+    ? defaultSketches()
+    : cfg.sketches;
   const taskName = args.values.get("task") ?? tasks[0]!.name;
   const reportTask = tasks.find((t) => t.name === taskName);
   if (reportTask === undefined) {
@@ -126,6 +134,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   const { run, summary } = await analyzeIntoStore(args.positionals, dbPath, waitSec, {
     windowSec,
     tasks,
+    sketches,
     reportTask,
     flows: cfg?.flows,
     retention,

@@ -8,6 +8,7 @@ import type { TaskSpec } from "../collector/engine.ts";
 import type { FlowTrackerOptions } from "../collector/flow_tracker.ts";
 import { ingestFiles, type IngestRun } from "../collector/ingest.ts";
 import type { Summary } from "../collector/summary.ts";
+import type { SketchSpec } from "../collector/sketch_bank.ts";
 import { sourceIdOf, Store } from "../storage/mod.ts";
 import { summarize } from "../storage/summary.ts";
 
@@ -22,6 +23,7 @@ export async function analyzeIntoStore(
   opts: {
     windowSec: number;
     tasks: TaskSpec[];
+    sketches: SketchSpec[];
     reportTask: TaskSpec;
     flows?: Partial<FlowTrackerOptions>;
     retention: { maxAgeSec?: number; maxBytes?: number };
@@ -42,6 +44,7 @@ export async function analyzeIntoStore(
       sourceId,
       windowSec: opts.windowSec,
       tasks: opts.tasks,
+      sketches: opts.sketches,
       flows: opts.flows,
       onProgress: opts.onProgress,
       stopRequested: () => stop,

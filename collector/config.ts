@@ -10,11 +10,14 @@ import { type TaskSpec, WINDOW_SEC_MAX } from "./engine.ts";
 import { FLOWS_MAX_DEFAULT } from "./flow_table.ts";
 import { FLOW_TRACKER_DEFAULTS, type FlowTrackerOptions } from "./flow_tracker.ts";
 import { defaultTask } from "./ingest.ts";
-import { KEY_FIELDS, type KeyField } from "./key_fields.ts";
+import { bytes, checkKeys, isObject, keyFields, seconds } from "./_config_values.ts";
+import { parseSketchTask } from "./config_sketch.ts";
+import { defaultSketches, SKETCH_KINDS, type SketchSpec } from "./sketch_bank.ts";
 
 export interface Config {
   windowSec: number;
   tasks: TaskSpec[];
+  sketches: SketchSpec[];
   flows: FlowTrackerOptions;
   store: { path: string | null; retention: { maxAgeSec?: number; maxBytes?: number } };
 }
@@ -34,44 +37,10 @@ export function defaultConfig(): Config {
   return {
     windowSec: 60,
     tasks: [defaultTask()],
+    sketches: defaultSketches(),
     flows: { ...FLOW_TRACKER_DEFAULTS },
     store: { path: null, retention: {} },
   };
-}
-
-const DURATION = /^(\d+)\s*(s|m|h|d)?$/;
-const SIZE = /^(\d+)\s*(B|KB|MB|GB|TB)?$/i;
-
-function seconds(v: unknown): number | null {
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
-  const m = typeof v === "string" ? DURATION.exec(v.trim()) : null;
-  if (!m) return null;
-  return Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86400 }[m[2] ?? "s"] ?? 1);
-}
-
-function bytes(v: unknown): number | null {
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
-  const m = typeof v === "string" ? SIZE.exec(v.trim()) : null;
-  if (!m) return null;
-  const unit = (m[2] ?? "B").toUpperCase();
-  return Number(m[1]) * ({ B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 }[unit] ?? 1);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function checkKeys(
-  obj: Record<string, unknown>,
-  allowed: string[],
-  where: string,
-  problems: string[],
-) {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) {
-      problems.push(`${where}: unknown key "${k}" (known: ${allowed.join(", ")})`);
-    }
-  }
 }
 
 /** Validates a parsed document; returns the config or the list of problems. */
@@ -94,11 +63,11 @@ export function validateConfig(doc: unknown): Config | string[] {
       problems.push(`tasks: a list of 1 to ${TASKS_MAX} tasks`);
     } else {
       cfg.tasks = [];
+      cfg.sketches = [];
       const names = new Set<string>();
       doc.tasks.forEach((t: unknown, n: number) => {
         const where = `tasks[${n}]`;
         if (!isObject(t)) return problems.push(`${where}: must be a mapping`);
-        checkKeys(t, ["name", "kind", "key", "flows_max"], where, problems);
         const name = t.name;
         if (typeof name !== "string" || !/^[a-z][a-z0-9_]{0,63}$/.test(name)) {
           problems.push(
@@ -108,24 +77,22 @@ export function validateConfig(doc: unknown): Config | string[] {
           );
         } else if (names.has(name)) problems.push(`${where}.name: "${name}" is used twice`);
         else names.add(name);
-        if (t.kind !== undefined && t.kind !== "exact") {
-          problems.push(
-            `${where}.kind: "exact" (the sketch kinds come later), got ${JSON.stringify(t.kind)}`,
-          );
-        }
-        const key = t.key;
-        const fields: KeyField[] = [];
-        if (!Array.isArray(key) || key.length === 0) {
-          problems.push(`${where}.key: a list of key fields (${KEY_FIELDS.join(", ")})`);
-        } else {
-          for (const f of key) {
-            if (!(KEY_FIELDS as readonly unknown[]).includes(f)) {
-              problems.push(`${where}.key: unknown field ${JSON.stringify(f)}`);
-            } else if (fields.includes(f as KeyField)) {
-              problems.push(`${where}.key: ${f} given twice`);
-            } else fields.push(f as KeyField);
+        const fields = keyFields(t.key, `${where}.key`, problems);
+        const kind = t.kind ?? "exact";
+        if (kind !== "exact") {
+          if (!(SKETCH_KINDS as readonly unknown[]).includes(kind)) {
+            problems.push(
+              `${where}.kind: one of exact, ${SKETCH_KINDS.join(", ")}, got ${
+                JSON.stringify(kind)
+              }`,
+            );
+          } else {
+            const spec = parseSketchTask(t, where, String(name), fields, problems);
+            if (spec !== null) cfg.sketches.push(spec);
           }
+          return;
         }
+        checkKeys(t, ["name", "kind", "key", "flows_max"], where, problems);
         let flowsMax = FLOWS_MAX_DEFAULT;
         if (t.flows_max !== undefined) {
           if (
@@ -137,6 +104,9 @@ export function validateConfig(doc: unknown): Config | string[] {
         }
         cfg.tasks.push({ name: String(name), kind: "exact", key: fields, flowsMax });
       });
+      if (cfg.tasks.length === 0) {
+        problems.push("tasks: at least one exact task (the report's flows come from it)");
+      }
     }
   }
   if (doc.flows !== undefined) {

@@ -11,10 +11,11 @@
  * @module
  */
 
-import type { PacketBatch } from "./batch.ts";
+import { BATCH_PACKETS_DEFAULT, type PacketBatch } from "./batch.ts";
 import { FlowTable } from "./flow_table.ts";
 import { FlowRecords, FlowTracker, type FlowTrackerOptions } from "./flow_tracker.ts";
 import type { KeyField } from "./key_fields.ts";
+import { SketchBank, type SketchSpec, type SketchTask } from "./sketch_bank.ts";
 import { Totals } from "./totals.ts";
 
 export interface TaskSpec {
@@ -29,6 +30,8 @@ export interface WindowData {
   windowSec: number;
   totals: Totals;
   tasks: readonly { spec: TaskSpec; table: FlowTable }[];
+  /** Sketch tasks; sketch k is the source's task_no tasks.length + k. */
+  sketches: readonly SketchTask[];
 }
 
 /** Where finished windows and flow records go (the store). */
@@ -40,7 +43,10 @@ export interface EngineSink {
 export interface EngineOptions {
   windowSec: number;
   tasks: readonly TaskSpec[];
+  sketches?: readonly SketchSpec[];
   flows?: Partial<FlowTrackerOptions>;
+  /** Largest batch that will be given (the sketch bank's hash arrays are this long). */
+  batchPackets?: number;
 }
 
 export const WINDOW_SEC_MAX = 86400;
@@ -51,6 +57,7 @@ export class Engine {
   readonly windowSec: number;
   private readonly totals = new Totals();
   private readonly tasks: { spec: TaskSpec; table: FlowTable }[];
+  private readonly bank: SketchBank;
   private readonly records = new FlowRecords(1024);
   readonly tracker: FlowTracker;
   /** Start (seconds) of the window being filled; NaN before the first packet. */
@@ -66,12 +73,13 @@ export class Engine {
     ) {
       throw new RangeError(`Invalid window ${opts.windowSec} s: 1..${WINDOW_SEC_MAX}`);
     }
-    if (opts.tasks.length === 0) throw new RangeError("At least one task is needed");
+    if (opts.tasks.length === 0) throw new RangeError("At least one exact task is needed");
     this.windowSec = opts.windowSec;
     this.tasks = opts.tasks.map((spec) => ({
       spec,
       table: new FlowTable(spec.key, spec.flowsMax),
     }));
+    this.bank = new SketchBank(opts.sketches ?? [], opts.batchPackets ?? BATCH_PACKETS_DEFAULT);
     this.tracker = new FlowTracker(this.records, opts.flows);
   }
 
@@ -95,6 +103,7 @@ export class Engine {
       }
       this.totals.addBatch(batch, i, j);
       for (const t of this.tasks) t.table.addBatch(batch, i, j);
+      this.bank.addRange(batch, i, j);
       this.tracker.addBatch(batch, i, j);
       i = j;
     }
@@ -109,11 +118,13 @@ export class Engine {
       windowSec: this.windowSec,
       totals: this.totals,
       tasks: this.tasks,
+      sketches: this.bank.tasks,
     });
     this.packetsFlushed += this.totals.frames;
     this.windowsFlushed++;
     this.totals.clear();
     for (const t of this.tasks) t.table.clear();
+    this.bank.clear();
   }
 
   private async flushRecords(): Promise<void> {

@@ -15,6 +15,7 @@ import { FLOWS_MAX_DEFAULT } from "./flow_table.ts";
 import type { FlowRecords, FlowTrackerOptions } from "./flow_tracker.ts";
 import { FIVE_TUPLE, type KeyField } from "./key_fields.ts";
 import { openCapture } from "./reader/mod.ts";
+import type { SketchSpec } from "./sketch_bank.ts";
 
 export const WINDOW_SEC_DEFAULT = 60;
 
@@ -24,6 +25,8 @@ export interface IngestOptions {
   sourceId: string;
   windowSec?: number;
   tasks?: readonly TaskSpec[];
+  /** Sketch tasks (default: none here; the CLI and config add the default set). */
+  sketches?: readonly SketchSpec[];
   flows?: Partial<FlowTrackerOptions>;
   batchPackets?: number;
   /** Called about every batch with bytes read and total of the current file. */
@@ -39,6 +42,7 @@ export interface IngestRun {
   packets: number;
   windows: number;
   tasks: readonly TaskSpec[];
+  sketches: readonly SketchSpec[];
   flowTrackerOverflow: number;
   stopped: boolean;
 }
@@ -56,6 +60,8 @@ export function defaultTask(key: readonly KeyField[] = FIVE_TUPLE): TaskSpec {
 export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
   if (opts.files.length === 0) throw new TypeError("No input files given");
   const tasks = opts.tasks ?? [defaultTask()];
+  const sketches = opts.sketches ?? [];
+  const batchPackets = opts.batchPackets ?? BATCH_PACKETS_DEFAULT;
   const windowSec = opts.windowSec ?? WINDOW_SEC_DEFAULT;
   const { store, sourceId } = opts;
   // Open every input first: a file that is not a capture fails before anything is stored.
@@ -68,12 +74,12 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
   }
   // The engine is built first so its checks (window, tasks) fail before anything is stored.
   let sourceNo = 0;
-  const engine = new Engine({ windowSec, tasks, flows: opts.flows }, {
+  const engine = new Engine({ windowSec, tasks, sketches, flows: opts.flows, batchPackets }, {
     window: (w) => store.writeWindow(sourceNo, w),
     flowRecords: (r: FlowRecords) => store.writeFlowRecords(sourceNo, r),
   });
-  sourceNo = await store.beginSource(sourceId, opts.files.join(","), windowSec, tasks);
-  const batch = new PacketBatch(opts.batchPackets ?? BATCH_PACKETS_DEFAULT);
+  sourceNo = await store.beginSource(sourceId, opts.files.join(","), windowSec, tasks, sketches);
+  const batch = new PacketBatch(batchPackets);
   const files: FileSummary[] = [];
   const warnings: string[] = [];
   let stopped = false;
@@ -108,6 +114,7 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
     packets: engine.packetsIn,
     windows: engine.windowsFlushed,
     tasks,
+    sketches,
     flowTrackerOverflow: engine.tracker.overflowPackets,
     stopped,
   };

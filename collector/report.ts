@@ -7,7 +7,7 @@
 import { type FlowTable, KEY_WORDS, readKey } from "./flow_table.ts";
 import { ipv4Text, ipv6Text } from "./ip_text.ts";
 import type { KeyField } from "./key_fields.ts";
-import type { FlowRow, RunInfo, Summary } from "./summary.ts";
+import type { FlowRow, RunInfo, SketchesSummary, Summary } from "./summary.ts";
 import { tsText } from "./totals.ts";
 
 export type { FlowRow } from "./summary.ts";
@@ -127,6 +127,43 @@ export function toCsv(rows: readonly FlowRow[], groupBy: readonly KeyField[]): s
   return lines.join("\n") + "\n";
 }
 
+/** The `sketches` part of the JSON document (snake_case, like the rest). */
+function sketchesJson(k: SketchesSummary): Record<string, unknown> {
+  return {
+    heavy_hitters: k.heavyHitters.map((h) => ({
+      task: h.task,
+      key: h.key,
+      by: h.by,
+      memory_bytes: h.memoryBytes,
+      exact_task: h.exactTask,
+      top: h.rows,
+    })),
+    distinct: k.distinct.map((d) => ({
+      task: d.task,
+      key: d.key,
+      precision: d.precision,
+      estimate: Math.round(d.estimate),
+      exact: d.exact,
+    })),
+    spread: k.spread.map((p) => ({
+      task: p.task,
+      key: p.key,
+      element: p.element,
+      threshold: p.threshold,
+      filter: p.filter,
+      memory_bytes: p.memoryBytes,
+      keys: p.rows.map((r) => ({ ...r, spread: Math.round(r.spread) })),
+    })),
+    count_min: k.countMin.map((c) => ({
+      task: c.task,
+      key: c.key,
+      by: c.by,
+      memory_bytes: c.memoryBytes,
+      packets: c.packets,
+    })),
+  };
+}
+
 /** The JSON document of `analyze --format json`. */
 export function toJsonDoc(run: RunInfo, s: Summary): Record<string, unknown> {
   const t = s.totals;
@@ -167,5 +204,6 @@ export function toJsonDoc(run: RunInfo, s: Summary): Record<string, unknown> {
     doc.windows = { count: s.windows, window_sec: s.windowSec };
     doc.flow_records = Object.fromEntries(s.flowRecords.map((r) => [r.reason, r.records]));
   }
+  if (s.sketches !== null) doc.sketches = sketchesJson(s.sketches);
   return doc;
 }

@@ -5,7 +5,7 @@
  */
 
 import { protoName } from "./report.ts";
-import type { RunInfo, Summary } from "./summary.ts";
+import type { KeyedRow, RunInfo, SketchesSummary, Summary } from "./summary.ts";
 
 function si(n: number, unit: string): string {
   const steps = ["", "k", "M", "G", "T"];
@@ -46,6 +46,94 @@ function span(first: string | null, last: string | null): number {
   const [fs, fn] = first.split(".");
   const [ls, ln] = last.split(".");
   return Number(ls) - Number(fs) + (Number(ln) - Number(fn)) / 1e9;
+}
+
+/** A key row as text: the key's fields joined (addresses with ports where both are there). */
+function keyText(r: KeyedRow, key: readonly string[]): string {
+  const parts: string[] = [];
+  if (key.includes("src_ip") || key.includes("src_port")) {
+    parts.push(endpoint(r.src_ip as string | null | undefined, r.src_port as number | undefined));
+  }
+  if (key.includes("dst_ip") || key.includes("dst_port")) {
+    parts.push(endpoint(r.dst_ip as string | null | undefined, r.dst_port as number | undefined));
+  }
+  if (key.includes("proto")) parts.push(r.proto === null ? "*" : protoName(Number(r.proto)));
+  if (key.includes("vlan")) parts.push(r.vlan === null ? "no vlan" : `vlan ${r.vlan}`);
+  return parts.join(" → ");
+}
+
+function kib(n: number): string {
+  return `${Math.round(n / 1024)} KiB`;
+}
+
+/** Relative error of an estimate against an exact count, as text. */
+function errText(est: number, exact: number | null): string {
+  if (exact === null) return "-";
+  if (exact === 0) return est === 0 ? "0.00%" : "-";
+  return `${((100 * (est - exact)) / exact).toFixed(2)}%`;
+}
+
+function sketchLines(k: SketchesSummary): string[] {
+  const out: string[] = [];
+  for (const h of k.heavyHitters) {
+    const exact = h.exactTask === null ? "" : `; exact from task ${h.exactTask}`;
+    out.push(
+      "",
+      `Heavy hitters (sketch ${h.task}: ${h.key.join(", ")} by ${h.by}, ${
+        kib(h.memoryBytes)
+      }${exact})`,
+    );
+    const v = (r: typeof h.rows[number]) => h.by === "bytes" ? r.bytes : r.packets;
+    const ex = (r: typeof h.rows[number]) => h.by === "bytes" ? r.exact_bytes : r.exact_packets;
+    out.push(
+      ...table(
+        ["key", `${h.by} (sketch)`, `${h.by} (exact)`, "error"],
+        h.rows.map((r) => [keyText(r, h.key), v(r), ex(r) ?? "-", errText(v(r), ex(r))]),
+      ),
+    );
+  }
+  if (k.distinct.length > 0) {
+    out.push("", "Distinct counts (HyperLogLog; exact where an exact task covers the key)");
+    out.push(
+      ...table(
+        ["task", "key", "estimate", "exact", "error"],
+        k.distinct.map((d) => [
+          d.task,
+          d.key.join(","),
+          Math.round(d.estimate),
+          d.exact ?? "-",
+          errText(d.estimate, d.exact),
+        ]),
+      ),
+    );
+  }
+  for (const p of k.spread) {
+    const filter = p.filter === "tcp_syn" ? ", TCP SYNs only" : "";
+    out.push(
+      "",
+      `Spread (sketch ${p.task}: ${p.key.join(", ")} meeting ≥ ${p.threshold} distinct ${
+        p.element.join(", ")
+      }${filter}; ${p.rows.length} found)`,
+    );
+    if (p.rows.length === 0) out.push("  none");
+    else {
+      out.push(
+        ...table(
+          ["key", "spread"],
+          p.rows.map((r) => [keyText(r, p.key), Math.round(r.spread)]),
+        ),
+      );
+    }
+  }
+  for (const c of k.countMin) {
+    out.push(
+      "",
+      `Count-Min sketch ${c.task} (${c.key.join(", ")} by ${c.by}, ${
+        kib(c.memoryBytes)
+      }): ${c.packets} packets; point queries from the stored sketches`,
+    );
+  }
+  return out;
 }
 
 export function toTable(run: RunInfo, s: Summary): string {
@@ -118,6 +206,7 @@ export function toTable(run: RunInfo, s: Summary): string {
     out.push("", "Flow records (bidirectional, by close reason)");
     out.push(...table(["reason", "records"], s.flowRecords.map((r) => [r.reason, r.records])));
   }
+  if (s.sketches !== null) out.push(...sketchLines(s.sketches));
   if (run.warnings.length > 0) {
     out.push("", "Warnings");
     for (const w of run.warnings) out.push(`  ${w}`);

@@ -11,11 +11,20 @@
  * @module
  */
 
-import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch, VLAN_NONE } from "./batch.ts";
+import { FAMILY_IPV6, FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch, VLAN_NONE } from "./batch.ts";
 import { FLOW_ENTRY, type KeyMask, keyMask, writeKey } from "./flow_table.ts";
 import type { KeyField } from "./key_fields.ts";
 import { CountMin } from "../sketches/count_min.ts";
-import { finishA, finishB, laneA, laneB, stepA, stepB } from "../sketches/hash.ts";
+import {
+  addrLaneA,
+  addrLaneB,
+  finishA,
+  finishB,
+  laneA,
+  laneB,
+  stepA,
+  stepB,
+} from "../sketches/hash.ts";
 import { HeavyHitters, type KeySource } from "../sketches/heavy_hitters.ts";
 import { HyperLogLog } from "../sketches/hll.ts";
 import { SpreadSketch } from "../sketches/spread.ts";
@@ -119,12 +128,15 @@ class Lanes implements KeySource {
     const useSrc = m.srcIp, useDst = m.dstIp, useSp = m.srcPort, useDp = m.dstPort;
     const usePorts = useSp || useDp, useProto = m.proto, useVlan = m.vlan;
     const useFamily = useSrc || useDst;
+    // One address and no ports (src_ip, dst_ip, maybe with proto or vlan): the cheap lanes.
+    const oneAddr = useSrc !== useDst && !usePorts;
     // SYN-only lanes walk the bank's list of SYN packets (`syns[from..to)`) instead.
     const list = this.synOnly;
     for (let j = from; j < to; j++) {
       const i = list ? syns[j]! : j;
+      // Non-IP packets get lanes too (of a meaningless key): cheaper than a branch, and no
+      // task counts them.
       const f = fam[i]!;
-      if (f === FAMILY_NONE) continue;
       let meta = 0, ports = 0;
       if (usePorts && (fl[i]! & FLAG_HAS_PORTS) !== 0) {
         ports = (useSp ? sp[i]! << 16 : 0) | (useDp ? dp[i]! : 0);
@@ -133,9 +145,16 @@ class Lanes implements KeySource {
       if (useProto) meta |= proto[i]!;
       if (useFamily) meta |= f << 8;
       if (useVlan && vlan[i] !== VLAN_NONE) meta |= FLOW_ENTRY.META_VLAN_PRESENT | (vlan[i]! << 16);
+      const w = i * 4;
+      if (oneAddr) {
+        const ad = useSrc ? src : dst;
+        const x = ad[w]!;
+        const y = f === FAMILY_IPV6 ? fold(ad[w + 1]!, ad[w + 2]!, ad[w + 3]!) : 0;
+        a[i] = addrLaneA(meta, x, y), b[i] = addrLaneB(meta, x, y);
+        continue;
+      }
       let h1 = SEED_LANE_A ^ Math.imul(meta, 0x27d4eb2f),
         h2 = SEED_LANE_B ^ Math.imul(meta, 0x165667b1);
-      const w = i * 4;
       if (useSrc) {
         const x = src[w]!, y = fold(src[w + 1]!, src[w + 2]!, src[w + 3]!);
         h1 = stepA(stepA(h1, x), y), h2 = stepB(stepB(h2, x), y);
@@ -173,6 +192,8 @@ export type SketchState =
 export interface SketchTask {
   spec: SketchSpec;
   state: SketchState;
+  /** Packets counted this window (IP packets; TCP SYNs for tcp_syn tasks). */
+  packets: number;
   key: Lanes;
   element: Lanes | null;
 }
@@ -211,6 +232,7 @@ export class SketchBank {
     this.tasks = specs.map((spec) => ({
       spec,
       state: makeState(spec),
+      packets: 0,
       key: lanesOf(spec.key, spec.filter),
       element: spec.kind === "spread" ? lanesOf(spec.element, spec.filter) : null,
     }));
@@ -238,14 +260,14 @@ export class SketchBank {
       l.fill(batch, l.synOnly ? 0 : from, l.synOnly ? nSyn : to, this.syns);
     }
     for (const t of this.tasks) {
-      if (t.spec.filter === "tcp_syn") this.run(t, batch, 0, nSyn, this.syns);
-      else this.run(t, batch, from, to, null);
+      if (t.spec.filter === "tcp_syn") t.packets += this.run(t, batch, 0, nSyn, this.syns);
+      else t.packets += this.run(t, batch, from, to, null);
     }
   }
 
   /**
    * Counts packets [from, to) — or, with `list`, the packets list[from..to) — into one task.
-   * One loop per kind, so each loop's body is monomorphic.
+   * One loop per kind, so each loop's body is monomorphic. Returns the packets counted.
    */
   private run(
     t: SketchTask,
@@ -253,39 +275,41 @@ export class SketchBank {
     from: number,
     to: number,
     list: Int32Array | null,
-  ): void {
+  ): number {
     const fam = batch.family, wire = batch.wireLen;
     const a = t.key.a, b = t.key.b;
     const st = t.state;
+    let n = 0;
     if (st.kind === "distinct") {
       const h = st.sketch;
       for (let j = from; j < to; j++) {
         const i = list === null ? j : list[j]!;
-        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!);
+        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!), n++;
       }
     } else if (st.kind === "heavy_hitters") {
       const h = st.sketch, src = t.key;
       for (let j = from; j < to; j++) {
         const i = list === null ? j : list[j]!;
-        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!, wire[i]!, src, i);
+        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!, wire[i]!, src, i), n++;
       }
     } else if (st.kind === "count_min") {
       const h = st.sketch, bytes = t.spec.by === "bytes";
       for (let j = from; j < to; j++) {
         const i = list === null ? j : list[j]!;
-        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!, bytes ? wire[i]! : 1);
+        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!, bytes ? wire[i]! : 1), n++;
       }
     } else {
       const h = st.sketch, src = t.key, ea = t.element!.a, eb = t.element!.b;
       for (let j = from; j < to; j++) {
         const i = list === null ? j : list[j]!;
-        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!, ea[i]!, eb[i]!, src, i);
+        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!, ea[i]!, eb[i]!, src, i), n++;
       }
     }
+    return n;
   }
 
   /** Empties every sketch in place (window rotation). */
   clear(): void {
-    for (const t of this.tasks) t.state.sketch.clear();
+    for (const t of this.tasks) t.state.sketch.clear(), t.packets = 0;
   }
 }

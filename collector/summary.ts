@@ -26,6 +26,45 @@ export interface FlowRow {
   tcp_flags: number;
 }
 
+/** Key fields of a sketch's row (addresses as text). */
+export type KeyedRow = Partial<Record<KeyField, string | number | null>>;
+
+/** Sketch tasks' results over the whole input (store path only). */
+export interface SketchesSummary {
+  heavyHitters: {
+    task: string;
+    key: KeyField[];
+    by: "packets" | "bytes";
+    memoryBytes: number;
+    /** The exact task the exact columns come from, if one covers the key. */
+    exactTask: string | null;
+    rows: (KeyedRow & {
+      packets: number;
+      bytes: number;
+      exact_packets: number | null;
+      exact_bytes: number | null;
+    })[];
+  }[];
+  distinct: {
+    task: string;
+    key: KeyField[];
+    precision: number;
+    estimate: number;
+    /** Exact distinct count from an exact task whose key covers this one, else null. */
+    exact: number | null;
+  }[];
+  spread: {
+    task: string;
+    key: KeyField[];
+    element: KeyField[];
+    threshold: number;
+    filter: string;
+    memoryBytes: number;
+    rows: (KeyedRow & { spread: number })[];
+  }[];
+  countMin: { task: string; key: KeyField[]; by: string; memoryBytes: number; packets: number }[];
+}
+
 export interface Summary {
   /** Store source id; null for an in-memory analysis. */
   sourceId: string | null;
@@ -57,6 +96,8 @@ export interface Summary {
   talkers: FlowRow[] | null;
   /** Flow records by close reason (store path only). */
   flowRecords: { reason: string; records: number }[];
+  /** Sketch tasks (store path only; null in memory). */
+  sketches: SketchesSummary | null;
 }
 
 /** Files and warnings of a run, for the report header. */
@@ -110,5 +151,6 @@ export function summaryOf(res: AnalyzeResult, limit?: number): Summary {
     flows: flowRows(res.flows, res.groupBy, limit),
     talkers,
     flowRecords: [],
+    sketches: null,
   };
 }

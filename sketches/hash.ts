@@ -75,6 +75,20 @@ export function hashWords(a: Int32Array, o: number, n: number, out: Int32Array, 
 }
 
 /**
+ * Lanes of a key that is one address plus a meta word (family, presence bits): `x` is the
+ * address's first word, `y` the other three folded into one (zero for IPv4). Cheaper than
+ * word-by-word mixing, and for IPv4 each lane is a bijection of the address, so two sources
+ * never share lanes; for IPv6 the two lanes combine (x, y) differently, so both collide only
+ * by chance (about 2^-64 per pair).
+ */
+export function addrLaneA(meta: number, x: number, y: number): number {
+  return finishA(SEED_A ^ Math.imul(meta, 0x27d4eb2f) ^ x ^ Math.imul(y, P2));
+}
+export function addrLaneB(meta: number, x: number, y: number): number {
+  return finishB(SEED_B ^ Math.imul(meta, 0x165667b1) ^ Math.imul(x, P3) ^ y);
+}
+
+/**
  * Combines a key's lanes with an element's lanes into the lanes of the (key, element) pair
  * (super-spreader sketches count distinct pairs per key).
  */
@@ -83,9 +97,4 @@ export function pairA(ka: number, ea: number): number {
 }
 export function pairB(kb: number, eb: number): number {
   return finishB(stepB(stepB(SEED_B, kb), eb));
-}
-
-/** Index in [0, n) from a 32-bit lane (multiply-shift: no modulo bias worth counting, no division). */
-export function bucketOf(lane: number, n: number): number {
-  return Math.floor((lane >>> 0) * n / 4294967296);
 }

@@ -22,7 +22,6 @@
  */
 
 import { begin, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
-import { bucketOf } from "./hash.ts";
 import { LANE_INDEX_MAX, LaneIndex } from "./_lane_index.ts";
 
 const VERSION = 1;
@@ -45,7 +44,7 @@ const COUNT_MAX = 0x7fffffff;
 export const HH_MEMORY_MIN = 4096;
 export const HH_MEMORY_MAX = 1 << 28;
 /** Share of the budget given to the store; the rest is buckets (measured in bench/ACCURACY.md). */
-const STORE_SHARE = 0.4;
+const STORE_SHARE = 0.6;
 
 /** decayThreshold[x]: b^-x scaled to 2^32, compared with a 32-bit random number. */
 const DECAY_STEPS = 300;
@@ -64,13 +63,14 @@ export class HeavyHitters {
   readonly budget: number;
   readonly capacity: number;
   readonly width: number;
+  private readonly widthMask: number;
   /** Buckets: [fingerprint, count] pairs, row after row. */
   private readonly buckets: Int32Array;
   /** Store: key words, hash lanes, exact counters. */
   readonly keys: Int32Array;
   private readonly index: LaneIndex;
-  private readonly pk: Float64Array;
-  private readonly by: Float64Array;
+  /** Exact counters of stored keys, packets and bytes side by side (one cache line). */
+  private readonly counts: Float64Array;
   /**
    * Min-heap of store entries on `hw`, a snapshot of each entry's weight. Weights only grow, so
    * a snapshot is a lower bound and counting a packet never touches the heap; the root is
@@ -92,16 +92,20 @@ export class HeavyHitters {
     }
     this.byBytes = byBytes;
     this.budget = memoryBytes;
-    this.capacity = Math.max(16, Math.floor(memoryBytes * STORE_SHARE / STORE_ENTRY_BYTES));
-    const buckets = Math.floor((memoryBytes - this.capacity * STORE_ENTRY_BYTES) / BUCKET_BYTES);
-    this.width = Math.max(16, Math.floor(buckets / ROWS));
+    // Buckets get a power-of-two width (an index is then a mask) at most their share of the
+    // budget; the store gets the rest.
+    const rowBuckets = memoryBytes * (1 - STORE_SHARE) / (ROWS * BUCKET_BYTES);
+    this.width = 16;
+    while (this.width * 2 <= rowBuckets) this.width *= 2;
+    this.widthMask = this.width - 1;
+    const left = memoryBytes - ROWS * this.width * BUCKET_BYTES;
+    this.capacity = Math.max(16, Math.floor(left / STORE_ENTRY_BYTES));
     if (this.capacity > LANE_INDEX_MAX) throw new RangeError("Heavy-hitter memory too large");
     this.buckets = new Int32Array(ROWS * this.width * 2);
     const k = this.capacity;
     this.keys = new Int32Array(k * HH_KEY_WORDS);
     this.index = new LaneIndex(k);
-    this.pk = new Float64Array(k);
-    this.by = new Float64Array(k);
+    this.counts = new Float64Array(k * 2);
     this.heap = new Int32Array(k);
     this.pos = new Int32Array(k);
     this.hw = new Float64Array(k);
@@ -109,17 +113,17 @@ export class HeavyHitters {
 
   get memoryBytes(): number {
     return this.buckets.byteLength + this.keys.byteLength + this.index.memoryBytes +
-      this.pk.byteLength * 3 + this.heap.byteLength * 2;
+      this.counts.byteLength * 1.5 + this.heap.byteLength * 2;
   }
 
   packets(e: number): number {
-    return this.pk[e]!;
+    return this.counts[e * 2]!;
   }
   bytes(e: number): number {
-    return this.by[e]!;
+    return this.counts[e * 2 + 1]!;
   }
   private weightOf(e: number): number {
-    return this.byBytes ? this.by[e]! : this.pk[e]!;
+    return this.counts[e * 2 + (this.byBytes ? 1 : 0)]!;
   }
   /** The smallest weight in the store (0 until it is full): the bound on a missed key. */
   minWeight(): number {
@@ -141,8 +145,8 @@ export class HeavyHitters {
   add(a: number, b: number, bytes: number, src: KeySource, i: number): void {
     const e = this.index.find(a, b);
     if (e >= 0) {
-      this.pk[e]!++;
-      this.by[e]! += bytes;
+      this.counts[e * 2]!++;
+      this.counts[e * 2 + 1]! += bytes;
       return;
     }
     const w = this.byBytes ? bytes : 1;
@@ -161,7 +165,7 @@ export class HeavyHitters {
     const unit = this.byBytes ? BYTES_UNIT : 1;
     const bk = this.buckets;
     for (let r = 0; r < ROWS; r++) {
-      const j = (r * this.width + bucketOf(r === 0 ? a : b ^ a, this.width)) * 2;
+      const j = (r * this.width + ((r === 0 ? a : (b ^ a) >>> 7) & this.widthMask)) * 2;
       const c = bk[j + 1]!;
       if (bk[j] === b) {
         const v = Math.min(c + w, COUNT_MAX);
@@ -207,8 +211,9 @@ export class HeavyHitters {
   ): void {
     // The estimate counts the weight before and including this packet; the other measure is
     // scaled from this packet's size (documented as an estimate for the part before entry).
-    if (this.byBytes) this.by[e] = est, this.pk[e] = Math.max(1, Math.round(est / w));
-    else this.pk[e] = est, this.by[e] = est * bytes;
+    const c = this.counts;
+    if (this.byBytes) c[e * 2 + 1] = est, c[e * 2] = Math.max(1, Math.round(est / w));
+    else c[e * 2] = est, c[e * 2 + 1] = est * bytes;
     src.writeKey(i, this.keys, e * HH_KEY_WORDS);
     this.place(e, fresh, a, b);
   }
@@ -275,7 +280,7 @@ export class HeavyHitters {
       const a = other.index.a[f]!, b = other.index.b[f]!;
       const e = this.index.find(a, b);
       if (e >= 0) {
-        this.pk[e]! += other.pk[f]!, this.by[e]! += other.by[f]!;
+        this.counts[e * 2]! += other.packets(f), this.counts[e * 2 + 1]! += other.bytes(f);
         continue;
       }
       const w = other.weightOf(f);
@@ -286,7 +291,7 @@ export class HeavyHitters {
         slot = this.heap[0]!;
         this.index.remove(slot);
       } else continue;
-      this.pk[slot] = other.pk[f]!, this.by[slot] = other.by[f]!;
+      this.counts[slot * 2] = other.packets(f), this.counts[slot * 2 + 1] = other.bytes(f);
       src.writeKey(f, this.keys, slot * HH_KEY_WORDS);
       this.place(slot, fresh, a, b);
     }
@@ -300,16 +305,20 @@ export class HeavyHitters {
   }
 
   /**
-   * Header; memory budget (u32), by-bytes (u8), stored keys (u32); buckets (i32 fingerprint,
-   * i32 count); then per stored key its 10 words, two lanes, packets and bytes (f64).
+   * Header; memory budget (u32), by-bytes (u8), buckets included (u8), stored keys (u32);
+   * the buckets (i32 fingerprint, i32 count) unless left out; then per stored key its 10 words,
+   * two lanes, packets and bytes (f64). Without buckets (`withFilter` false: what the store
+   * keeps per window) the bytes are the keys and counts that listing and merging need; a
+   * sketch read back from them counts on with empty buckets.
    */
-  serialize(): Uint8Array {
-    const nb = this.buckets.length;
+  serialize(withFilter = true): Uint8Array {
+    const nb = withFilter ? this.buckets.length : 0;
     const per = HH_KEY_WORDS * 4 + 8 + 16;
-    const { bytes, view } = begin(SketchKind.heavyHitters, VERSION, 9 + nb * 4 + this.size * per);
+    const { bytes, view } = begin(SketchKind.heavyHitters, VERSION, 10 + nb * 4 + this.size * per);
     let o = HEADER_BYTES;
     view.setUint32(o, this.budget, true), o += 4;
     bytes[o++] = this.byBytes ? 1 : 0;
+    bytes[o++] = withFilter ? 1 : 0;
     view.setUint32(o, this.size, true), o += 4;
     for (let j = 0; j < nb; j++) view.setInt32(o, this.buckets[j]!, true), o += 4;
     for (let e = 0; e < this.size; e++) {
@@ -318,22 +327,23 @@ export class HeavyHitters {
       }
       view.setInt32(o, this.index.a[e]!, true), view.setInt32(o + 4, this.index.b[e]!, true);
       o += 8;
-      view.setFloat64(o, this.pk[e]!, true), view.setFloat64(o + 8, this.by[e]!, true), o += 16;
+      view.setFloat64(o, this.packets(e), true), view.setFloat64(o + 8, this.bytes(e), true);
+      o += 16;
     }
     return bytes;
   }
 
   static deserialize(bytes: Uint8Array): HeavyHitters {
     const view = open(bytes, SketchKind.heavyHitters, VERSION, "heavy hitters");
-    if (bytes.length < HEADER_BYTES + 9) expectLength(bytes, HEADER_BYTES + 9, "heavy hitters");
+    if (bytes.length < HEADER_BYTES + 10) expectLength(bytes, HEADER_BYTES + 10, "heavy hitters");
     let o = HEADER_BYTES;
     const h = new HeavyHitters(view.getUint32(o, true), bytes[o + 4] === 1);
-    const size = view.getUint32(o + 5, true);
-    o += 9;
-    const nb = h.buckets.length;
+    const nb = bytes[o + 5] === 1 ? h.buckets.length : 0;
+    const size = view.getUint32(o + 6, true);
+    o += 10;
     const per = HH_KEY_WORDS * 4 + 8 + 16;
     if (size > h.capacity) throw new RangeError("Cannot read heavy hitters: too many keys");
-    expectLength(bytes, HEADER_BYTES + 9 + nb * 4 + size * per, "heavy hitters");
+    expectLength(bytes, HEADER_BYTES + 10 + nb * 4 + size * per, "heavy hitters");
     for (let j = 0; j < nb; j++) h.buckets[j] = view.getInt32(o, true), o += 4;
     for (let e = 0; e < size; e++) {
       for (let j = 0; j < HH_KEY_WORDS; j++) {
@@ -341,7 +351,9 @@ export class HeavyHitters {
       }
       const a = view.getInt32(o, true), b = view.getInt32(o + 4, true);
       o += 8;
-      h.pk[e] = view.getFloat64(o, true), h.by[e] = view.getFloat64(o + 8, true), o += 16;
+      h.counts[e * 2] = view.getFloat64(o, true),
+        h.counts[e * 2 + 1] = view.getFloat64(o + 8, true);
+      o += 16;
       h.size = e + 1;
       h.place(e, true, a, b);
     }

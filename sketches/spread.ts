@@ -23,7 +23,7 @@
 
 import { begin, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
 import { LaneIndex } from "./_lane_index.ts";
-import { bucketOf, pairA, pairB } from "./hash.ts";
+import { pairA, pairB } from "./hash.ts";
 import { ertlEstimate, pow2Neg, rankOf } from "./hll.ts";
 import { HH_KEY_WORDS, type KeySource } from "./heavy_hitters.ts";
 
@@ -58,6 +58,14 @@ export class SpreadSketch {
   readonly width: number;
   readonly capacity: number;
   private readonly cells: Int32Array;
+  /**
+   * One bit per filter cell, set once the cell's estimate reaches `admitAt`. A candidate's
+   * cells are always hot (cells only gain bits within a window), so a packet whose cells are
+   * not both hot skips the candidate lookup: a 4 KB array in L1 instead of a hash probe.
+   */
+  private readonly hot: Int32Array;
+  /** Read back without its filter: every packet must look candidates up. */
+  private coldFilter = false;
   /** Candidate state: key words, registers, HIP sums and estimates, estimate at entry. */
   readonly keys: Int32Array;
   private readonly regs: Uint8Array;
@@ -92,8 +100,11 @@ export class SpreadSketch {
     // Enter well below the threshold so little is missed before entry, but high enough that
     // the filter's noise (other keys in the same cells) rarely admits a small key.
     this.admitAt = Math.min(Math.max(4, Math.round(threshold / 32)), LC[48]!);
-    this.width = Math.max(64, Math.floor(memoryBytes * FILTER_SHARE / (ROWS * 8)));
+    // A power-of-two width, so a cell index is a mask; the candidates get the rest.
+    this.width = 64;
+    while (this.width * 2 * ROWS * 8 <= memoryBytes * FILTER_SHARE) this.width *= 2;
     this.cells = new Int32Array(ROWS * this.width * 2);
+    this.hot = new Int32Array(Math.ceil((ROWS * this.width) / 32));
     const per = (1 << p) + HH_KEY_WORDS * 4 + 3 * 8 + 16;
     this.capacity = Math.max(4, Math.floor((memoryBytes - this.cells.byteLength) / per));
     const k = this.capacity;
@@ -106,7 +117,8 @@ export class SpreadSketch {
   }
 
   get memoryBytes(): number {
-    return this.cells.byteLength + this.keys.byteLength + this.regs.byteLength +
+    return this.cells.byteLength + this.hot.byteLength + this.keys.byteLength +
+      this.regs.byteLength +
       this.sum.byteLength * 3 + this.index.memoryBytes;
   }
 
@@ -115,21 +127,30 @@ export class SpreadSketch {
    * gives the key words if the key becomes a candidate.
    */
   add(a: number, b: number, ea: number, eb: number, src: KeySource, i: number): void {
-    const e = this.index.find(a, b);
-    if (e >= 0) {
-      this.count(e, pairA(a, ea), pairB(b, eb));
-      return;
+    const k0 = a & (this.width - 1), k1 = this.width + (b & (this.width - 1));
+    const hot = this.hot;
+    if (
+      this.coldFilter ||
+      ((hot[k0 >>> 5]! >>> (k0 & 31)) & (hot[k1 >>> 5]! >>> (k1 & 31)) & 1) !== 0
+    ) {
+      const e = this.index.find(a, b);
+      if (e >= 0) {
+        this.count(e, pairA(a, ea), pairB(b, eb));
+        return;
+      }
     }
     // The filter needs 6 bits of the pair: the top bits of one multiply of both lanes.
     const x = Math.imul(ea ^ Math.imul(a, 0x2545f491), 0x9e3779b1) >>> 26;
     const bit = 1 << (x & 31), word = x >>> 5;
-    const j0 = bucketOf(a, this.width) * 2 + word;
-    const j1 = (this.width + bucketOf(b, this.width)) * 2 + word;
+    const j0 = k0 * 2 + word, j1 = k1 * 2 + word;
     const c0 = this.cells[j0]!, c1 = this.cells[j1]!;
     if ((c0 & bit) !== 0 && (c1 & bit) !== 0) return;
     this.cells[j0] = c0 | bit, this.cells[j1] = c1 | bit;
     this.ones += ((c0 & bit) === 0 ? 1 : 0) + ((c1 & bit) === 0 ? 1 : 0);
-    const est = Math.min(this.cellEstimate(j0 & ~1), this.cellEstimate(j1 & ~1));
+    const e0 = this.cellEstimate(k0 * 2), e1 = this.cellEstimate(k1 * 2);
+    if (e0 >= this.admitAt) hot[k0 >>> 5]! |= 1 << (k0 & 31);
+    if (e1 >= this.admitAt) hot[k1 >>> 5]! |= 1 << (k1 & 31);
+    const est = Math.min(e0, e1);
     if (est >= this.admitAt) {
       this.admit(a, b, Math.max(0, est - this.noise()), pairA(a, ea), pairB(b, eb), src, i);
     }
@@ -139,6 +160,14 @@ export class SpreadSketch {
   private noise(): number {
     const mean = this.ones / (ROWS * this.width);
     return -FILTER_BITS * Math.log(1 - Math.min(mean, FILTER_BITS - 1) / FILTER_BITS);
+  }
+
+  /** Recomputes the hot bits from the cells (after reading back or merging). */
+  private markHot(): void {
+    this.hot.fill(0);
+    for (let k = 0; k < ROWS * this.width; k++) {
+      if (this.cellEstimate(k * 2) >= this.admitAt) this.hot[k >>> 5]! |= 1 << (k & 31);
+    }
   }
 
   private cellEstimate(j: number): number {
@@ -209,6 +238,8 @@ export class SpreadSketch {
       this.cells[j]! |= other.cells[j]!;
       this.ones += popcount(this.cells[j]!);
     }
+    this.coldFilter ||= other.coldFilter;
+    this.markHot();
     const m = 1 << this.p;
     for (let f = 0; f < other.size; f++) {
       const a = other.index.a[f]!, b = other.index.b[f]!;
@@ -235,6 +266,8 @@ export class SpreadSketch {
 
   clear(): void {
     this.cells.fill(0);
+    this.hot.fill(0);
+    this.coldFilter = false;
     this.ones = 0;
     this.index.clear();
     this.size = 0;
@@ -243,21 +276,24 @@ export class SpreadSketch {
   }
 
   /**
-   * Header; budget (u32), threshold (u32), p (u8), candidates (u32); filter cells (i32);
-   * per candidate its key words, lanes, estimate at entry (f64), estimate since (f64,
-   * HIP or Ertl) and registers.
+   * Header; budget (u32), threshold (u32), p (u8), filter included (u8), candidates (u32);
+   * the filter cells (i32) unless left out (`withFilter` false, what the store keeps); per
+   * candidate its key words, lanes, estimate at entry (f64), estimate since (f64, HIP or
+   * Ertl) and registers.
    */
-  serialize(): Uint8Array {
+  serialize(withFilter = true): Uint8Array {
     const m = 1 << this.p;
     const per = HH_KEY_WORDS * 4 + 8 + 16 + m;
-    const body = 13 + this.cells.length * 4 + this.size * per;
+    const nc = withFilter ? this.cells.length : 0;
+    const body = 14 + nc * 4 + this.size * per;
     const { bytes, view } = begin(SketchKind.spread, VERSION, body);
     let o = HEADER_BYTES;
     view.setUint32(o, this.budget, true), view.setUint32(o + 4, this.threshold, true);
     bytes[o + 8] = this.p;
-    view.setUint32(o + 9, this.size, true);
-    o += 13;
-    for (let j = 0; j < this.cells.length; j++) view.setInt32(o, this.cells[j]!, true), o += 4;
+    bytes[o + 9] = withFilter ? 1 : 0;
+    view.setUint32(o + 10, this.size, true);
+    o += 14;
+    for (let j = 0; j < nc; j++) view.setInt32(o, this.cells[j]!, true), o += 4;
     for (let e = 0; e < this.size; e++) {
       for (let j = 0; j < HH_KEY_WORDS; j++) {
         view.setInt32(o, this.keys[e * HH_KEY_WORDS + j]!, true), o += 4;
@@ -273,23 +309,26 @@ export class SpreadSketch {
 
   static deserialize(bytes: Uint8Array): SpreadSketch {
     const view = open(bytes, SketchKind.spread, VERSION, "spread sketch");
-    if (bytes.length < HEADER_BYTES + 13) expectLength(bytes, HEADER_BYTES + 13, "spread sketch");
+    if (bytes.length < HEADER_BYTES + 14) expectLength(bytes, HEADER_BYTES + 14, "spread sketch");
     let o = HEADER_BYTES;
     const s = new SpreadSketch({
       memoryBytes: view.getUint32(o, true),
       threshold: view.getUint32(o + 4, true),
       p: bytes[o + 8]!,
     });
-    const size = view.getUint32(o + 9, true);
-    o += 13;
+    const nc = bytes[o + 9] === 1 ? s.cells.length : 0;
+    const size = view.getUint32(o + 10, true);
+    o += 14;
     const m = 1 << s.p;
     const per = HH_KEY_WORDS * 4 + 8 + 16 + m;
     if (size > s.capacity) throw new RangeError("Cannot read spread sketch: too many candidates");
-    expectLength(bytes, HEADER_BYTES + 13 + s.cells.length * 4 + size * per, "spread sketch");
-    for (let j = 0; j < s.cells.length; j++) {
+    expectLength(bytes, HEADER_BYTES + 14 + nc * 4 + size * per, "spread sketch");
+    for (let j = 0; j < nc; j++) {
       s.cells[j] = view.getInt32(o, true), o += 4;
       s.ones += popcount(s.cells[j]!);
     }
+    s.coldFilter = nc === 0;
+    s.markHot();
     for (let e = 0; e < size; e++) {
       for (let j = 0; j < HH_KEY_WORDS; j++) {
         s.keys[e * HH_KEY_WORDS + j] = view.getInt32(o, true), o += 4;

@@ -155,6 +155,42 @@ export const MIGRATIONS: readonly string[] = [
            close_reason(close_code) AS close_reason
     FROM flow_records JOIN sources s USING (source_no);
   `,
+  // 2: sketch tasks (issue 5).
+  `
+  ALTER TABLE tasks ADD COLUMN params VARCHAR;
+  CREATE TABLE window_sketches (
+    source_no    UINTEGER NOT NULL,
+    task_no      USMALLINT NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    packets      UBIGINT NOT NULL,
+    estimate     DOUBLE,
+    sketch       BLOB NOT NULL
+  );
+  CREATE TABLE window_sketch_keys (
+    source_no    UINTEGER NOT NULL,
+    task_no      USMALLINT NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    rank         UINTEGER NOT NULL,
+    ip_version   UTINYINT,
+    src_addr     UHUGEINT,
+    dst_addr     UHUGEINT,
+    proto        USMALLINT,
+    src_port     INTEGER,
+    dst_port     INTEGER,
+    vlan         USMALLINT,
+    packets      UBIGINT,
+    bytes        UBIGINT,
+    spread       DOUBLE
+  );
+  CREATE VIEW sketch_keys AS
+    SELECT t.name AS task, t.kind, window_start, rank, ip_text(src_addr, ip_version) AS src_ip,
+           ip_text(dst_addr, ip_version) AS dst_ip, proto, src_port, dst_port, vlan, packets,
+           bytes, spread
+    FROM window_sketch_keys JOIN tasks t USING (source_no, task_no);
+  CREATE VIEW distinct_counts AS
+    SELECT t.name AS task, t.key, window_start, estimate
+    FROM window_sketches JOIN tasks t USING (source_no, task_no) WHERE t.kind = 'distinct';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

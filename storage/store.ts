@@ -25,6 +25,8 @@ import { ERROR_NAMES } from "../collector/decode/mod.ts";
 import { ENTRY_WORDS, FLOW_ENTRY, type FlowTable } from "../collector/flow_table.ts";
 import { FLOW_RECORD, type FlowRecords, RECORD_WORDS } from "../collector/flow_tracker.ts";
 import { ChunkWriter } from "./_chunk.ts";
+import { appendSketches, appendSketchKeys } from "./_sketch_rows.ts";
+import type { SketchSpec } from "../collector/sketch_bank.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 
 /** Column types of window_flows and flow_records, in table order (see schema.ts). */
@@ -75,10 +77,26 @@ const SOURCE_TABLES = [
   "window_decode_errors",
   "window_tasks",
   "window_flows",
+  "window_sketches",
+  "window_sketch_keys",
   "flow_records",
   "tasks",
   "sources",
 ];
+
+/** A sketch task's options as stored in tasks.params: only those its kind uses. */
+function sketchParams(
+  kind: SketchSpec["kind"],
+  p: Omit<SketchSpec, "name" | "kind" | "key">,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { filter: p.filter };
+  if (kind !== "distinct") out.memory_bytes = p.memoryBytes;
+  if (kind === "heavy_hitters") out.by = p.by, out.top = p.top;
+  if (kind === "count_min") out.by = p.by, out.conservative = p.conservative;
+  if (kind === "distinct") out.precision = p.precision;
+  if (kind === "spread") out.element = p.element.join(","), out.threshold = p.threshold;
+  return out;
+}
 
 /** The store file is held by another process (DuckDB allows one writer). */
 export class StoreLockedError extends TypeError {
@@ -352,6 +370,7 @@ export class Store {
     inputs: string,
     windowSec: number,
     tasks: readonly TaskSpec[],
+    sketches: readonly SketchSpec[] = [],
   ): Promise<number> {
     return await this.transaction(async () => {
       const old = await this.rows("SELECT source_no FROM sources WHERE source_id = $1", [
@@ -373,12 +392,23 @@ export class Store {
       );
       for (let k = 0; k < tasks.length; k++) {
         const t = tasks[k]!;
-        await this.con.run("INSERT INTO tasks VALUES ($1, $2, $3, $4, $5)", [
+        await this.con.run("INSERT INTO tasks VALUES ($1, $2, $3, $4, $5, NULL)", [
           sourceNo,
           k,
           t.name,
           t.kind,
           t.key.join(","),
+        ]);
+      }
+      for (let k = 0; k < sketches.length; k++) {
+        const { name, kind, key, ...params } = sketches[k]!;
+        await this.con.run("INSERT INTO tasks VALUES ($1, $2, $3, $4, $5, $6)", [
+          sourceNo,
+          tasks.length + k,
+          name,
+          kind,
+          key.join(","),
+          JSON.stringify(sketchParams(kind, params)),
         ]);
       }
       return sourceNo;
@@ -455,6 +485,18 @@ export class Store {
           (a) => writeFlowRows(a, sourceNo, k, startMicros, table),
         );
       }
+      if (w.sketches.length > 0) {
+        const n = w.tasks.length;
+        const packets = w.sketches.map((t) => t.packets);
+        await this.append(
+          "window_sketches",
+          (a) => appendSketches(a, sourceNo, n, start, w.sketches, packets),
+        );
+        await this.append(
+          "window_sketch_keys",
+          (a) => appendSketchKeys(a, sourceNo, n, start, w.sketches),
+        );
+      }
     });
   }
 
@@ -516,6 +558,8 @@ export class Store {
           "window_decode_errors",
           "window_tasks",
           "window_flows",
+          "window_sketches",
+          "window_sketch_keys",
         ]
       ) {
         await this.con.run(`DELETE FROM ${t} WHERE window_start < $1`, [b]);

@@ -10,6 +10,7 @@ import type { KeyField } from "../collector/key_fields.ts";
 import type { FlowRow, Summary } from "../collector/summary.ts";
 import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
 import type { Store } from "./store.ts";
+import { summarizeSketches } from "./sketch_summary.ts";
 
 /** "sec.nnnnnnnnn" from epoch nanoseconds (bigint from DuckDB). */
 export function nsText(v: DuckDBValue): string | null {
@@ -25,7 +26,7 @@ const numOrNull = (v: DuckDBValue): number | null =>
   v === null || v === undefined ? null : Number(v);
 
 /** Address text from a UHUGEINT column value and the row's ip_version. */
-function addrOf(v: DuckDBValue, version: DuckDBValue): string | null {
+export function addrOf(v: DuckDBValue, version: DuckDBValue): string | null {
   if (v === null || v === undefined) return null;
   const x = BigInt(v as bigint);
   if (Number(version) === 4) return ipv4Text(Number(x));
@@ -34,7 +35,7 @@ function addrOf(v: DuckDBValue, version: DuckDBValue): string | null {
 }
 
 /** Key fields as store columns: addresses are stored as numbers with their IP version. */
-function keyColumns(keys: readonly KeyField[]): string {
+export function keyColumns(keys: readonly KeyField[]): string {
   const cols: string[] = [];
   if (keys.includes("src_ip") || keys.includes("dst_ip")) cols.push("ip_version");
   for (const f of keys) cols.push(f === "src_ip" ? "src_addr" : f === "dst_ip" ? "dst_addr" : f);
@@ -156,5 +157,11 @@ export async function summarize(
     flows: flows.map((r) => toRow(r, groupBy)),
     talkers: talkers === null ? null : talkers.map((r) => toRow(r, ["src_ip"])),
     flowRecords: records.map((r) => ({ reason: String(r.reason), records: num(r.n!) })),
+    sketches: await summarizeSketches(
+      store,
+      sourceNo,
+      taskNo < 0 ? null : { name: task, taskNo, key: groupBy },
+      limit,
+    ),
   };
 }

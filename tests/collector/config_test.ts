@@ -46,7 +46,7 @@ Deno.test("validateConfig() reports every problem at once", () => {
     /top level: unknown key "colour"/,
     /tasks\[0\]\.key: unknown field "mac"/,
     /tasks\[1\]\.name: "flows" is used twice/,
-    /tasks\[1\]\.kind: "exact"/,
+    /tasks\[1\]\.kind: one of exact, heavy_hitters, count_min, distinct, spread, got "topk"/,
     /tasks\[1\]\.key: a list of key fields/,
     /tasks\[2\]\.name: lower-case/,
     /tasks\[2\]\.key: proto given twice/,
@@ -76,4 +76,81 @@ Deno.test("loadConfig() names the file and refuses YAML that does not parse", as
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test("validateConfig() reads sketch tasks with their options and limits", () => {
+  const cfg = validateConfig({
+    tasks: [
+      { name: "flows", key: ["src_ip", "dst_ip"] },
+      {
+        name: "hh",
+        kind: "heavy_hitters",
+        key: ["dst_ip"],
+        memory: "64KiB",
+        by: "packets",
+        top: 5,
+      },
+      { name: "cm", kind: "count_min", key: ["src_ip"], memory: "32KiB", conservative: false },
+      { name: "hll", kind: "distinct", key: ["dst_port"], precision: 12 },
+      {
+        name: "scan",
+        kind: "spread",
+        key: ["src_ip"],
+        element: ["dst_port"],
+        threshold: 50,
+        filter: "tcp_syn",
+      },
+    ],
+  });
+  assert.ok(!Array.isArray(cfg), JSON.stringify(cfg));
+  assert.deepEqual(cfg.tasks.map((t) => t.name), ["flows"]);
+  assert.deepEqual(cfg.sketches.map((t) => [t.name, t.kind]), [
+    ["hh", "heavy_hitters"],
+    ["cm", "count_min"],
+    ["hll", "distinct"],
+    ["scan", "spread"],
+  ]);
+  const [hh, cm, hll, scan] = cfg.sketches;
+  assert.equal(hh!.memoryBytes, 65536);
+  assert.equal(hh!.by, "packets");
+  assert.equal(hh!.top, 5);
+  assert.equal(cm!.conservative, false);
+  assert.equal(hll!.precision, 12);
+  assert.deepEqual(scan!.element, ["dst_port"]);
+  assert.equal(scan!.threshold, 50);
+  assert.equal(scan!.filter, "tcp_syn");
+});
+
+Deno.test("validateConfig() reports sketch option problems, each once", () => {
+  const problems = validateConfig({
+    tasks: [
+      { name: "flows", key: ["src_ip"] },
+      { name: "hh", kind: "heavy_hitters", key: ["src_ip"], memory: "1KB", by: "flows" },
+      { name: "hll", kind: "distinct", key: ["src_ip"], precision: 30, memory: "1MB" },
+      { name: "sp", kind: "spread", key: ["src_ip"], element: ["mac"], threshold: 1 },
+      { name: "cm", kind: "count_min", key: ["src_ip"], filter: "udp" },
+    ],
+  }) as string[];
+  assert.ok(Array.isArray(problems));
+  const expected = [
+    /tasks\[1\]\.memory: a size from 4096/,
+    /tasks\[1\]\.by: packets or bytes/,
+    /tasks\[2\]: unknown key "memory"/,
+    /tasks\[2\]\.precision: 4 to 18/,
+    /tasks\[3\]\.threshold/,
+    /tasks\[3\]\.element: unknown field "mac"/,
+    /tasks\[4\]\.filter: one of all, tcp_syn/,
+  ];
+  for (const re of expected) {
+    assert.ok(problems.some((p) => re.test(p)), `${re} in ${problems.join(" | ")}`);
+  }
+  assert.equal(problems.length, expected.length, problems.join(" | "));
+});
+
+Deno.test("validateConfig() needs one exact task", () => {
+  const problems = validateConfig({
+    tasks: [{ name: "hll", kind: "distinct", key: ["src_ip"] }],
+  }) as string[];
+  assert.ok(Array.isArray(problems));
+  assert.match(problems.join(" | "), /at least one exact task/);
 });

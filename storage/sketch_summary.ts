@@ -1,0 +1,183 @@
+/**
+ * The sketch part of the report, read back from the store and combined over windows at query
+ * time: heavy hitters summed per key (beside the exact counts where an exact task's key covers
+ * the sketch's), distinct counts from HyperLogLogs merged across windows (beside the exact
+ * count where the exact task can give it), spreaders from spread sketches merged across
+ * windows.
+ *
+ * @module
+ */
+
+import type { DuckDBValue } from "@duckdb/node-api";
+import type { KeyField } from "../collector/key_fields.ts";
+import type { KeyedRow, SketchesSummary } from "../collector/summary.ts";
+import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
+import { FLOW_ENTRY } from "../collector/flow_table.ts";
+import { HyperLogLog } from "../sketches/hll.ts";
+import { SpreadSketch } from "../sketches/spread.ts";
+import { HH_KEY_WORDS } from "../sketches/heavy_hitters.ts";
+import type { Store } from "./store.ts";
+import { addrOf, keyColumns } from "./summary.ts";
+
+const num = (v: DuckDBValue): number => v === null || v === undefined ? 0 : Number(v);
+
+function fieldsOf(text: string): KeyField[] {
+  return text === "" ? [] : text.split(",") as KeyField[];
+}
+
+/** Key fields of a row read from a key table (addresses as text). */
+function keyedOf(r: Record<string, DuckDBValue>, key: readonly KeyField[]): KeyedRow {
+  const row: KeyedRow = {};
+  for (const f of key) {
+    if (f === "src_ip") row[f] = addrOf(r.src_addr!, r.ip_version!);
+    else if (f === "dst_ip") row[f] = addrOf(r.dst_addr!, r.ip_version!);
+    else row[f] = r[f] === null || r[f] === undefined ? null : Number(r[f]);
+  }
+  return row;
+}
+
+/** Key fields of a key held as 10 words (a sketch's store), addresses as text. */
+function keyedOfWords(w: Int32Array, o: number, key: readonly KeyField[]): KeyedRow {
+  const meta = w[o + FLOW_ENTRY.META]!;
+  const v4 = ((meta >>> 8) & 7) === 4;
+  const addr = (at: number) =>
+    v4 ? ipv4Text(w[at]! >>> 0) : ipv6Text([0, 1, 2, 3].map((j) => w[at + j]! >>> 0));
+  const ports = w[o + FLOW_ENTRY.PORTS]! >>> 0;
+  const hasPorts = (meta & FLOW_ENTRY.META_PORTS_PRESENT) !== 0;
+  const row: KeyedRow = {};
+  for (const f of key) {
+    if (f === "src_ip") row[f] = addr(o);
+    else if (f === "dst_ip") row[f] = addr(o + 4);
+    else if (f === "proto") row[f] = meta & 0xff;
+    else if (f === "src_port") row[f] = hasPorts ? ports >>> 16 : null;
+    else if (f === "dst_port") row[f] = hasPorts ? ports & 0xffff : null;
+    else row[f] = (meta & FLOW_ENTRY.META_VLAN_PRESENT) !== 0 ? (meta >>> 16) & 0xfff : null;
+  }
+  return row;
+}
+
+async function blobs(store: Store, sourceNo: number, taskNo: number): Promise<Uint8Array[]> {
+  const rows = await store.rows(
+    `SELECT sketch FROM window_sketches WHERE source_no = $1 AND task_no = $2
+     ORDER BY window_start`,
+    [sourceNo, taskNo],
+  );
+  return rows.map((r) => (r.sketch as { bytes: Uint8Array }).bytes);
+}
+
+/**
+ * Reads every sketch task of `sourceNo`. `exact` is the exact task the report shows (its
+ * number and key), used for the exact columns when its key covers a sketch's key.
+ */
+export async function summarizeSketches(
+  store: Store,
+  sourceNo: number,
+  exact: { name: string; taskNo: number; key: readonly KeyField[] } | null,
+  limit: number | undefined,
+): Promise<SketchesSummary> {
+  const tasks = await store.rows(
+    `SELECT task_no, name, kind, key, params FROM tasks
+     WHERE source_no = $1 AND kind <> 'exact' ORDER BY task_no`,
+    [sourceNo],
+  );
+  const out: SketchesSummary = { heavyHitters: [], distinct: [], spread: [], countMin: [] };
+  const covers = (key: readonly KeyField[]) =>
+    exact !== null && key.every((f) => exact.key.includes(f));
+  const lim = limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`;
+  for (const t of tasks) {
+    const taskNo = Number(t.task_no), name = String(t.name), key = fieldsOf(String(t.key));
+    const p = JSON.parse(String(t.params ?? "{}"));
+    const ids = [sourceNo, taskNo];
+    if (t.kind === "heavy_hitters") {
+      const cols = keyColumns(key);
+      const order = p.by === "bytes" ? "bytes DESC, packets DESC" : "packets DESC, bytes DESC";
+      const exactJoin = covers(key)
+        ? `LEFT JOIN (SELECT ${cols}, sum(packets) AS exact_packets, sum(bytes) AS exact_bytes
+             FROM window_flows WHERE source_no = $1 AND task_no = $3 GROUP BY ALL) e
+             USING (${cols})`
+        : "";
+      const rows = await store.rows(
+        `SELECT s.*${covers(key) ? ", exact_packets, exact_bytes" : ""} FROM (
+           SELECT ${cols}, sum(packets) AS packets, sum(bytes) AS bytes FROM window_sketch_keys
+           WHERE source_no = $1 AND task_no = $2 GROUP BY ALL) s ${exactJoin}
+         ORDER BY ${order}, ${cols} ${lim}`,
+        covers(key) ? [...ids, exact!.taskNo] : ids,
+      );
+      out.heavyHitters.push({
+        task: name,
+        key,
+        by: p.by,
+        memoryBytes: p.memory_bytes,
+        exactTask: covers(key) ? exact!.name : null,
+        rows: rows.map((r) => ({
+          ...keyedOf(r, key),
+          packets: num(r.packets!),
+          bytes: num(r.bytes!),
+          exact_packets: r.exact_packets === undefined || r.exact_packets === null
+            ? null
+            : num(r.exact_packets),
+          exact_bytes: r.exact_bytes === undefined || r.exact_bytes === null
+            ? null
+            : num(r.exact_bytes),
+        })),
+      });
+    } else if (t.kind === "distinct") {
+      const parts = await blobs(store, sourceNo, taskNo);
+      let estimate = 0;
+      if (parts.length === 1) {
+        const [r] = await store.rows(
+          "SELECT estimate FROM window_sketches WHERE source_no = $1 AND task_no = $2",
+          ids,
+        );
+        estimate = num(r!.estimate!);
+      } else if (parts.length > 1) {
+        const h = HyperLogLog.deserialize(parts[0]!);
+        for (const b of parts.slice(1)) h.merge(HyperLogLog.deserialize(b));
+        estimate = h.estimate();
+      }
+      let exactCount: number | null = null;
+      if (covers(key)) {
+        const [r] = await store.rows(
+          `SELECT count(*) AS n FROM (SELECT DISTINCT ${keyColumns(key)} FROM window_flows
+           WHERE source_no = $1 AND task_no = $2 AND ip_version IS NOT NULL)`,
+          [sourceNo, exact!.taskNo],
+        );
+        exactCount = num(r!.n!);
+      }
+      out.distinct.push({ task: name, key, precision: p.precision, estimate, exact: exactCount });
+    } else if (t.kind === "spread") {
+      const parts = await blobs(store, sourceNo, taskNo);
+      const rows: (KeyedRow & { spread: number })[] = [];
+      if (parts.length > 0) {
+        const s = SpreadSketch.deserialize(parts[0]!);
+        for (const b of parts.slice(1)) s.merge(SpreadSketch.deserialize(b));
+        const found = s.spreaders();
+        for (const e of limit === undefined ? found : found.slice(0, limit)) {
+          rows.push({ ...keyedOfWords(s.keys, e * HH_KEY_WORDS, key), spread: s.spreadOf(e) });
+        }
+      }
+      out.spread.push({
+        task: name,
+        key,
+        element: fieldsOf(String(p.element)),
+        threshold: p.threshold,
+        filter: p.filter,
+        memoryBytes: p.memory_bytes,
+        rows,
+      });
+    } else {
+      const [r] = await store.rows(
+        "SELECT sum(packets) AS n FROM window_sketches WHERE source_no = $1 AND task_no = $2",
+        ids,
+      );
+      out.countMin.push({
+        task: name,
+        key,
+        by: p.by,
+        memoryBytes: p.memory_bytes,
+        packets: num(r!.n!),
+      });
+    }
+  }
+  return out;
+}
