@@ -1,10 +1,11 @@
 /**
- * `netspectra gen --packets N [--flows F] [--seed S] [--zipf A] -o FILE`
+ * `netspectra gen --packets N [--flows F] [--seed S] [--zipf A] [--scans N] [--syn-flood] [--ddos] -o FILE`
  *
  * @module
  */
 
 import { GEN_DEFAULTS, GEN_FLOWS_MAX, GEN_PACKETS_MAX, generate } from "../collector/gen/gen.ts";
+import { SCANS_MAX } from "../collector/gen/attacks.ts";
 import { parseArgs, parseCount, UsageError } from "./args.ts";
 
 export const GEN_USAGE = `netspectra gen --packets N [options] -o FILE
@@ -13,12 +14,15 @@ export const GEN_USAGE = `netspectra gen --packets N [options] -o FILE
   --seed S      random seed; same options give the same bytes (default ${GEN_DEFAULTS.seed})
   --zipf A      Zipf exponent of flow popularity (default ${GEN_DEFAULTS.zipfAlpha})
   --rate PPS    mean packet rate for timestamps (default ${GEN_DEFAULTS.ratePps})
+  --scans N     add N scanning sources (up to ${SCANS_MAX}): even ones sweep hosts, odd ones ports
+  --syn-flood   add a SYN flood (2% of packets) to 198.51.100.10:80 from spoofed sources
+  --ddos        add a UDP DDoS (3% of packets) from 5,000 bots to 198.51.100.20
   -o FILE       output pcap ("-" for standard output)`;
 
 export async function genCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
-    values: ["packets", "flows", "seed", "zipf", "rate", "output"],
-    booleans: [],
+    values: ["packets", "flows", "seed", "zipf", "rate", "output", "scans"],
+    booleans: ["syn-flood", "ddos"],
     aliases: { o: "output" },
   }, "gen");
   const problems: string[] = [];
@@ -42,6 +46,13 @@ export async function genCommand(argv: readonly string[]): Promise<number> {
       ? parseCount("rate", args.values.get("rate")!, 1, 1e9)
       : GEN_DEFAULTS.ratePps,
     startSec: GEN_DEFAULTS.startSec,
+    attacks: {
+      scans: args.values.has("scans")
+        ? parseCount("scans", args.values.get("scans")!, 0, SCANS_MAX)
+        : 0,
+      synFlood: args.booleans.has("syn-flood"),
+      ddos: args.booleans.has("ddos"),
+    },
   };
   const out = args.values.get("output")!;
   if (out === "-") {

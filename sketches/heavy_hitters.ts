@@ -27,30 +27,27 @@ import { LANE_INDEX_MAX, LaneIndex } from "./_lane_index.ts";
 const VERSION = 1;
 /** Words of a key, the flow table's layout (collector/flow_table.ts). */
 export const HH_KEY_WORDS = 10;
-const ROWS = 2;
-/** HeavyKeeper's decay base b (the paper's choice). */
-const DECAY_BASE = 1.08;
+/** HeavyKeeper rows, decay base and the store's share of memory (bench/ACCURACY.md). */
+export interface HeavyKeeperShape {
+  rows: number;
+  decayBase: number;
+  storeShare: number;
+}
+export const HK_SHAPE: HeavyKeeperShape = { rows: 2, decayBase: 1.08, storeShare: 0.6 };
+export const HK_ROWS_MAX = 4;
 /** Bytes per decay step in bytes mode, so a 1500-byte packet weighs like a few packets. */
 const BYTES_UNIT = 256;
-/**
- * Bytes per stored key: key words, two lanes, packets, bytes, heap weight, heap position, heap
- * slot, two index slots.
- */
-const STORE_ENTRY_BYTES = HH_KEY_WORDS * 4 + 8 + 16 + 8 + 4 + 4 + 8;
+/** Bytes per stored key besides its index: key words, packets and bytes, heap weight, heap slot and position. */
+const STORE_ENTRY_BYTES = HH_KEY_WORDS * 4 + 16 + 8 + 4 + 4;
 /** A bucket is two int32 words side by side (fingerprint, count): one cache line per row. */
 const BUCKET_BYTES = 8;
 /** Bucket counts saturate here; a key this large is in the store long before. */
 const COUNT_MAX = 0x7fffffff;
 export const HH_MEMORY_MIN = 4096;
 export const HH_MEMORY_MAX = 1 << 28;
-/** Share of the budget given to the store; the rest is buckets (measured in bench/ACCURACY.md). */
-const STORE_SHARE = 0.6;
 
-/** decayThreshold[x]: b^-x scaled to 2^32, compared with a 32-bit random number. */
-const DECAY_STEPS = 300;
-const DECAY_THRESHOLD = new Float64Array(DECAY_STEPS).map((_, x) =>
-  Math.floor(Math.pow(DECAY_BASE, -x) * 4294967296)
-);
+/** Decay steps tabulated: b^-x · 2^32 is below 1 beyond about 32 ln 2 / ln b steps. */
+const DECAY_STEPS = 2048;
 
 /** Where the key words of packet `i` come from when it enters the store. */
 export interface KeySource {
@@ -82,7 +79,10 @@ export class HeavyHitters {
   size = 0;
   private rand = 0x9e3779b9;
 
-  constructor(memoryBytes: number, byBytes: boolean) {
+  private readonly rows: number;
+  private readonly decay: Float64Array;
+
+  constructor(memoryBytes: number, byBytes: boolean, shape: HeavyKeeperShape = HK_SHAPE) {
     if (
       !Number.isInteger(memoryBytes) || memoryBytes < HH_MEMORY_MIN || memoryBytes > HH_MEMORY_MAX
     ) {
@@ -94,14 +94,25 @@ export class HeavyHitters {
     this.budget = memoryBytes;
     // Buckets get a power-of-two width (an index is then a mask) at most their share of the
     // budget; the store gets the rest.
-    const rowBuckets = memoryBytes * (1 - STORE_SHARE) / (ROWS * BUCKET_BYTES);
+    const { rows, decayBase, storeShare } = shape;
+    if (!Number.isInteger(rows) || rows < 1 || rows > HK_ROWS_MAX || !(decayBase > 1)) {
+      throw new RangeError(`Invalid HeavyKeeper shape ${JSON.stringify(shape)}`);
+    }
+    this.rows = rows;
+    // decay[x]: b^-x scaled to 2^32, compared with a 32-bit random number.
+    this.decay = new Float64Array(DECAY_STEPS).map((_, x) =>
+      Math.floor(Math.pow(decayBase, -x) * 4294967296)
+    );
+    const rowBuckets = memoryBytes * (1 - storeShare) / (rows * BUCKET_BYTES);
     this.width = 16;
     while (this.width * 2 <= rowBuckets) this.width *= 2;
     this.widthMask = this.width - 1;
-    const left = memoryBytes - ROWS * this.width * BUCKET_BYTES;
-    this.capacity = Math.max(16, Math.floor(left / STORE_ENTRY_BYTES));
+    const left = memoryBytes - rows * this.width * BUCKET_BYTES;
+    let fit = Math.floor(left / (STORE_ENTRY_BYTES + 16));
+    while (fit > 16 && fit * STORE_ENTRY_BYTES + LaneIndex.bytesFor(fit) > left) fit--;
+    this.capacity = Math.max(16, fit);
     if (this.capacity > LANE_INDEX_MAX) throw new RangeError("Heavy-hitter memory too large");
-    this.buckets = new Int32Array(ROWS * this.width * 2);
+    this.buckets = new Int32Array(rows * this.width * 2);
     const k = this.capacity;
     this.keys = new Int32Array(k * HH_KEY_WORDS);
     this.index = new LaneIndex(k);
@@ -154,9 +165,15 @@ export class HeavyHitters {
     if (this.size < this.capacity) this.insert(this.size++, true, a, b, est, w, bytes, src, i);
     else if (est > this.hw[this.heap[0]!]! && est > this.least()) {
       const victim = this.heap[0]!;
+      this.giveBack(victim);
       this.index.remove(victim);
       this.insert(victim, false, a, b, est, w, bytes, src, i);
     }
+  }
+
+  /** Word offset of row r's bucket for lanes (a, b): rows index by a + r·b (Kirsch–Mitzenmacher). */
+  private bucket(r: number, a: number, b: number): number {
+    return (r * this.width + ((a + Math.imul(r, b | 1)) & this.widthMask)) * 2;
   }
 
   /** HeavyKeeper update of every row; returns the key's estimate (largest matching count). */
@@ -164,8 +181,8 @@ export class HeavyHitters {
     let est = 0;
     const unit = this.byBytes ? BYTES_UNIT : 1;
     const bk = this.buckets;
-    for (let r = 0; r < ROWS; r++) {
-      const j = (r * this.width + ((r === 0 ? a : (b ^ a) >>> 7) & this.widthMask)) * 2;
+    for (let r = 0; r < this.rows; r++) {
+      const j = this.bucket(r, a, b);
       const c = bk[j + 1]!;
       if (bk[j] === b) {
         const v = Math.min(c + w, COUNT_MAX);
@@ -176,7 +193,7 @@ export class HeavyHitters {
         if (w > est) est = w;
       } else {
         const x = Math.floor(c / unit);
-        if (x < DECAY_STEPS && this.next() < DECAY_THRESHOLD[x]!) {
+        if (x < DECAY_STEPS && this.next() < this.decay[x]!) {
           if (c <= w) {
             bk[j] = b, bk[j + 1] = w;
             if (w > est) est = w;
@@ -185,6 +202,23 @@ export class HeavyHitters {
       }
     }
     return est;
+  }
+
+  /**
+   * An evicted key's counted weight goes back to its buckets (taking over a smaller owner),
+   * so if it comes back its estimate resumes near its true count instead of from what
+   * decay left: without this, keys just under the store's minimum lost most of their count
+   * on every round trip.
+   */
+  private giveBack(e: number): void {
+    const a = this.index.a[e]!, b = this.index.b[e]!;
+    const w = Math.min(this.weightOf(e), COUNT_MAX);
+    const bk = this.buckets;
+    for (let r = 0; r < this.rows; r++) {
+      const j = this.bucket(r, a, b);
+      if (bk[j] === b) bk[j + 1] = Math.max(bk[j + 1]!, w);
+      else if (bk[j + 1]! < w) bk[j] = b, bk[j + 1] = w;
+    }
   }
 
   /** xorshift32: the decay coin; seeded the same every run so results repeat. */

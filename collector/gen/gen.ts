@@ -7,6 +7,10 @@
  */
 
 import { type Endpoints, writeFrame } from "./packets.ts";
+import { type AttackOptions, type AttackPacket, Attacks } from "./attacks.ts";
+import { mix, rng } from "./_random.ts";
+
+export { rng } from "./_random.ts";
 
 export interface GenOptions {
   packets: number;
@@ -17,6 +21,8 @@ export interface GenOptions {
   /** Mean packet rate, for timestamps. */
   ratePps: number;
   startSec: number;
+  /** Scans, SYN flood, DDoS mixed in (none by default). */
+  attacks?: AttackOptions;
 }
 
 export const GEN_DEFAULTS: Omit<GenOptions, "packets"> = {
@@ -39,24 +45,6 @@ const KIND_TCP4 = 0,
   KIND_TCP4_VLAN = 7;
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
 const TCP_PORTS = [443, 80, 22, 8080, 3306, 80, 443, 5432];
-
-/** mulberry32: small, fast, good enough for traffic shapes. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function mix(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
-}
 
 /** Cumulative Zipf weights of ranks 1..n. */
 function zipfCdf(n: number, alpha: number): Float64Array {
@@ -138,6 +126,8 @@ export async function generate(
     "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 512\r\n\r\n",
   );
   const ep: Endpoints = { v6: false, src: 0, dst: 0, srcPort: 0, dstPort: 0, vlan: -1 };
+  const attacks = opts.attacks === undefined ? null : new Attacks(opts.attacks, packets, opts.seed);
+  const attack: AttackPacket = { l4: 0, flags: 0, len: 0 };
   let o = 0;
   let bytes = 0;
   // file header: magic, v2.4, zone, sigfigs, snaplen 65535, Ethernet
@@ -156,6 +146,23 @@ export async function generate(
       o = 0;
     }
     usec += -Math.log(1 - rand()) * meanGapUs;
+    if (attacks !== null && attacks.any && attacks.fill(n, ep, attack)) {
+      const frame = writeRecord(
+        header,
+        buf,
+        o,
+        ep,
+        attack.l4,
+        attack.flags,
+        n,
+        null,
+        attack.len,
+        opts.startSec,
+        usec,
+      );
+      o += 16 + frame, bytes += frame;
+      continue;
+    }
     const f = sample(cdf, rand());
     const h = mix(f ^ Math.imul(opts.seed, 0x9e3779b1));
     const kind = h % 100 < 50
@@ -229,19 +236,48 @@ export async function generate(
     } else ep.src = server, ep.dst = client, ep.srcPort = serverPort, ep.dstPort = clientPort;
     if (l4 === 1 || l4 === 58) ep.srcPort = f & 0xffff;
     const seq = seqs[f]!++;
-    const recStart = o;
-    o += 16;
-    const frameLen = writeFrame(buf, o, ep, l4, flags, seq, data, len);
-    o += frameLen;
-    const sec = opts.startSec + Math.floor(usec / 1e6);
-    header.setUint32(recStart, sec, true);
-    header.setUint32(recStart + 4, Math.floor(usec % 1e6), true);
-    header.setUint32(recStart + 8, frameLen, true);
-    header.setUint32(recStart + 12, frameLen, true);
-    bytes += frameLen;
+    const frame = writeRecord(
+      header,
+      buf,
+      o,
+      ep,
+      l4,
+      flags,
+      seq,
+      data,
+      len,
+      opts.startSec,
+      usec,
+    );
+    o += 16 + frame, bytes += frame;
   }
   await writeFully(w, buf.subarray(0, o));
   return { packets, bytes, flows };
+}
+
+/**
+ * Writes one pcap record (16-byte header, then the frame) at `o` of `buf` (`view` is a view
+ * of all of it); `flags` are TCP flags or the ICMP type. Returns the frame's length.
+ */
+function writeRecord(
+  view: DataView,
+  buf: Uint8Array,
+  o: number,
+  ep: Endpoints,
+  l4: number,
+  flags: number,
+  seq: number,
+  data: Uint8Array | null,
+  len: number,
+  startSec: number,
+  usec: number,
+): number {
+  const frameLen = writeFrame(buf, o + 16, ep, l4, flags, seq, data, len);
+  view.setUint32(o, startSec + Math.floor(usec / 1e6), true);
+  view.setUint32(o + 4, Math.floor(usec % 1e6), true);
+  view.setUint32(o + 8, frameLen, true);
+  view.setUint32(o + 12, frameLen, true);
+  return frameLen;
 }
 
 async function writeFully(w: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {

@@ -12,6 +12,7 @@ import { rng } from "../../collector/gen/gen.ts";
 import { ipv4Text, ipv6Text } from "../../collector/ip_text.ts";
 import { openCapture } from "../../collector/reader/mod.ts";
 import { SCHEMA_VERSION, Store } from "../../storage/mod.ts";
+import { MIGRATIONS } from "../../storage/schema.ts";
 import { pcapFile, type PcapRecord, tempFile } from "../_builders.ts";
 import { ingestToSummary } from "../_analyze.ts";
 import { captures, PCAPS_DIR } from "../_testdata.ts";
@@ -234,5 +235,36 @@ Deno.test("store: the ip_text SQL macro writes addresses exactly as the report d
     }
   } finally {
     await store.close();
+  }
+});
+
+Deno.test("store: a version 1 file (before sketches) is migrated in place and keeps its rows", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const db = `${dir}/v1.duckdb`;
+    // A store as the previous release wrote it: migration 1 only.
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const inst = await DuckDBInstance.create(db);
+    const con = await inst.connect();
+    await con.run(
+      "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)",
+    );
+    await con.run(MIGRATIONS[0]!);
+    await con.run("INSERT INTO schema_version VALUES (1, now()::TIMESTAMP)");
+    await con.run("INSERT INTO tasks VALUES (1, 0, 'flows', 'exact', 'src_ip')");
+    con.closeSync();
+    inst.closeSync();
+    const store = await Store.open(db);
+    try {
+      assert.equal(await store.schemaVersion(), 2);
+      const t = await store.rows("SELECT name, params FROM tasks");
+      assert.deepEqual(t.map((r) => [r.name, r.params]), [["flows", null]]);
+      const n = await store.rows("SELECT count(*) AS n FROM window_sketches");
+      assert.equal(Number(n[0]!.n), 0);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
