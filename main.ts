@@ -9,6 +9,7 @@ import { UsageError } from "./cli/args.ts";
 import { DEMO_USAGE, demoCommand } from "./cli/demo_cmd.ts";
 import { GEN_USAGE, genCommand } from "./cli/gen_cmd.ts";
 import { SQL_USAGE, sqlCommand } from "./cli/sql_cmd.ts";
+import { ESTIMATE_USAGE, estimateCommand } from "./cli/estimate_cmd.ts";
 
 export const VERSION = "0.1.0";
 
@@ -20,6 +21,8 @@ usage:
   ${GEN_USAGE.replaceAll("\n", "\n  ")}
 
   ${SQL_USAGE.replaceAll("\n", "\n  ")}
+
+  ${ESTIMATE_USAGE.replaceAll("\n", "\n  ")}
 
   ${DEMO_USAGE.replaceAll("\n", "\n  ")}
 
@@ -36,6 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await genCommand(rest);
       case "sql":
         return await sqlCommand(rest);
+      case "estimate":
+        return await estimateCommand(rest);
       case "demo":
         return await demoCommand(rest);
       case "version":

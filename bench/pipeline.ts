@@ -8,6 +8,11 @@
  * 200k flows (332k distinct 5-tuples in one window) is the demanding case; 10k is gen's
  * default mix.
  *
+ * The sketch micro-benchmark times the default sketch tasks alone on each decoded batch
+ * while it is still in cache (as in the pipeline), over five passes of the capture (the first
+ * warms the JIT; the best of the others is shown): nanoseconds per packet on one core, all
+ * tasks together and each alone.
+ *
  * @module
  */
 
@@ -18,6 +23,7 @@ import { GEN_DEFAULTS, generate } from "../collector/gen/gen.ts";
 import { FIVE_TUPLE } from "../collector/key_fields.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 import { ingestFiles } from "../collector/ingest.ts";
+import { defaultSketches, SketchBank, type SketchSpec } from "../collector/sketch_bank.ts";
 import { Store } from "../storage/mod.ts";
 import { parseArgs, parseCount } from "../cli/args.ts";
 
@@ -134,7 +140,7 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
   // with the time spent in the store's calls (appends, and waits for commits left running).
   let storeMs = 0;
   let lastIngest = { windows: 0, records: 0, rows: 0 };
-  const ingest = async () => {
+  const ingestWith = (sketches: SketchSpec[]) => async () => {
     const db = `${dir}/bench.duckdb`;
     for (const f of [db, `${db}.wal`]) await Deno.remove(f).catch(() => {});
     const store = await Store.open(db);
@@ -150,7 +156,7 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
     store.finishSource = timed(store.finishSource.bind(store));
     storeMs = 0;
     try {
-      const run = await ingestFiles({ files: [file], store, sourceId: "bench" });
+      const run = await ingestFiles({ files: [file], store, sourceId: "bench", sketches });
       const [n] = await store.rows(
         "SELECT (SELECT count(*) FROM flow_records) AS recs, (SELECT count(*) FROM window_flows) AS rows",
       );
@@ -175,15 +181,20 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
   await timeStage("read (pcap records into batches)", readOnly);
   await timeStage("read + decode", readDecode);
   await timeStage("read + decode + exact 5-tuple flows", readDecodeFlows);
-  const ingestSec = await timeStage("pipeline: + windows, flow lifecycle, DuckDB", ingest);
+  const ingestSec = await timeStage(
+    "pipeline: + windows, flow lifecycle, DuckDB",
+    ingestWith([]),
+  );
   console.log(
     `  DuckDB's share (last run): ${(storeMs / 1000).toFixed(2)} s of ${ingestSec.toFixed(2)} s ` +
       `best (${lastIngest.windows} window(s), ${lastIngest.rows} window_flows rows, ` +
       `${lastIngest.records} flow records)`,
   );
+  await timeStage("pipeline + default sketch tasks", ingestWith(defaultSketches()));
+  await sketchCost(file);
   const main = new URL("../main.ts", import.meta.url).pathname;
   const cwd = await Deno.makeTempDir({ dir, prefix: "cli-" });
-  await timeStage("netspectra analyze FILE (whole CLI process)", async () => {
+  await timeStage("netspectra analyze FILE (whole CLI process, sketches on)", async () => {
     await Deno.remove(`${cwd}/netspectra.duckdb`).catch(() => {});
     const { success } = await new Deno.Command(Deno.execPath(), {
       args: [
@@ -212,4 +223,42 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
     );
   }
   await Deno.remove(file);
+}
+
+/** ns per packet of a sketch bank over the capture: best of passes 2..5 (1 warms the JIT). */
+async function bankNs(file: string, specs: SketchSpec[]): Promise<number> {
+  const batch = new PacketBatch();
+  const bank = new SketchBank(specs, batch.capacity);
+  let ns = Infinity;
+  for (let pass = 0; pass < 5; pass++) {
+    const r = await openCapture(file);
+    let n = 0, ms = 0;
+    for (let k; (k = await r.fill(batch)) > 0;) {
+      decodeBatch(batch);
+      const t0 = performance.now();
+      bank.addRange(batch, 0, k);
+      ms += performance.now() - t0;
+      n += k;
+    }
+    r.close();
+    bank.clear();
+    if (pass > 0) ns = Math.min(ns, (ms * 1e6) / n);
+  }
+  return ns;
+}
+
+/** The sketch micro-benchmark: default tasks together, then each alone. */
+async function sketchCost(file: string): Promise<void> {
+  const specs = defaultSketches();
+  const all = await bankNs(file, specs);
+  console.log(
+    `${"default sketch tasks alone (micro-benchmark)".padEnd(44)} ${
+      all.toFixed(1).padStart(6)
+    } ns/pkt (one core, best of passes 2-5)`,
+  );
+  for (const s of specs) {
+    console.log(
+      `  ${s.name.padEnd(42)} ${(await bankNs(file, [s])).toFixed(1).padStart(6)} ns/pkt`,
+    );
+  }
 }

@@ -183,6 +183,18 @@ function isSyn(batch: PacketBatch, i: number): boolean {
 
 const SEED_LANE_A = laneA(0), SEED_LANE_B = laneB(0);
 
+/** Lanes of packet i's key under `fields`, as the bank computes them (off the hot path). */
+export function laneOfPacket(
+  fields: readonly KeyField[],
+  batch: PacketBatch,
+  i: number,
+): [number, number] {
+  const l = new Lanes(fields, batch.capacity);
+  l.synOnly = false;
+  l.fill(batch, i, i + 1, new Int32Array(0));
+  return [l.a[i]!, l.b[i]!];
+}
+
 export type SketchState =
   | { kind: "heavy_hitters"; sketch: HeavyHitters }
   | { kind: "count_min"; sketch: CountMin }
@@ -281,17 +293,10 @@ export class SketchBank {
     const st = t.state;
     let n = 0;
     if (st.kind === "distinct") {
-      const h = st.sketch;
-      for (let j = from; j < to; j++) {
-        const i = list === null ? j : list[j]!;
-        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!), n++;
-      }
+      // family is 0 (FAMILY_NONE) exactly for the packets not counted.
+      n = st.sketch.addMany(a, b, fam, from, to, list);
     } else if (st.kind === "heavy_hitters") {
-      const h = st.sketch, src = t.key;
-      for (let j = from; j < to; j++) {
-        const i = list === null ? j : list[j]!;
-        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!, wire[i]!, src, i), n++;
-      }
+      n = st.sketch.addMany(a, b, wire, fam, from, to, list, t.key);
     } else if (st.kind === "count_min") {
       const h = st.sketch, bytes = t.spec.by === "bytes";
       for (let j = from; j < to; j++) {
@@ -299,11 +304,7 @@ export class SketchBank {
         if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!, bytes ? wire[i]! : 1), n++;
       }
     } else {
-      const h = st.sketch, src = t.key, ea = t.element!.a, eb = t.element!.b;
-      for (let j = from; j < to; j++) {
-        const i = list === null ? j : list[j]!;
-        if (fam[i] !== FAMILY_NONE) h.add(a[i]!, b[i]!, ea[i]!, eb[i]!, src, i), n++;
-      }
+      n = st.sketch.addMany(a, b, t.element!.a, t.element!.b, fam, from, to, list, t.key);
     }
     return n;
   }

@@ -12,15 +12,18 @@
 
 /** Entries an index can hold (entry + 1 fits the slot's low 20 bits). */
 export const LANE_INDEX_MAX = (1 << 20) - 2;
-const ENTRY = 0xfffff;
-const TAG = ~ENTRY;
+export const SLOT_ENTRY = 0xfffff;
+export const SLOT_TAG = ~SLOT_ENTRY;
+const ENTRY = SLOT_ENTRY;
+const TAG = SLOT_TAG;
 
 export class LaneIndex {
   /** Lanes of each entry by entry number. */
   readonly a: Int32Array;
   readonly b: Int32Array;
-  private readonly slots: Int32Array;
-  private readonly mask: number;
+  /** Slots and mask, readable so a batch loop can probe inline (see HeavyHitters.addMany). */
+  readonly slots: Int32Array;
+  readonly mask: number;
 
   constructor(entries: number) {
     if (!Number.isInteger(entries) || entries < 1 || entries > LANE_INDEX_MAX) {

@@ -22,7 +22,7 @@
  */
 
 import { begin, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
-import { LANE_INDEX_MAX, LaneIndex } from "./_lane_index.ts";
+import { LANE_INDEX_MAX, LaneIndex, SLOT_ENTRY, SLOT_TAG } from "./_lane_index.ts";
 
 const VERSION = 1;
 /** Words of a key, the flow table's layout (collector/flow_table.ts). */
@@ -150,6 +150,47 @@ export class HeavyHitters {
       this.hw[e] = w;
       this.siftDown(0);
     }
+  }
+
+  /**
+   * Counts packets j in [from, to) — packet i = list[j], or j without a list — with lanes
+   * (a[i], b[i]) and `wire[i]` bytes, skipping those whose `keep[i]` is 0. Stored keys (most
+   * packets) are found and counted inline with the fields in locals; the others go through
+   * `add`. Returns the packets counted.
+   */
+  addMany(
+    a: Int32Array,
+    b: Int32Array,
+    wire: Uint32Array,
+    keep: Uint8Array,
+    from: number,
+    to: number,
+    list: Int32Array | null,
+    src: KeySource,
+  ): number {
+    const idx = this.index, slots = idx.slots, mask = idx.mask, ia = idx.a, ib = idx.b;
+    const counts = this.counts;
+    let n = 0;
+    for (let j = from; j < to; j++) {
+      const i = list === null ? j : list[j]!;
+      if (keep[i] === 0) continue;
+      n++;
+      const x = a[i]!, y = b[i]!, tag = x & SLOT_TAG;
+      let e = -1;
+      for (let s = x & mask;; s = (s + 1) & mask) {
+        const v = slots[s]!;
+        if (v === 0) break;
+        if ((v & SLOT_TAG) !== tag) continue;
+        const c = (v & SLOT_ENTRY) - 1;
+        if (ia[c] === x && ib[c] === y) {
+          e = c;
+          break;
+        }
+      }
+      if (e >= 0) counts[e * 2]!++, counts[e * 2 + 1]! += wire[i]!;
+      else this.add(x, y, wire[i]!, src, i);
+    }
+    return n;
   }
 
   /** Counts one packet of `bytes` bytes for the key with lanes (a, b); see KeySource. */

@@ -73,6 +73,39 @@ export class HyperLogLog {
     this.registers[j] = r;
   }
 
+  /**
+   * Adds items j in [from, to) with lanes (a[i], b[i]) where i = list[j] (or j without a
+   * list), skipping those whose `keep[i]` is 0 (non-IP packets): one loop with the sketch's
+   * fields in locals. Returns the items added.
+   */
+  addMany(
+    a: Int32Array,
+    b: Int32Array,
+    keep: Uint8Array,
+    from: number,
+    to: number,
+    list: Int32Array | null,
+  ): number {
+    const p = this.p, shift = 32 - p, regs = this.registers, m = this.m;
+    let sum = this.sum, hip = this.hip, n = 0;
+    for (let j = from; j < to; j++) {
+      const i = list === null ? j : list[j]!;
+      if (keep[i] === 0) continue;
+      n++;
+      const x = a[i]!;
+      const k = x >>> shift;
+      const rest = x << p;
+      const r = rest !== 0 ? Math.clz32(rest) + 1 : shift + Math.clz32(b[i]!) + 1;
+      const old = regs[k]!;
+      if (r <= old) continue;
+      hip += m / sum;
+      sum += POW2_NEG[r]! - POW2_NEG[old]!;
+      regs[k] = r;
+    }
+    this.sum = sum, this.hip = hip;
+    return n;
+  }
+
   /** The HIP estimate while valid, else Ertl's estimate. */
   estimate(): number {
     return this.hipValid ? this.hip : this.ertl();

@@ -152,3 +152,59 @@ Deno.test("gen attacks are deterministic and leave default captures unchanged", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("estimate answers point queries from stored Count-Min sketches", async () => {
+  await withCapture(async (dir, pcap) => {
+    await Deno.writeTextFile(
+      `${dir}/cm.yaml`,
+      [
+        "window: 1s",
+        "tasks:",
+        "  - { name: flows, key: [dst_ip] }",
+        "  - { name: cu, kind: count_min, key: [dst_ip], memory: 16KiB }",
+        "  - { name: std, kind: count_min, key: [dst_ip], memory: 16KiB, conservative: false }",
+      ].join("\n"),
+    );
+    const a = await run(["analyze", "--config", "cm.yaml", "--db", "c.duckdb", pcap], dir);
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stdout, /Count-Min sketch cu \(dst_ip by packets, 16 KiB\)/);
+    const exact = await run([
+      "sql",
+      "--db",
+      "c.duckdb",
+      "--format",
+      "csv",
+      "SELECT sum(packets) AS p FROM flows WHERE dst_ip = '198.51.100.20'",
+    ], dir);
+    const truth = Number(exact.stdout.split("\n")[1]);
+    assert.ok(truth > 1000, "the DDoS victim");
+    const est: Record<string, number> = {};
+    for (const task of ["cu", "std"]) {
+      const e = await run(
+        ["estimate", "--db", "c.duckdb", "--task", task, "dst_ip=198.51.100.20"],
+        dir,
+      );
+      assert.equal(e.code, 0, e.stderr);
+      est[task] = Number(/all windows\s+(\d+)/.exec(e.stdout)![1]);
+      assert.ok(e.stdout.trim().split("\n").length >= 4, "one line per window");
+    }
+    // Never below the truth; the standard update within Count-Min's bound e/w · N (16 KiB of
+    // 4 rows: w = 512; N = 300k packets); conservative update never above the standard one.
+    assert.ok(est.cu! >= truth && est.std! >= truth, JSON.stringify({ est, truth }));
+    assert.ok(est.std! - truth <= (Math.E / 512) * 300_000, JSON.stringify({ est, truth }));
+    assert.ok(est.cu! <= est.std!, JSON.stringify({ est, truth }));
+    const mistakes: [string[], RegExp][] = [
+      [["--task", "flows", "dst_ip=1.2.3.4"], /is exact, not count_min/],
+      [["--task", "cu", "src_ip=1.2.3.4"], /keyed by dst_ip/],
+      [["--task", "cu", "dst_ip=1.2.3"], /not an IP address/],
+      [["--task", "nope", "dst_ip=1.2.3.4"], /no task "nope"/],
+      [["dst_ip=1.2.3.4"], /give --task NAME/],
+    ];
+    for (const [args, re] of mistakes) {
+      const r = await run(["estimate", "--db", "c.duckdb", ...args], dir);
+      assert.equal(r.code, 2, args.join(" "));
+      assert.match(r.stderr, re);
+      assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, "no stack trace");
+    }
+  });
+});
