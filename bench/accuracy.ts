@@ -1,13 +1,14 @@
 /**
  * Sketch accuracy against exact counts, printed as the tables of bench/ACCURACY.md:
  *
- *   deno task accuracy [--runs 100] [--max 10M] [--packets 2M] [--flows 200k]
+ *   deno task accuracy [--runs 100] [--max 10M] [--packets 2M] [--flows 200k] [--shapes]
  *
  * HyperLogLog: relative RMSE over `runs` seeded runs of distinct IPv4 addresses hashed as the
  * pipeline hashes a src_ip key, at cardinalities from 10 to `max`, for 2^12 and 2^14
  * registers, with the HIP estimator (live windows) and Ertl's (merged or stored sketches).
  * Heavy hitters and super-spreaders: seeded `gen` captures with attacks at Zipf α 0.8, 1.0
- * and 1.2, through the real reader and decoders, against exact flow tables.
+ * and 1.2, through the real reader and decoders, against exact flow tables. `--shapes` adds the
+ * comparison of HeavyKeeper shapes (rows, decay base, store share) the default was chosen from.
  *
  * @module
  */
@@ -16,11 +17,12 @@ import { parseArgs, parseCount } from "../cli/args.ts";
 import { rng } from "../collector/gen/gen.ts";
 import { addrLaneA, addrLaneB } from "../sketches/hash.ts";
 import { HyperLogLog } from "../sketches/hll.ts";
+import { FIVE_TUPLE } from "../collector/key_fields.ts";
 import { genCapture, HH_CASES, KIB, measure } from "../tests/_accuracy.ts";
 
 const args = parseArgs(Deno.args, {
   values: ["runs", "max", "packets", "flows"],
-  booleans: [],
+  booleans: ["shapes"],
 }, "accuracy");
 const runs = parseCount("runs", args.values.get("runs") ?? "100", 1, 10_000);
 const max = parseCount("max", args.values.get("max") ?? "10M", 10, 1e9);
@@ -104,6 +106,35 @@ try {
   );
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of spreadRows) console.log(r);
+  if (args.booleans.has("shapes")) await shapes();
 } finally {
   await Deno.remove(dir, { recursive: true });
+}
+
+/** HeavyKeeper shapes on the hardest capture (α 1.2, 5-tuples and sources, 256 KiB). */
+async function shapes(): Promise<void> {
+  console.log("\n## HeavyKeeper shapes at α 1.2, 256 KiB, heavy if ≥ 0.01% of packets\n");
+  console.log(
+    "| rows | decay base | store share | 5-tuple F1 | 5-tuple ARE | src_ip F1 | src_ip ARE |",
+  );
+  console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const file = await genCapture(dir, { packets, flows, alpha: 1.2 });
+  for (const rows of [2, 3, 4]) {
+    for (const decayBase of [1.04, 1.08]) {
+      for (const storeShare of [0.4, 0.6, 0.8]) {
+        const shape = { rows, decayBase, storeShare };
+        const m = await measure(file, [
+          { key: FIVE_TUPLE, by: "packets", memoryBytes: 256 * KIB, share: 1e-4, shape },
+          { key: ["src_ip"], by: "packets", memoryBytes: 256 * KIB, share: 1e-4, shape },
+        ], { threshold: 1000, memoryBytes: 512 * KIB });
+        const [t, s] = m.hh;
+        console.log(
+          `| ${rows} | ${decayBase} | ${storeShare} | ${t!.f1.toFixed(4)} | ${pct(t!.are, 3)} | ${
+            s!.f1.toFixed(4)
+          } | ${pct(s!.are, 3)} |`,
+        );
+      }
+    }
+  }
+  await Deno.remove(file);
 }

@@ -33,7 +33,7 @@ export interface HeavyKeeperShape {
   decayBase: number;
   storeShare: number;
 }
-export const HK_SHAPE: HeavyKeeperShape = { rows: 2, decayBase: 1.08, storeShare: 0.6 };
+export const HK_SHAPE: HeavyKeeperShape = { rows: 2, decayBase: 1.08, storeShare: 0.4 };
 export const HK_ROWS_MAX = 4;
 /** Bytes per decay step in bytes mode, so a 1500-byte packet weighs like a few packets. */
 const BYTES_UNIT = 256;

@@ -2,9 +2,11 @@
  * Spread: keys that meet many distinct elements — sources contacting many destinations
  * (super-spreaders) or many destination ports (scanners) — with their estimated spread.
  *
- * Two stages, chosen over SpreadSketch's multiresolution bitmaps by measurement
- * (bench/ACCURACY.md): at the same memory SpreadSketch's buckets are shared by so many sources
- * that their noise swamps a threshold of 1,000.
+ * Two stages. SpreadSketch (Tang et al. 2020) keeps a multiresolution bitmap per bucket that
+ * every source hashing there shares; at 512 KB and a couple of hundred thousand sources each
+ * bucket would carry the distinct pairs of many sources, whose noise is of the order of the
+ * 1,000 threshold itself. That is reasoning, not a measurement (no SpreadSketch was built
+ * here); what was measured is this design's accuracy, in bench/ACCURACY.md.
  * 1. A filter of 2 rows of 64-bit linear-counting bitmaps indexed by the key. A (key, element)
  *    pair sets one bit per row; the row minimum of the distinct-count estimates is an upper
  *    bound-ish estimate of the key's spread that costs 8 bytes per cell.

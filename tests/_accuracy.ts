@@ -14,7 +14,7 @@ import { GEN_DEFAULTS, generate } from "../collector/gen/gen.ts";
 import { FIVE_TUPLE, type KeyField } from "../collector/key_fields.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 import { SketchBank, type SketchSpec, sketchSpec } from "../collector/sketch_bank.ts";
-import { HH_KEY_WORDS } from "../sketches/heavy_hitters.ts";
+import { HeavyHitters, type HeavyKeeperShape, HH_KEY_WORDS } from "../sketches/heavy_hitters.ts";
 
 export const KIB = 1024;
 
@@ -42,6 +42,8 @@ export async function genCapture(
 
 export interface HhCase {
   key: readonly KeyField[];
+  /** HeavyKeeper shape to try instead of the default (bench/accuracy.ts --shapes). */
+  shape?: HeavyKeeperShape;
   by: "packets" | "bytes";
   memoryBytes: number;
   /** Keys at or above this share of all packets (bytes) are heavy. */
@@ -107,6 +109,12 @@ export async function measure(
   }));
   const batch = new PacketBatch();
   const bank = new SketchBank(specs, batch.capacity);
+  cases.forEach((c, k) => {
+    const st = bank.tasks[k]!.state;
+    if (c.shape !== undefined && st.kind === "heavy_hitters") {
+      st.sketch = new HeavyHitters(c.memoryBytes, c.by === "bytes", c.shape);
+    }
+  });
   const keys = [...new Set(cases.map((c) => c.key.join(",")))];
   const exact = new Map(keys.map((k) => [k, new FlowTable(k.split(",") as KeyField[], 1 << 22)]));
   const pairs = new FlowTable(["src_ip", "dst_ip"], 1 << 22);
