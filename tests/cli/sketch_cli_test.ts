@@ -5,21 +5,9 @@
  */
 
 import assert from "node:assert/strict";
+import { runCli } from "./_run.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
-
-async function run(args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = runCli;
 
 async function withCapture(fn: (dir: string, pcap: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "netspectra-sketch-" });

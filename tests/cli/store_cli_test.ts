@@ -6,23 +6,12 @@
 import assert from "node:assert/strict";
 import { Store } from "../../storage/mod.ts";
 import { PCAPS_DIR } from "../_testdata.ts";
+import { MAIN, PERMS, runCli } from "./_run.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const HOLD = new URL("./_hold_store.ts", import.meta.url).pathname;
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
 const SLL = PCAPS_DIR + "pcapplusplus__sll.pcap";
 
-async function run(args: string[], cwd: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = runCli;
 
 async function withDir(fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "netspectra-store-" });
