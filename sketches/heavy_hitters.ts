@@ -9,7 +9,9 @@
  * candidates (a min-heap on the counted weight plus an open-addressing index by hash). A key
  * enters the store with its HeavyKeeper estimate — a slight undercount of what it sent before
  * — and from then on every packet is counted exactly, so the only error of a stored key is
- * from before it got in; it is large keys, which get in early, that must be exact.
+ * from before it got in; it is large keys, which get in early, that must be exact. A key
+ * evicted from the store hands its count back to its buckets, so if it returns it resumes
+ * near its true count.
  *
  * Keys are compared by their 64-bit hash (two lanes); the 10 key words are copied only when a
  * key enters the store, so they can be listed.
@@ -37,17 +39,16 @@ export const HK_SHAPE: HeavyKeeperShape = { rows: 2, decayBase: 1.08, storeShare
 export const HK_ROWS_MAX = 4;
 /** Bytes per decay step in bytes mode, so a 1500-byte packet weighs like a few packets. */
 const BYTES_UNIT = 256;
-/** Bytes per stored key besides its index: key words, packets and bytes, heap weight, heap slot and position. */
+/** Bytes per stored key besides its index: key words, packets and bytes, heap weight, heap
+ * slot and position. */
 const STORE_ENTRY_BYTES = HH_KEY_WORDS * 4 + 16 + 8 + 4 + 4;
 /** A bucket is two int32 words side by side (fingerprint, count): one cache line per row. */
 const BUCKET_BYTES = 8;
 /** Bucket counts saturate here; a key this large is in the store long before. */
 const COUNT_MAX = 0x7fffffff;
 export const HH_MEMORY_MIN = 4096;
-export const HH_MEMORY_MAX = 1 << 28;
-
-/** Decay steps tabulated: b^-x · 2^32 is below 1 beyond about 32 ln 2 / ln b steps. */
-const DECAY_STEPS = 2048;
+/** 64 MiB: the store then holds about 290k keys, within the index's limit. */
+export const HH_MEMORY_MAX = 1 << 26;
 
 /** Where the key words of packet `i` come from when it enters the store. */
 export interface KeySource {
@@ -99,15 +100,17 @@ export class HeavyHitters {
       throw new RangeError(`Invalid HeavyKeeper shape ${JSON.stringify(shape)}`);
     }
     this.rows = rows;
-    // decay[x]: b^-x scaled to 2^32, compared with a 32-bit random number.
-    this.decay = new Float64Array(DECAY_STEPS).map((_, x) =>
+    // decay[x]: b^-x scaled to 2^32, compared with a 32-bit random number; beyond
+    // 32 ln 2 / ln b steps it is below 1 (never decays), so the table stops there.
+    const steps = Math.min(4096, Math.ceil((32 * Math.LN2) / Math.log(decayBase)) + 1);
+    this.decay = new Float64Array(steps).map((_, x) =>
       Math.floor(Math.pow(decayBase, -x) * 4294967296)
     );
     const rowBuckets = memoryBytes * (1 - storeShare) / (rows * BUCKET_BYTES);
     this.width = 16;
     while (this.width * 2 <= rowBuckets) this.width *= 2;
     this.widthMask = this.width - 1;
-    const left = memoryBytes - rows * this.width * BUCKET_BYTES;
+    const left = memoryBytes - rows * this.width * BUCKET_BYTES - this.decay.byteLength;
     let fit = Math.floor(left / (STORE_ENTRY_BYTES + 16));
     while (fit > 16 && fit * STORE_ENTRY_BYTES + LaneIndex.bytesFor(fit) > left) fit--;
     this.capacity = Math.max(16, fit);
@@ -123,8 +126,9 @@ export class HeavyHitters {
   }
 
   get memoryBytes(): number {
-    return this.buckets.byteLength + this.keys.byteLength + this.index.memoryBytes +
-      this.counts.byteLength * 1.5 + this.heap.byteLength * 2;
+    return this.buckets.byteLength + this.decay.byteLength + this.keys.byteLength +
+      this.index.memoryBytes + this.counts.byteLength + this.hw.byteLength +
+      this.heap.byteLength + this.pos.byteLength;
   }
 
   packets(e: number): number {
@@ -234,7 +238,7 @@ export class HeavyHitters {
         if (w > est) est = w;
       } else {
         const x = Math.floor(c / unit);
-        if (x < DECAY_STEPS && this.next() < this.decay[x]!) {
+        if (x < this.decay.length && this.next() < this.decay[x]!) {
           if (c <= w) {
             bk[j] = b, bk[j + 1] = w;
             if (w > est) est = w;
