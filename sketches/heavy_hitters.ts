@@ -39,13 +39,20 @@ export const HK_SHAPE: HeavyKeeperShape = { rows: 2, decayBase: 1.08, storeShare
 export const HK_ROWS_MAX = 4;
 /** Bytes per decay step in bytes mode, so a 1500-byte packet weighs like a few packets. */
 const BYTES_UNIT = 256;
+/** Bucket counts are in these units: packets, or 64 bytes in bytes mode (16-bit counts). */
+const BYTES_PER_COUNT = 64; // = 1 << 6, see unitsOf
 /** Bytes per stored key besides its index: key words, packets and bytes, heap weight, heap
  * slot and position. */
 const STORE_ENTRY_BYTES = HH_KEY_WORDS * 4 + 16 + 8 + 4 + 4;
-/** A bucket is two int32 words side by side (fingerprint, count): one cache line per row. */
-const BUCKET_BYTES = 8;
+/**
+ * A bucket is one int32: a 16-bit fingerprint (the top of lane b) above a 16-bit count. Half
+ * the size of a (fingerprint, count) pair of words, so twice the buckets for the budget, which
+ * is what slow keys need to survive decay (bench/ACCURACY.md); a false fingerprint match
+ * (1 in 65,536) only adds another key's packets to an estimate.
+ */
+const BUCKET_BYTES = 4;
 /** Bucket counts saturate here; a key this large is in the store long before. */
-const COUNT_MAX = 0x7fffffff;
+const COUNT_MAX = 0xffff;
 export const HH_MEMORY_MIN = 4096;
 /** 64 MiB: the store then holds about 290k keys, within the index's limit. */
 export const HH_MEMORY_MAX = 1 << 26;
@@ -62,7 +69,7 @@ export class HeavyHitters {
   readonly capacity: number;
   readonly width: number;
   private readonly widthMask: number;
-  /** Buckets: [fingerprint, count] pairs, row after row. */
+  /** Buckets: fingerprint << 16 | count, row after row. */
   private readonly buckets: Int32Array;
   /** Store: key words, hash lanes, exact counters. */
   readonly keys: Int32Array;
@@ -115,7 +122,7 @@ export class HeavyHitters {
     while (fit > 16 && fit * STORE_ENTRY_BYTES + LaneIndex.bytesFor(fit) > left) fit--;
     this.capacity = Math.max(16, fit);
     if (this.capacity > LANE_INDEX_MAX) throw new RangeError("Heavy-hitter memory too large");
-    this.buckets = new Int32Array(rows * this.width * 2);
+    this.buckets = new Int32Array(rows * this.width);
     const k = this.capacity;
     this.keys = new Int32Array(k * HH_KEY_WORDS);
     this.index = new LaneIndex(k);
@@ -216,37 +223,50 @@ export class HeavyHitters {
     }
   }
 
-  /** Word offset of row r's bucket for lanes (a, b): rows index by a + r·b (Kirsch–Mitzenmacher). */
+  /** Index of row r's bucket for lanes (a, b): rows index by a + r·b (Kirsch–Mitzenmacher). */
   private bucket(r: number, a: number, b: number): number {
-    return (r * this.width + ((a + Math.imul(r, b | 1)) & this.widthMask)) * 2;
+    return r * this.width + ((a + Math.imul(r, b | 1)) & this.widthMask);
   }
 
-  /** HeavyKeeper update of every row; returns the key's estimate (largest matching count). */
+  /** Bucket count units per weight unit's worth: 1 for packets, 1/64 for bytes. */
+  private unitsOf(weight: number): number {
+    if (!this.byBytes) return weight;
+    // Rounded to the nearest 64 bytes, at least 1; weights above 2^31 saturate anyway.
+    return Math.max(1, (Math.min(weight, 0x7fffffff) + BYTES_PER_COUNT / 2) >>> 6);
+  }
+
+  /**
+   * HeavyKeeper update of every row for a packet of weight `w` (1, or its bytes); returns the
+   * key's estimate (largest matching count) in weight units.
+   */
   private keep(a: number, b: number, w: number): number {
     let est = 0;
-    const unit = this.byBytes ? BYTES_UNIT : 1;
+    const u = this.unitsOf(w);
+    const perStep = this.byBytes ? BYTES_UNIT / BYTES_PER_COUNT : 1;
+    const fp = b >>> 16;
     const bk = this.buckets;
     for (let r = 0; r < this.rows; r++) {
       const j = this.bucket(r, a, b);
-      const c = bk[j + 1]!;
-      if (bk[j] === b) {
-        const v = Math.min(c + w, COUNT_MAX);
-        bk[j + 1] = v;
-        if (v > est) est = v;
+      const v = bk[j]!;
+      const c = v & COUNT_MAX;
+      if (v >>> 16 === fp && c !== 0) {
+        const n = Math.min(c + u, COUNT_MAX);
+        bk[j] = (fp << 16) | n;
+        if (n > est) est = n;
       } else if (c === 0) {
-        bk[j] = b, bk[j + 1] = w;
-        if (w > est) est = w;
+        bk[j] = (fp << 16) | u;
+        if (u > est) est = u;
       } else {
-        const x = Math.floor(c / unit);
+        const x = Math.floor(c / perStep);
         if (x < this.decay.length && this.next() < this.decay[x]!) {
-          if (c <= w) {
-            bk[j] = b, bk[j + 1] = w;
-            if (w > est) est = w;
-          } else bk[j + 1] = c - w;
+          if (c <= u) {
+            bk[j] = (fp << 16) | u;
+            if (u > est) est = u;
+          } else bk[j] = v - u;
         }
       }
     }
-    return est;
+    return this.byBytes ? est * BYTES_PER_COUNT : est;
   }
 
   /**
@@ -257,12 +277,13 @@ export class HeavyHitters {
    */
   private giveBack(e: number): void {
     const a = this.index.a[e]!, b = this.index.b[e]!;
-    const w = Math.min(this.weightOf(e), COUNT_MAX);
+    const u = Math.min(this.unitsOf(this.weightOf(e)), COUNT_MAX);
+    const fp = b >>> 16;
     const bk = this.buckets;
     for (let r = 0; r < this.rows; r++) {
       const j = this.bucket(r, a, b);
-      if (bk[j] === b) bk[j + 1] = Math.max(bk[j + 1]!, w);
-      else if (bk[j + 1]! < w) bk[j] = b, bk[j + 1] = w;
+      const v = bk[j]!, c = v & COUNT_MAX;
+      if ((v >>> 16 === fp && c !== 0) || c < u) bk[j] = (fp << 16) | Math.max(c, u);
     }
   }
 
@@ -385,7 +406,7 @@ export class HeavyHitters {
 
   /**
    * Header; memory budget (u32), by-bytes (u8), buckets included (u8), stored keys (u32);
-   * the buckets (i32 fingerprint, i32 count) unless left out; then per stored key its 10 words,
+   * the buckets (i32: 16-bit fingerprint << 16 | 16-bit count) unless left out; then per stored key its 10 words,
    * two lanes, packets and bytes (f64). Without buckets (`withFilter` false: what the store
    * keeps per window) the bytes are the keys and counts that listing and merging need; a
    * sketch read back from them counts on with empty buckets.
