@@ -213,7 +213,8 @@ export class HeavyHitters {
       return;
     }
     const w = this.byBytes ? bytes : 1;
-    const est = this.keep(a, b, w);
+    // At least this packet: a key whose rows were all held by others still sent it.
+    const est = Math.max(this.keep(a, b, w), w);
     if (this.size < this.capacity) this.insert(this.size++, true, a, b, est, w, bytes, src, i);
     else if (est > this.hw[this.heap[0]!]! && est > this.least()) {
       const victim = this.heap[0]!;
@@ -237,7 +238,7 @@ export class HeavyHitters {
 
   /**
    * HeavyKeeper update of every row for a packet of weight `w` (1, or its bytes); returns the
-   * key's estimate (largest matching count) in weight units.
+   * key's estimate (largest matching count) in weight units, 0 if no row holds the key.
    */
   private keep(a: number, b: number, w: number): number {
     let est = 0;
@@ -266,7 +267,9 @@ export class HeavyHitters {
         }
       }
     }
-    return this.byBytes ? est * BYTES_PER_COUNT : est;
+    // This packet counts exactly; only what came before is in 64-byte units.
+    if (!this.byBytes || est === 0) return est;
+    return (est - u) * BYTES_PER_COUNT + w;
   }
 
   /**
