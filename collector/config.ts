@@ -25,6 +25,8 @@ export interface Config {
 /** Largest configuration file read (a config, not a data file). */
 export const CONFIG_BYTES_MAX = 1 << 20;
 export const TASKS_MAX = 64;
+/** All sketch tasks' memory budgets together (each window holds one set). */
+export const SKETCH_MEMORY_TOTAL_MAX = 1 << 30;
 
 export class ConfigError extends SyntaxError {
   constructor(readonly file: string, readonly problems: string[]) {
@@ -106,6 +108,15 @@ export function validateConfig(doc: unknown): Config | string[] {
       });
       if (cfg.tasks.length === 0) {
         problems.push("tasks: at least one exact task (the report's flows come from it)");
+      }
+      const sketchBytes = cfg.sketches.reduce(
+        (n, t) => n + (t.kind === "distinct" ? 2 ** t.precision : t.memoryBytes),
+        0,
+      );
+      if (sketchBytes > SKETCH_MEMORY_TOTAL_MAX) {
+        problems.push(
+          `tasks: the sketches' memory adds up to ${sketchBytes} bytes, more than ${SKETCH_MEMORY_TOTAL_MAX}`,
+        );
       }
     }
   }

@@ -147,6 +147,15 @@ Deno.test("validateConfig() reports sketch option problems, each once", () => {
   assert.equal(problems.length, expected.length, problems.join(" | "));
 });
 
+Deno.test("validateConfig() caps the sketches' memory together", () => {
+  const big = (n: number) => ({ name: `s${n}`, kind: "spread", key: ["src_ip"], memory: "256MiB" });
+  const problems = validateConfig({
+    tasks: [{ name: "flows", key: ["src_ip"] }, big(1), big(2), big(3), big(4), big(5)],
+  }) as string[];
+  assert.ok(Array.isArray(problems));
+  assert.match(problems.join(" | "), /memory adds up to 1342177280 bytes, more than 1073741824/);
+});
+
 Deno.test("validateConfig() needs one exact task", () => {
   const problems = validateConfig({
     tasks: [{ name: "hll", kind: "distinct", key: ["src_ip"] }],
