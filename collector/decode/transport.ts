@@ -44,8 +44,15 @@ export function decodeTransport(
   out.flags[i] = out.flags[i]! | FLAG_HAS_PORTS;
   if (proto === PROTO_UDP) {
     const start = off + UDP_HEADER;
+    // The payload ends where the UDP length says when it says less than the IP payload
+    // (RFC 768; tshark ignores bytes past it): a crafted length of 8 carries no payload.
+    let stop = end;
+    if (end - off >= UDP_HEADER) {
+      const udpLen = (b[off + 4]! << 8) | b[off + 5]!;
+      if (udpLen >= UDP_HEADER && off + udpLen < end) stop = off + udpLen;
+    }
     out.payloadOff[i] = start;
-    out.payloadLen[i] = end > start ? end - start : 0;
+    out.payloadLen[i] = stop > start ? stop - start : 0;
     return;
   }
   if (end - off < TCP_FLAGS_OFFSET + 2) {

@@ -1,0 +1,151 @@
+/**
+ * Our per-packet DNS and HTTP view of a capture, in the shape of the truth's `dns.per_packet`
+ * and `http.per_packet` (outer carrier), for comparison in the tests.
+ */
+
+import { FAMILY_IPV4, FAMILY_NONE, FLAG_HAS_PORTS, PacketBatch } from "../collector/batch.ts";
+import { decodeBatch } from "../collector/decode/mod.ts";
+import { decodeDns, dnsKind, DnsMessage, nameText } from "../collector/decode/dns.ts";
+import { decodeHttp, fieldText, HTTP_REQUEST, HttpMessage } from "../collector/decode/http.ts";
+import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
+import { openCapture } from "../collector/reader/mod.ts";
+
+export interface DnsEntry {
+  frame: number;
+  protocol: string;
+  transport: string;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  messages: { id: number; response: boolean; rcode: number | null; queries: [string, number][] }[];
+}
+
+const KINDS = ["", "dns", "mdns", "llmnr"];
+
+function addr(b: PacketBatch, i: number, which: Int32Array): string {
+  const w = i * 4;
+  return b.family[i] === FAMILY_IPV4
+    ? ipv4Text(which[w]! >>> 0)
+    : ipv6Text([0, 1, 2, 3].map((k) => which[w + k]! >>> 0));
+}
+
+function messageOf(m: DnsMessage) {
+  const queries: [string, number][] = [];
+  for (let q = 0; q < m.queries; q++) queries.push([nameText(m, q), m.qtype[q]!]);
+  return { id: m.id, response: m.response, rcode: m.response ? m.rcode : null, queries };
+}
+
+/** Every frame's DNS messages carried by the outer UDP/TCP header (TCP: length-prefixed). */
+export async function dnsPerPacket(path: string): Promise<DnsEntry[]> {
+  const r = await openCapture(path);
+  const b = new PacketBatch();
+  const m = new DnsMessage();
+  const out: DnsEntry[] = [];
+  let frame = 0;
+  try {
+    for (let n; (n = await r.fill(b)) > 0;) {
+      decodeBatch(b);
+      for (let i = 0; i < n; i++) {
+        frame++;
+        if (b.family[i] === FAMILY_NONE || (b.flags[i]! & FLAG_HAS_PORTS) === 0) continue;
+        const proto = b.proto[i]!;
+        if (proto !== 6 && proto !== 17) continue;
+        const kind = dnsKind(b.srcPort[i]!, b.dstPort[i]!);
+        const len = b.payloadLen[i]!;
+        if (kind === 0 || len === 0) continue;
+        const off = b.payloadOff[i]!, bytes = b.bytes;
+        const messages = [];
+        if (proto === 17) {
+          if (decodeDns(bytes, off, len, m)) messages.push(messageOf(m));
+        } else {
+          for (let p = off; p + 2 <= off + len;) {
+            const l = (bytes[p]! << 8) | bytes[p + 1]!;
+            const avail = Math.min(l, off + len - p - 2);
+            if (!decodeDns(bytes, p + 2, avail, m)) break;
+            messages.push(messageOf(m));
+            p += 2 + l;
+          }
+        }
+        if (messages.length === 0) continue;
+        out.push({
+          frame,
+          protocol: KINDS[kind]!,
+          transport: proto === 6 ? "tcp" : "udp",
+          src: addr(b, i, b.src),
+          dst: addr(b, i, b.dst),
+          sport: b.srcPort[i]!,
+          dport: b.dstPort[i]!,
+          messages,
+        });
+      }
+    }
+  } finally {
+    r.close();
+  }
+  return out;
+}
+
+export interface HttpEntry {
+  frame: number;
+  protocol: string;
+  transport: string;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+}
+export type HttpRequest = HttpEntry & {
+  method: string;
+  uri: string;
+  version: string;
+  host: string | null;
+};
+export type HttpResponse = HttpEntry & { code: number; version: string };
+
+/** Every frame's HTTP request or response start (TCP any port; SSDP on UDP 1900). */
+export async function httpPerPacket(
+  path: string,
+): Promise<{ requests: HttpRequest[]; responses: HttpResponse[] }> {
+  const r = await openCapture(path);
+  const b = new PacketBatch();
+  const m = new HttpMessage();
+  const requests: HttpRequest[] = [], responses: HttpResponse[] = [];
+  let frame = 0;
+  try {
+    for (let n; (n = await r.fill(b)) > 0;) {
+      decodeBatch(b);
+      for (let i = 0; i < n; i++) {
+        frame++;
+        if (b.family[i] === FAMILY_NONE || (b.flags[i]! & FLAG_HAS_PORTS) === 0) continue;
+        const proto = b.proto[i]!;
+        const ssdp = proto === 17 && (b.srcPort[i] === 1900 || b.dstPort[i] === 1900);
+        if (proto !== 6 && !ssdp) continue;
+        const off = b.payloadOff[i]!, len = b.payloadLen[i]!, bytes = b.bytes;
+        if (len === 0 || !decodeHttp(bytes, off, len, m)) continue;
+        const e: HttpEntry = {
+          frame,
+          protocol: ssdp ? "ssdp" : "http",
+          transport: ssdp ? "udp" : "tcp",
+          src: addr(b, i, b.src),
+          dst: addr(b, i, b.dst),
+          sport: b.srcPort[i]!,
+          dport: b.dstPort[i]!,
+        };
+        const version = fieldText(bytes, m.versionOff, m.versionLen)!;
+        if (m.kind === HTTP_REQUEST) {
+          requests.push({
+            ...e,
+            method: fieldText(bytes, m.methodOff, m.methodLen)!,
+            uri: fieldText(bytes, m.uriOff, m.uriLen)!,
+            version,
+            host: fieldText(bytes, m.hostOff, m.hostLen),
+          });
+        } else responses.push({ ...e, code: m.code, version });
+      }
+    }
+  } finally {
+    r.close();
+  }
+  return { requests, responses };
+}
