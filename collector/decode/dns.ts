@@ -8,8 +8,9 @@
  * (§4.1.4) are followed anywhere in the message — tshark follows forward ones too — with at
  * most `POINTER_JUMPS_MAX` jumps, so a pointer loop ends as an error, not a hang. A name of
  * more than 255 wire bytes (§2.3.4) becomes `<Name too long>`, the root `<Root>`, as tshark
- * prints them. Counts in the header are believed only as far as the bytes go, and at most
- * `DNS_QUERIES_MAX` / `DNS_ANSWERS_MAX` entries are kept.
+ * prints them. Counts in the header are believed only as far as the bytes go; at most
+ * `DNS_RECORDS_WALK_MAX` questions and answers are walked and `DNS_QUERIES_MAX` /
+ * `DNS_ANSWERS_MAX` of them kept, so one packet's work is bounded whatever it claims.
  *
  * @module
  */
@@ -22,13 +23,27 @@ const NAME_WIRE_MAX = 255;
 /** Text bytes kept per name: every byte may become a 4-byte escape. */
 export const DNS_NAME_TEXT_MAX = 4 * NAME_WIRE_MAX;
 const POINTER_JUMPS_MAX = 64;
+/**
+ * Questions and answer records walked per message at most: real messages carry one or a
+ * few; a crafted one claiming thousands (tcpdump's dns_fwdptr: 10,518) would otherwise cost
+ * milliseconds per packet.
+ */
+export const DNS_RECORDS_WALK_MAX = 64;
 
 /** Why a message could not be decoded as far as it claims (app-layer reasons). */
 export const DNS_OK = 0;
 export const DNS_ERR_TRUNCATED = 1;
 export const DNS_ERR_POINTER_LOOP = 2;
 export const DNS_ERR_BAD_LABEL = 3;
-export const DNS_ERROR_NAMES = ["none", "dns_truncated", "dns_pointer_loop", "dns_bad_label"];
+/** More questions or answers than DNS_RECORDS_WALK_MAX: the rest are not read. */
+export const DNS_ERR_TOO_MANY_RECORDS = 4;
+export const DNS_ERROR_NAMES = [
+  "none",
+  "dns_truncated",
+  "dns_pointer_loop",
+  "dns_bad_label",
+  "dns_too_many_records",
+];
 
 const TYPE_A = 1, TYPE_AAAA = 28, CLASS_IN = 1;
 const ROOT = new TextEncoder().encode("<Root>");
@@ -74,6 +89,10 @@ export function decodeDns(b: Uint8Array, off: number, len: number, m: DnsMessage
   m.ancount = (b[off + 6]! << 8) | b[off + 7]!;
   let p = off + DNS_HEADER;
   for (let q = 0; q < m.qdcount; q++) {
+    if (q === DNS_RECORDS_WALK_MAX) {
+      m.error = DNS_ERR_TOO_MANY_RECORDS;
+      return true;
+    }
     const at = q < DNS_QUERIES_MAX ? q : -1;
     p = readName(b, off, end, p, m, at);
     if (p < 0) return true;
@@ -89,6 +108,10 @@ export function decodeDns(b: Uint8Array, off: number, len: number, m: DnsMessage
     p += 4;
   }
   for (let a = 0; a < m.ancount && m.answers < DNS_ANSWERS_MAX; a++) {
+    if (a === DNS_RECORDS_WALK_MAX) {
+      m.error = DNS_ERR_TOO_MANY_RECORDS;
+      return true;
+    }
     p = readName(b, off, end, p, m, -1);
     if (p < 0) return true;
     if (p + 10 > end) {
@@ -169,7 +192,11 @@ function readName(
       return -1;
     }
     wire += c + 1;
-    if (wire > NAME_WIRE_MAX) tooLong = true;
+    if (wire > NAME_WIRE_MAX) {
+      tooLong = true;
+      // The text is settled; once the name's end in the record is known, stop walking.
+      if (after >= 0) break;
+    }
     if (at >= 0 && !tooLong) {
       if (t > 0) m.names[base + t++] = 0x2e; // "."
       t = writeLabel(b, p + 1, c, m.names, base + t) - base;

@@ -26,9 +26,9 @@ export class HttpMessage {
   kind = 0;
   /** Offsets and lengths into the packet bytes; length -1 = absent. */
   methodOff = 0;
-  methodLen = 0;
+  methodLen = -1;
   uriOff = 0;
-  uriLen = 0;
+  uriLen = -1;
   versionOff = 0;
   versionLen = 0;
   hostOff = 0;
@@ -67,7 +67,8 @@ function lineEnd(b: Uint8Array, p: number, end: number): number {
  * request or response start; false (m.kind 0) otherwise.
  */
 export function decodeHttp(b: Uint8Array, off: number, len: number, m: HttpMessage): boolean {
-  m.kind = 0, m.hostLen = -1, m.agentLen = -1, m.code = 0, m.headersComplete = false;
+  m.kind = 0, m.code = 0, m.headersComplete = false;
+  m.methodLen = -1, m.uriLen = -1, m.hostLen = -1, m.agentLen = -1;
   const end = off + len;
   const eol = lineEnd(b, off, end);
   if (eol === end) return false; // no whole start line in these bytes
