@@ -16,6 +16,7 @@ import { FlowTable } from "./flow_table.ts";
 import { FlowRecords, FlowTracker, type FlowTrackerOptions } from "./flow_tracker.ts";
 import type { KeyField } from "./key_fields.ts";
 import { SketchBank, type SketchSpec, type SketchTask } from "./sketch_bank.ts";
+import { AppLayer } from "./app_layer.ts";
 import { Totals } from "./totals.ts";
 
 export interface TaskSpec {
@@ -32,6 +33,8 @@ export interface WindowData {
   tasks: readonly { spec: TaskSpec; table: FlowTable }[];
   /** Sketch tasks; sketch k is the source's task_no tasks.length + k. */
   sketches: readonly SketchTask[];
+  /** DNS and HTTP metadata of the window; null when the app layer is off. */
+  app: AppLayer | null;
 }
 
 /** Where finished windows and flow records go (the store). */
@@ -44,6 +47,8 @@ export interface EngineOptions {
   windowSec: number;
   tasks: readonly TaskSpec[];
   sketches?: readonly SketchSpec[];
+  /** Decode DNS and HTTP per window (default true). */
+  app?: boolean;
   flows?: Partial<FlowTrackerOptions>;
   /** Largest batch that will be given (the sketch bank's hash arrays are this long). */
   batchPackets?: number;
@@ -58,6 +63,7 @@ export class Engine {
   private readonly totals = new Totals();
   private readonly tasks: { spec: TaskSpec; table: FlowTable }[];
   private readonly bank: SketchBank;
+  private readonly app: AppLayer | null;
   private readonly records = new FlowRecords(1024);
   readonly tracker: FlowTracker;
   /** Start (seconds) of the window being filled; NaN before the first packet. */
@@ -80,6 +86,7 @@ export class Engine {
       table: new FlowTable(spec.key, spec.flowsMax),
     }));
     this.bank = new SketchBank(opts.sketches ?? [], opts.batchPackets ?? BATCH_PACKETS_DEFAULT);
+    this.app = opts.app === false ? null : new AppLayer();
     this.tracker = new FlowTracker(this.records, opts.flows);
   }
 
@@ -104,6 +111,7 @@ export class Engine {
       this.totals.addBatch(batch, i, j);
       for (const t of this.tasks) t.table.addBatch(batch, i, j);
       this.bank.addRange(batch, i, j);
+      this.app?.addRange(batch, i, j);
       this.tracker.addBatch(batch, i, j);
       i = j;
     }
@@ -119,12 +127,14 @@ export class Engine {
       totals: this.totals,
       tasks: this.tasks,
       sketches: this.bank.tasks,
+      app: this.app,
     });
     this.packetsFlushed += this.totals.frames;
     this.windowsFlushed++;
     this.totals.clear();
     for (const t of this.tasks) t.table.clear();
     this.bank.clear();
+    this.app?.clear();
   }
 
   private async flushRecords(): Promise<void> {

@@ -27,6 +27,8 @@ export interface IngestOptions {
   tasks?: readonly TaskSpec[];
   /** Sketch tasks (default: none here; the CLI and config add the default set). */
   sketches?: readonly SketchSpec[];
+  /** DNS and HTTP per window (default true). */
+  app?: boolean;
   flows?: Partial<FlowTrackerOptions>;
   batchPackets?: number;
   /** Called about every batch with bytes read and total of the current file. */
@@ -74,7 +76,14 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
   }
   // The engine is built first so its checks (window, tasks) fail before anything is stored.
   let sourceNo = 0;
-  const engine = new Engine({ windowSec, tasks, sketches, flows: opts.flows, batchPackets }, {
+  const engine = new Engine({
+    windowSec,
+    tasks,
+    sketches,
+    app: opts.app,
+    flows: opts.flows,
+    batchPackets,
+  }, {
     window: (w) => store.writeWindow(sourceNo, w),
     flowRecords: (r: FlowRecords) => store.writeFlowRecords(sourceNo, r),
   });

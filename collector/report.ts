@@ -205,5 +205,6 @@ export function toJsonDoc(run: RunInfo, s: Summary): Record<string, unknown> {
     doc.flow_records = Object.fromEntries(s.flowRecords.map((r) => [r.reason, r.records]));
   }
   if (s.sketches !== null) doc.sketches = sketchesJson(s.sketches);
+  if (s.app !== null) doc.dns = s.app.dns, doc.http = s.app.http;
   return doc;
 }

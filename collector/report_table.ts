@@ -5,7 +5,7 @@
  */
 
 import { protoName } from "./report.ts";
-import type { KeyedRow, RunInfo, SketchesSummary, Summary } from "./summary.ts";
+import type { AppSummary, KeyedRow, RunInfo, SketchesSummary, Summary } from "./summary.ts";
 
 function si(n: number, unit: string): string {
   const steps = ["", "k", "M", "G", "T"];
@@ -71,6 +71,73 @@ function errText(est: number, exact: number | null): string {
   if (exact === null) return "-";
   if (exact === 0) return est === 0 ? "0.00%" : "-";
   return `${((100 * (est - exact)) / exact).toFixed(2)}%`;
+}
+
+const QTYPES: Record<number, string> = {
+  1: "A",
+  2: "NS",
+  5: "CNAME",
+  6: "SOA",
+  12: "PTR",
+  15: "MX",
+  16: "TXT",
+  28: "AAAA",
+  33: "SRV",
+  65: "HTTPS",
+  255: "ANY",
+};
+
+function appLines(a: AppSummary): string[] {
+  const out: string[] = [];
+  const d = a.dns;
+  const malformed = Object.values(d.malformed).reduce((x, y) => x + y, 0);
+  if (d.messages > 0 || malformed > 0) {
+    out.push(
+      "",
+      `DNS (${d.queries} queries, ${d.responses} responses: ${d.nxdomain} NXDOMAIN, ${d.error_responses} other errors; ${malformed} malformed)`,
+    );
+    if (malformed > 0) {
+      out.push(
+        "  malformed: " + Object.entries(d.malformed).map(([r, n]) => `${r} × ${n}`).join(", "),
+      );
+    }
+    out.push(
+      ...table(
+        ["name", "type", "queries", "responses", "NXDOMAIN", "avg ms"],
+        d.names.map((n) => [
+          n.protocol === "dns" ? n.qname || "(no question)" : `${n.qname} (${n.protocol})`,
+          QTYPES[n.qtype] ?? String(n.qtype),
+          n.queries,
+          n.responses,
+          n.nxdomain,
+          n.avg_rtt_ms === null ? "-" : n.avg_rtt_ms.toFixed(1),
+        ]),
+      ),
+    );
+  }
+  const h = a.http;
+  if (h.requests > 0 || h.responses > 0) {
+    out.push("", `HTTP (${h.requests} requests, ${h.responses} responses)`);
+    out.push(
+      ...table(
+        ["host", "method", "path", "requests"],
+        h.top.map((r) => [
+          r.protocol === "http" ? r.host ?? "(no Host)" : `${r.host ?? "(no Host)"} (ssdp)`,
+          r.method,
+          r.path,
+          r.requests,
+        ]),
+      ),
+    );
+    if (h.status.length > 0) {
+      out.push(
+        "  status: " +
+          h.status.map((x) => `${x.code}${x.protocol === "ssdp" ? " (ssdp)" : ""} × ${x.responses}`)
+            .join(", "),
+      );
+    }
+  }
+  return out;
 }
 
 function sketchLines(k: SketchesSummary): string[] {
@@ -206,6 +273,7 @@ export function toTable(run: RunInfo, s: Summary): string {
     out.push("", "Flow records (bidirectional, by close reason)");
     out.push(...table(["reason", "records"], s.flowRecords.map((r) => [r.reason, r.records])));
   }
+  if (s.app !== null) out.push(...appLines(s.app));
   if (s.sketches !== null) out.push(...sketchLines(s.sketches));
   if (run.warnings.length > 0) {
     out.push("", "Warnings");

@@ -29,6 +29,41 @@ export interface FlowRow {
 /** Key fields of a sketch's row (addresses as text). */
 export type KeyedRow = Partial<Record<KeyField, string | number | null>>;
 
+/** DNS and HTTP over the whole input (store path only). */
+export interface AppSummary {
+  dns: {
+    messages: number;
+    queries: number;
+    responses: number;
+    nxdomain: number;
+    /** Responses with another error RCODE (SERVFAIL, REFUSED, …). */
+    error_responses: number;
+    /** Malformed messages by reason (dns_truncated, dns_pointer_loop, …). */
+    malformed: Record<string, number>;
+    names: {
+      protocol: string;
+      qname: string;
+      qtype: number;
+      queries: number;
+      responses: number;
+      nxdomain: number;
+      avg_rtt_ms: number | null;
+    }[];
+  };
+  http: {
+    requests: number;
+    responses: number;
+    top: {
+      protocol: string;
+      host: string | null;
+      method: string;
+      path: string;
+      requests: number;
+    }[];
+    status: { protocol: string; code: number; responses: number }[];
+  };
+}
+
 /** Sketch tasks' results over the whole input (store path only). */
 export interface SketchesSummary {
   heavyHitters: {
@@ -98,6 +133,8 @@ export interface Summary {
   flowRecords: { reason: string; records: number }[];
   /** Sketch tasks (store path only; null in memory). */
   sketches: SketchesSummary | null;
+  /** DNS and HTTP (store path only; null in memory). */
+  app: AppSummary | null;
 }
 
 /** Files and warnings of a run, for the report header. */
@@ -152,5 +189,6 @@ export function summaryOf(res: AnalyzeResult, limit?: number): Summary {
     talkers,
     flowRecords: [],
     sketches: null,
+    app: null,
   };
 }

@@ -98,3 +98,30 @@ export function pairA(ka: number, ea: number): number {
 export function pairB(kb: number, eb: number): number {
   return finishB(stepB(stepB(SEED_B, kb), eb));
 }
+
+/**
+ * Hashes bytes `b[off, off + len)` and the number `num` into out[0] (lane A) and out[1]
+ * (lane B), four bytes per step: for text keys (DNS names, HTTP hosts and paths).
+ */
+export function hashBytes(
+  b: Uint8Array,
+  off: number,
+  len: number,
+  num: number,
+  out: Int32Array,
+): void {
+  let h1 = laneA(num ^ len), h2 = laneB(num ^ len);
+  const end = off + len, whole = off + (len & ~3);
+  let p = off;
+  for (; p < whole; p += 4) {
+    const k = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+    h1 = stepA(h1, k), h2 = stepB(h2, k);
+  }
+  if (p < end) {
+    let k = 0;
+    for (let s = 0; p < end; p++, s += 8) k |= b[p]! << s;
+    h1 = stepA(h1, k), h2 = stepB(h2, k);
+  }
+  out[0] = finishA(h1 ^ num);
+  out[1] = finishB(h2 ^ num);
+}

@@ -191,6 +191,48 @@ export const MIGRATIONS: readonly string[] = [
     SELECT t.name AS task, t.key, window_start, estimate
     FROM window_sketches JOIN tasks t USING (source_no, task_no) WHERE t.kind = 'distinct';
   `,
+  // 3: DNS and HTTP per window (issue 6).
+  `
+  CREATE TABLE window_dns (
+    source_no    UINTEGER NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    protocol     VARCHAR NOT NULL,
+    qname        VARCHAR NOT NULL,
+    qtype        USMALLINT NOT NULL,
+    queries      UBIGINT NOT NULL,
+    responses    UBIGINT NOT NULL,
+    nxdomain     UBIGINT NOT NULL,
+    errors       UBIGINT NOT NULL,
+    rtt_count    UBIGINT NOT NULL,
+    rtt_sum_us   DOUBLE NOT NULL,
+    rtt_max_us   DOUBLE NOT NULL
+  );
+  CREATE TABLE window_http (
+    source_no    UINTEGER NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    protocol     VARCHAR NOT NULL,
+    host         VARCHAR,
+    method       VARCHAR NOT NULL,
+    path         VARCHAR NOT NULL,
+    requests     UBIGINT NOT NULL
+  );
+  CREATE TABLE window_http_status (
+    source_no    UINTEGER NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    protocol     VARCHAR NOT NULL,
+    code         USMALLINT NOT NULL,
+    responses    UBIGINT NOT NULL
+  );
+  CREATE VIEW dns_names AS
+    SELECT protocol, qname, qtype, sum(queries) AS queries, sum(responses) AS responses,
+           sum(nxdomain) AS nxdomain, sum(errors) AS errors,
+           round(sum(rtt_sum_us) / nullif(sum(rtt_count), 0) / 1000, 3) AS avg_rtt_ms,
+           round(max(CASE WHEN rtt_count > 0 THEN rtt_max_us END) / 1000, 3) AS max_rtt_ms
+    FROM window_dns GROUP BY protocol, qname, qtype;
+  CREATE VIEW http_requests AS
+    SELECT protocol, host, method, path, sum(requests) AS requests
+    FROM window_http GROUP BY protocol, host, method, path;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

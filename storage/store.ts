@@ -26,6 +26,7 @@ import { ENTRY_WORDS, FLOW_ENTRY, type FlowTable } from "../collector/flow_table
 import { FLOW_RECORD, type FlowRecords, RECORD_WORDS } from "../collector/flow_tracker.ts";
 import { ChunkWriter } from "./_chunk.ts";
 import { appendSketches, appendSketchKeys } from "./_sketch_rows.ts";
+import { appendDns, appendDnsErrors, appendHttp, appendHttpStatus } from "./_app_rows.ts";
 import type { SketchSpec } from "../collector/sketch_bank.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 
@@ -79,6 +80,9 @@ const SOURCE_TABLES = [
   "window_flows",
   "window_sketches",
   "window_sketch_keys",
+  "window_dns",
+  "window_http",
+  "window_http_status",
   "flow_records",
   "tasks",
   "sources",
@@ -468,7 +472,14 @@ export class Store {
           a.appendUBigInt(BigInt(t.errors[c]!));
           a.endRow();
         }
+        if (w.app !== null) appendDnsErrors(a, sourceNo, start, w.app);
       });
+      const app = w.app;
+      if (app !== null) {
+        await this.append("window_dns", (a) => appendDns(a, sourceNo, start, app));
+        await this.append("window_http", (a) => appendHttp(a, sourceNo, start, app));
+        await this.append("window_http_status", (a) => appendHttpStatus(a, sourceNo, start, app));
+      }
       await this.append("window_tasks", (a) => {
         for (let k = 0; k < w.tasks.length; k++) {
           const table = w.tasks[k]!.table;
@@ -560,6 +571,9 @@ export class Store {
           "window_flows",
           "window_sketches",
           "window_sketch_keys",
+          "window_dns",
+          "window_http",
+          "window_http_status",
         ]
       ) {
         await this.con.run(`DELETE FROM ${t} WHERE window_start < $1`, [b]);

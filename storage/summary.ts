@@ -11,6 +11,7 @@ import type { FlowRow, Summary } from "../collector/summary.ts";
 import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
 import type { Store } from "./store.ts";
 import { summarizeSketches } from "./sketch_summary.ts";
+import { summarizeApp } from "./app_summary.ts";
 
 /** "sec.nnnnnnnnn" from epoch nanoseconds (bigint from DuckDB). */
 export function nsText(v: DuckDBValue): string | null {
@@ -75,7 +76,8 @@ export async function summarize(
   );
   const errors = await store.rows(
     `SELECT reason, sum(packets) AS packets FROM window_decode_errors
-     WHERE source_no = $1 GROUP BY reason ORDER BY packets DESC, reason`,
+     WHERE source_no = $1 AND NOT starts_with(reason, 'dns_')
+     GROUP BY reason ORDER BY packets DESC, reason`,
     src,
   );
   // Key columns come from a fixed set of names, never from user text.
@@ -157,6 +159,7 @@ export async function summarize(
     flows: flows.map((r) => toRow(r, groupBy)),
     talkers: talkers === null ? null : talkers.map((r) => toRow(r, ["src_ip"])),
     flowRecords: records.map((r) => ({ reason: String(r.reason), records: num(r.n!) })),
+    app: await summarizeApp(store, sourceNo, limit),
     sketches: await summarizeSketches(
       store,
       sourceNo,

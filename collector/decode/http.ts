@@ -70,22 +70,31 @@ export function decodeHttp(b: Uint8Array, off: number, len: number, m: HttpMessa
   m.kind = 0, m.code = 0, m.headersComplete = false;
   m.methodLen = -1, m.uriLen = -1, m.hostLen = -1, m.agentLen = -1;
   const end = off + len;
-  const eol = lineEnd(b, off, end);
-  if (eol === end) return false; // no whole start line in these bytes
-  if (isVersion(b, off, eol)) {
+  // Decide from the first bytes before looking for the line end, so binary payloads (TLS,
+  // media) cost a byte or two, not a scan of the segment.
+  let eol: number;
+  if (isVersion(b, off, end)) {
     // status-line = HTTP-version SP status-code SP [reason-phrase]
     const c = off + 9;
-    if (c + 3 > eol || b[off + 8] !== SP || !isDigit(b[c]!) || !isDigit(b[c + 1]!)) return false;
-    if (!isDigit(b[c + 2]!) || (c + 3 < eol && b[c + 3] !== SP)) return false;
+    if (c + 3 > end || b[off + 8] !== SP || !isDigit(b[c]!) || !isDigit(b[c + 1]!)) return false;
+    if (
+      !isDigit(b[c + 2]!) || (c + 3 < end && b[c + 3] !== SP && b[c + 3] !== CR && b[c + 3] !== LF)
+    ) {
+      return false;
+    }
+    eol = lineEnd(b, c + 3, end);
+    if (eol === end) return false; // no whole start line in these bytes
     m.kind = HTTP_RESPONSE;
     m.versionOff = off, m.versionLen = 8;
     m.code = (b[c]! - 0x30) * 100 + (b[c + 1]! - 0x30) * 10 + (b[c + 2]! - 0x30);
   } else {
     // request-line = method SP request-target SP HTTP-version
     let p = off;
-    while (p < eol && p - off < METHOD_MAX && isMethodChar(b[p]!)) p++;
-    if (p === off || p >= eol || b[p] !== SP) return false;
+    while (p < end && p - off < METHOD_MAX && isMethodChar(b[p]!)) p++;
+    if (p === off || p >= end || b[p] !== SP) return false;
     const uri = p + 1;
+    eol = lineEnd(b, uri, end);
+    if (eol === end) return false;
     let q = eol - 1;
     while (q > uri && b[q] === SP) q--; // trailing blanks before CRLF
     const vOff = q - 7;

@@ -256,7 +256,7 @@ Deno.test("store: a version 1 file (before sketches) is migrated in place and ke
     inst.closeSync();
     const store = await Store.open(db);
     try {
-      assert.equal(await store.schemaVersion(), 2);
+      assert.equal(await store.schemaVersion(), SCHEMA_VERSION);
       const t = await store.rows("SELECT name, params FROM tasks");
       assert.deepEqual(t.map((r) => [r.name, r.params]), [["flows", null]]);
       const n = await store.rows("SELECT count(*) AS n FROM window_sketches");

@@ -1,0 +1,201 @@
+/**
+ * The application layer of the engine: DNS and HTTP/1.x metadata per window, from each
+ * packet on its own (the per-packet view; TCP segments are not reassembled yet).
+ *
+ * - DNS (UDP and TCP port 53, mDNS 5353, LLMNR 5355; over TCP every length-prefixed message
+ *   in the segment): per (query name, type, flavour) the queries, responses, NXDOMAIN and
+ *   other error responses, and response times — a response is matched to its query by
+ *   client address and port, server address and port and message id, within the window.
+ * - HTTP (a request or status line at the start of a TCP payload, any port; SSDP on UDP
+ *   1900): requests per (host, method, path — the target up to "?"), responses per status.
+ *
+ * Malformed DNS messages are counted by reason (dns_truncated, dns_pointer_loop, …).
+ * Nothing is allocated per packet: names and paths are copied into the tables' arenas once
+ * per distinct key.
+ *
+ * @module
+ */
+
+import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "./batch.ts";
+import { decodeDns, DNS_ERROR_NAMES, dnsKind, DnsMessage } from "./decode/dns.ts";
+import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
+import { TextTable } from "./text_table.ts";
+import { LaneIndex } from "../sketches/_lane_index.ts";
+import { hashWords } from "../sketches/hash.ts";
+
+/** DNS counters per (name, type, flavour), in this order in `dns.values`. */
+export const DNS_QUERIES = 0, DNS_RESPONSES = 1, DNS_NXDOMAIN = 2, DNS_ERRORS = 3;
+export const DNS_RTT_COUNT = 4, DNS_RTT_SUM_US = 5, DNS_RTT_MAX_US = 6;
+const DNS_COUNTERS = 7;
+/** Distinct keys per window, and their text, at most. */
+export const DNS_NAMES_MAX = 1 << 16;
+export const HTTP_KEYS_MAX = 1 << 16;
+/** Queries waiting for their answer at most (more are not timed). */
+export const DNS_PENDING_MAX = 1 << 16;
+/** Path bytes kept (longer targets are cut; the cut is part of the key). */
+const PATH_MAX = 1024, HOST_MAX = 255;
+export const STATUS_CODES = 1000;
+/** `num` part of the keys: the DNS flavour (1 dns, 2 mdns, 3 llmnr) or HTTP (0) / SSDP (1). */
+export const APP_NAMES = ["", "dns", "mdns", "llmnr"];
+export const HTTP_PROTOCOLS = ["http", "ssdp"];
+
+const TCP = 6, UDP = 17, SSDP_PORT = 1900;
+
+export class AppLayer {
+  readonly dns = new TextTable(DNS_COUNTERS, DNS_NAMES_MAX, 8 << 20);
+  readonly http = new TextTable(1, HTTP_KEYS_MAX, 16 << 20);
+  /** Responses per [protocol * STATUS_CODES + code]. */
+  readonly status = new Float64Array(2 * STATUS_CODES);
+  /** Malformed DNS messages by reason (index = DNS_ERR_*; 0 unused). */
+  readonly dnsErrors = new Float64Array(DNS_ERROR_NAMES.length);
+  dnsMessages = 0;
+  httpRequests = 0;
+  httpResponses = 0;
+  private readonly m = new DnsMessage();
+  private readonly h = new HttpMessage();
+  private readonly scratch = new Uint8Array(HOST_MAX + PATH_MAX + 64);
+  // Queries waiting for an answer: the time they were seen, by (client, server, ports, id).
+  private readonly pending = new LaneIndex(DNS_PENDING_MAX);
+  private readonly sentSec = new Float64Array(DNS_PENDING_MAX);
+  private readonly sentNsec = new Uint32Array(DNS_PENDING_MAX);
+  private readonly free = new Int32Array(DNS_PENDING_MAX);
+  private freeTop = 0;
+  private readonly words = new Int32Array(10);
+  private readonly lanes = new Int32Array(2);
+
+  constructor() {
+    this.clear();
+  }
+
+  addRange(batch: PacketBatch, from: number, to: number): void {
+    const bytes = batch.bytes;
+    for (let i = from; i < to; i++) {
+      if (batch.family[i] === FAMILY_NONE || (batch.flags[i]! & FLAG_HAS_PORTS) === 0) continue;
+      const len = batch.payloadLen[i]!;
+      if (len === 0) continue;
+      const proto = batch.proto[i]!, off = batch.payloadOff[i]!;
+      const sp = batch.srcPort[i]!, dp = batch.dstPort[i]!;
+      const kind = dnsKind(sp, dp);
+      if (proto === UDP) {
+        if (kind !== 0) this.dnsMessage(batch, i, bytes, off, len, kind);
+        else if (sp === SSDP_PORT || dp === SSDP_PORT) this.httpMessage(bytes, off, len, 1);
+      } else if (proto === TCP) {
+        if (kind !== 0) {
+          // RFC 1035 §4.2.2: each message behind a two-byte length.
+          for (let p = off; p + 2 <= off + len;) {
+            const l = (bytes[p]! << 8) | bytes[p + 1]!;
+            const avail = Math.min(l, off + len - p - 2);
+            if (!this.dnsMessage(batch, i, bytes, p + 2, avail, kind)) break;
+            p += 2 + l;
+          }
+        } else this.httpMessage(bytes, off, len, 0);
+      }
+    }
+  }
+
+  private dnsMessage(
+    batch: PacketBatch,
+    i: number,
+    bytes: Uint8Array,
+    off: number,
+    len: number,
+    kind: number,
+  ): boolean {
+    const m = this.m;
+    if (!decodeDns(bytes, off, len, m)) return false;
+    this.dnsMessages++;
+    if (m.error !== 0) this.dnsErrors[m.error]!++;
+    const nameLen = m.queries > 0 ? m.nameLen[0]! : 0;
+    const num = kind | ((m.queries > 0 ? m.qtype[0]! : 0) << 8);
+    const e = this.dns.entry(m.names, 0, nameLen, num);
+    if (e < 0) return true;
+    const v = this.dns.values, o = e * DNS_COUNTERS;
+    const slot = this.pendingSlot(batch, i, m.response, m.id, kind);
+    if (!m.response) {
+      v[o + DNS_QUERIES]!++;
+      if (slot < 0) this.remember(batch, i);
+      else this.sentSec[slot] = batch.tsSec[i]!, this.sentNsec[slot] = batch.tsNsec[i]!;
+      return true;
+    }
+    v[o + DNS_RESPONSES]!++;
+    if (m.rcode === 3) v[o + DNS_NXDOMAIN]!++;
+    else if (m.rcode !== 0) v[o + DNS_ERRORS]!++;
+    if (slot >= 0) {
+      const us = ((batch.tsSec[i]! - this.sentSec[slot]!) * 1e9 +
+        (batch.tsNsec[i]! - this.sentNsec[slot]!)) / 1e3;
+      if (us >= 0) {
+        v[o + DNS_RTT_COUNT]!++;
+        v[o + DNS_RTT_SUM_US]! += us;
+        if (us > v[o + DNS_RTT_MAX_US]!) v[o + DNS_RTT_MAX_US] = us;
+      }
+      this.pending.remove(slot);
+      this.free[this.freeTop++] = slot;
+    }
+    return true;
+  }
+
+  /**
+   * Computes the pending-query key of packet i (client = source of a query, destination of a
+   * response) into `lanes` and returns its slot if one waits, else -1.
+   */
+  private pendingSlot(
+    batch: PacketBatch,
+    i: number,
+    response: boolean,
+    id: number,
+    kind: number,
+  ): number {
+    const w = this.words, q = i * 4;
+    const client = response ? batch.dst : batch.src, server = response ? batch.src : batch.dst;
+    const cport = response ? batch.dstPort[i]! : batch.srcPort[i]!;
+    const sport = response ? batch.srcPort[i]! : batch.dstPort[i]!;
+    for (let j = 0; j < 4; j++) w[j] = client[q + j]!, w[4 + j] = server[q + j]!;
+    w[8] = (cport << 16) | sport, w[9] = id | (kind << 16);
+    hashWords(w, 0, 10, this.lanes);
+    return this.pending.find(this.lanes[0]!, this.lanes[1]!);
+  }
+
+  /** Keeps the query's time under the key in `lanes` (skipped when the table is full). */
+  private remember(batch: PacketBatch, i: number): void {
+    if (this.freeTop === 0) return;
+    const slot = this.free[--this.freeTop]!;
+    this.pending.insert(slot, this.lanes[0]!, this.lanes[1]!);
+    this.sentSec[slot] = batch.tsSec[i]!, this.sentNsec[slot] = batch.tsNsec[i]!;
+  }
+
+  private httpMessage(bytes: Uint8Array, off: number, len: number, protocol: number): void {
+    const h = this.h;
+    if (!decodeHttp(bytes, off, len, h)) return;
+    if (h.kind !== HTTP_REQUEST) {
+      this.httpResponses++;
+      if (h.code < STATUS_CODES) this.status[protocol * STATUS_CODES + h.code]!++;
+      return;
+    }
+    this.httpRequests++;
+    // Key text: host NUL method NUL path (the target up to "?", cut at PATH_MAX).
+    const s = this.scratch;
+    let k = 0;
+    const hostLen = Math.min(Math.max(h.hostLen, 0), HOST_MAX);
+    s.set(bytes.subarray(h.hostOff, h.hostOff + hostLen), k), k += hostLen;
+    s[k++] = 0;
+    s.set(bytes.subarray(h.methodOff, h.methodOff + h.methodLen), k), k += h.methodLen;
+    s[k++] = 0;
+    let pathLen = 0;
+    while (pathLen < h.uriLen && pathLen < PATH_MAX && bytes[h.uriOff + pathLen] !== 0x3f) {
+      pathLen++;
+    }
+    s.set(bytes.subarray(h.uriOff, h.uriOff + pathLen), k), k += pathLen;
+    const e = this.http.entry(s, 0, k, protocol | (h.hostLen < 0 ? 2 : 0));
+    if (e >= 0) this.http.values[e]!++;
+  }
+
+  /** Empties everything in place (window rotation); unanswered queries are forgotten. */
+  clear(): void {
+    this.dns.clear(), this.http.clear();
+    this.status.fill(0), this.dnsErrors.fill(0);
+    this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;
+    this.pending.clear();
+    for (let s = 0; s < DNS_PENDING_MAX; s++) this.free[s] = DNS_PENDING_MAX - 1 - s;
+    this.freeTop = DNS_PENDING_MAX;
+  }
+}
