@@ -30,8 +30,8 @@ const DNS_COUNTERS = 7;
 /** Distinct keys per window, and their text, at most. */
 export const DNS_NAMES_MAX = 1 << 16;
 export const HTTP_KEYS_MAX = 1 << 16;
-/** Queries waiting for their answer at most (more are not timed). */
-export const DNS_PENDING_MAX = 1 << 16;
+/** Queries waiting for their answer within a window at most (more are not timed). */
+export const DNS_PENDING_MAX = 1 << 14;
 /** Path bytes kept (longer targets are cut; the cut is part of the key). */
 const PATH_MAX = 1024, HOST_MAX = 255;
 export const STATUS_CODES = 1000;
@@ -64,7 +64,8 @@ export class AppLayer {
   private readonly lanes = new Int32Array(2);
 
   constructor() {
-    this.clear();
+    for (let s = 0; s < DNS_PENDING_MAX; s++) this.free[s] = DNS_PENDING_MAX - 1 - s;
+    this.freeTop = DNS_PENDING_MAX;
   }
 
   addRange(batch: PacketBatch, from: number, to: number): void {
@@ -194,8 +195,10 @@ export class AppLayer {
     this.dns.clear(), this.http.clear();
     this.status.fill(0), this.dnsErrors.fill(0);
     this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;
-    this.pending.clear();
-    for (let s = 0; s < DNS_PENDING_MAX; s++) this.free[s] = DNS_PENDING_MAX - 1 - s;
-    this.freeTop = DNS_PENDING_MAX;
+    if (this.freeTop !== DNS_PENDING_MAX) {
+      this.pending.clear();
+      for (let s = 0; s < DNS_PENDING_MAX; s++) this.free[s] = DNS_PENDING_MAX - 1 - s;
+      this.freeTop = DNS_PENDING_MAX;
+    }
   }
 }

@@ -6,6 +6,7 @@
  *
  * Limits are checked at start: at most `entriesMax` keys and `arenaBytes` of key text per
  * window; a packet whose new key does not fit is counted in `overflow`, never lost silently.
+ * The arrays start small and double up to those limits, so a quiet window costs little.
  *
  * @module
  */
@@ -19,14 +20,16 @@ export class TextTable {
   overflow = 0;
   readonly counters: number;
   readonly entriesMax: number;
-  private readonly index: LaneIndex;
-  private readonly arena: Uint8Array;
+  readonly arenaMax: number;
+  private capacity = 0;
+  private index: LaneIndex = new LaneIndex(1);
+  private arena: Uint8Array;
   private arenaUsed = 0;
-  private readonly keyOff: Int32Array;
-  private readonly keyLen: Int32Array;
-  readonly keyNum: Int32Array;
+  private keyOff = new Int32Array(0);
+  private keyLen = new Int32Array(0);
+  keyNum = new Int32Array(0);
   /** counters per entry, entry after entry. */
-  readonly values: Float64Array;
+  values = new Float64Array(0);
   private readonly lanes = new Int32Array(2);
 
   constructor(counters: number, entriesMax: number, arenaBytes: number) {
@@ -38,12 +41,26 @@ export class TextTable {
     }
     this.counters = counters;
     this.entriesMax = entriesMax;
-    this.index = new LaneIndex(entriesMax);
-    this.arena = new Uint8Array(arenaBytes);
-    this.keyOff = new Int32Array(entriesMax);
-    this.keyLen = new Int32Array(entriesMax);
-    this.keyNum = new Int32Array(entriesMax);
-    this.values = new Float64Array(entriesMax * counters);
+    this.arenaMax = arenaBytes;
+    this.arena = new Uint8Array(Math.min(arenaBytes, INITIAL_ARENA));
+    this.grow(Math.min(entriesMax, INITIAL_ENTRIES));
+  }
+
+  /** Re-makes the arrays for `capacity` entries, keeping the entries (and their lanes). */
+  private grow(capacity: number): void {
+    const old = this.index;
+    this.index = new LaneIndex(capacity);
+    for (let e = 0; e < this.size; e++) this.index.insert(e, old.a[e]!, old.b[e]!);
+    const copy = <T extends Int32Array | Float64Array>(a: T, n: number, make: (n: number) => T) => {
+      const b = make(n);
+      b.set(a.subarray(0, Math.min(a.length, n)));
+      return b;
+    };
+    this.keyOff = copy(this.keyOff, capacity, (n) => new Int32Array(n));
+    this.keyLen = copy(this.keyLen, capacity, (n) => new Int32Array(n));
+    this.keyNum = copy(this.keyNum, capacity, (n) => new Int32Array(n));
+    this.values = copy(this.values, capacity * this.counters, (n) => new Float64Array(n));
+    this.capacity = capacity;
   }
 
   /**
@@ -55,7 +72,15 @@ export class TextTable {
     const a = this.lanes[0]!, h = this.lanes[1]!;
     const e = this.index.find(a, h);
     if (e >= 0) return e;
-    if (this.size === this.entriesMax || this.arenaUsed + len > this.arena.length) {
+    if (this.size === this.capacity && this.capacity < this.entriesMax) {
+      this.grow(Math.min(this.capacity * 2, this.entriesMax));
+    }
+    while (this.arenaUsed + len > this.arena.length && this.arena.length < this.arenaMax) {
+      const bigger = new Uint8Array(Math.min(this.arena.length * 2, this.arenaMax));
+      bigger.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = bigger;
+    }
+    if (this.size === this.capacity || this.arenaUsed + len > this.arena.length) {
       this.overflow++;
       return -1;
     }
@@ -75,6 +100,7 @@ export class TextTable {
   }
 
   clear(): void {
+    if (this.size === 0 && this.overflow === 0) return; // windows without any: nothing to wipe
     this.index.clear();
     this.size = 0;
     this.arenaUsed = 0;
@@ -83,3 +109,5 @@ export class TextTable {
 }
 
 const TEXT = new TextDecoder("latin1");
+const INITIAL_ENTRIES = 1024;
+const INITIAL_ARENA = 64 * 1024;
