@@ -140,7 +140,7 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
   // with the time spent in the store's calls (appends, and waits for commits left running).
   let storeMs = 0;
   let lastIngest = { windows: 0, records: 0, rows: 0 };
-  const ingestWith = (sketches: SketchSpec[]) => async () => {
+  const ingestWith = (sketches: SketchSpec[], app = true) => async () => {
     const db = `${dir}/bench.duckdb`;
     for (const f of [db, `${db}.wal`]) await Deno.remove(f).catch(() => {});
     const store = await Store.open(db);
@@ -156,7 +156,7 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
     store.finishSource = timed(store.finishSource.bind(store));
     storeMs = 0;
     try {
-      const run = await ingestFiles({ files: [file], store, sourceId: "bench", sketches });
+      const run = await ingestFiles({ files: [file], store, sourceId: "bench", sketches, app });
       const [n] = await store.rows(
         "SELECT (SELECT count(*) FROM flow_records) AS recs, (SELECT count(*) FROM window_flows) AS rows",
       );
@@ -181,16 +181,14 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
   await timeStage("read (pcap records into batches)", readOnly);
   await timeStage("read + decode", readDecode);
   await timeStage("read + decode + exact 5-tuple flows", readDecodeFlows);
-  const ingestSec = await timeStage(
-    "pipeline: + windows, flow lifecycle, DuckDB",
-    ingestWith([]),
-  );
+  await timeStage("pipeline: + windows, flow lifecycle, DuckDB", ingestWith([], false));
+  const ingestSec = await timeStage("pipeline + DNS and HTTP per window", ingestWith([]));
   console.log(
     `  DuckDB's share (last run): ${(storeMs / 1000).toFixed(2)} s of ${ingestSec.toFixed(2)} s ` +
       `best (${lastIngest.windows} window(s), ${lastIngest.rows} window_flows rows, ` +
       `${lastIngest.records} flow records)`,
   );
-  await timeStage("pipeline + default sketch tasks", ingestWith(defaultSketches()));
+  await timeStage("pipeline + DNS/HTTP + default sketch tasks", ingestWith(defaultSketches()));
   await sketchCost(file);
   const main = new URL("../main.ts", import.meta.url).pathname;
   const cwd = await Deno.makeTempDir({ dir, prefix: "cli-" });

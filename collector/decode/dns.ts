@@ -94,7 +94,7 @@ export function decodeDns(b: Uint8Array, off: number, len: number, m: DnsMessage
       return true;
     }
     const at = q < DNS_QUERIES_MAX ? q : -1;
-    p = readName(b, off, end, p, m, at);
+    p = at < 0 ? skipName(b, end, p, m) : readName(b, off, end, p, m, at);
     if (p < 0) return true;
     if (p + 4 > end) {
       m.error = DNS_ERR_TRUNCATED;
@@ -112,7 +112,7 @@ export function decodeDns(b: Uint8Array, off: number, len: number, m: DnsMessage
       m.error = DNS_ERR_TOO_MANY_RECORDS;
       return true;
     }
-    p = readName(b, off, end, p, m, -1);
+    p = skipName(b, end, p, m);
     if (p < 0) return true;
     if (p + 10 > end) {
       m.error = DNS_ERR_TRUNCATED;
@@ -209,6 +209,34 @@ function readName(
     m.nameLen[at] = t;
   }
   return after;
+}
+
+/**
+ * Skips the name at `p` without following its pointer (the bytes it occupies in the record
+ * end at the zero label or after the first pointer). Returns the offset after it, or -1 with
+ * `m.error` set.
+ */
+function skipName(b: Uint8Array, end: number, p: number, m: DnsMessage): number {
+  for (;;) {
+    if (p >= end) {
+      m.error = DNS_ERR_TRUNCATED;
+      return -1;
+    }
+    const c = b[p]!;
+    if (c === 0) return p + 1;
+    if ((c & 0xc0) === 0xc0) {
+      if (p + 1 >= end) {
+        m.error = DNS_ERR_TRUNCATED;
+        return -1;
+      }
+      return p + 2;
+    }
+    if ((c & 0xc0) !== 0) {
+      m.error = DNS_ERR_BAD_LABEL;
+      return -1;
+    }
+    p += 1 + c;
+  }
 }
 
 /**
