@@ -1,12 +1,14 @@
 /**
- * Decoder fuzzing with mutated real packets (seeded, bounded): used by the test suite
- * (200k packets) and by `deno task fuzz` for longer runs.
+ * Decoder fuzzing with mutated real packets (seeded, bounded), through the link, IP and
+ * transport decoders and the DNS/HTTP app layer: used by the test suite (200k packets) and by
+ * `deno task fuzz` for longer runs.
  *
  * @module
  */
 
 import { PacketBatch } from "../collector/batch.ts";
 import { decodeBatch, ERROR_CODES, LINKTYPES_SUPPORTED } from "../collector/decode/mod.ts";
+import { AppLayer } from "../collector/app_layer.ts";
 import { FlowTable } from "../collector/flow_table.ts";
 import { rng } from "../collector/gen/gen.ts";
 import { FIVE_TUPLE } from "../collector/key_fields.ts";
@@ -53,6 +55,9 @@ export interface FuzzStats {
   errorFrames: number;
   flowPackets: number;
   overflowPackets: number;
+  /** DNS messages and HTTP starts the app layer found in the mutated packets. */
+  dnsMessages: number;
+  httpMessages: number;
 }
 
 const MAX_FRAME = 2048;
@@ -66,6 +71,8 @@ export function fuzzDecoders(seeds: SeedPacket[], count: number, seed: number): 
   batch.bytes = buf;
   const totals = new Totals();
   const flows = new FlowTable(FIVE_TUPLE, 1 << 16);
+  const app = new AppLayer();
+  let dnsMessages = 0, httpMessages = 0;
   let done = 0;
   while (done < count) {
     const n = Math.min(batchSize, count - done);
@@ -113,6 +120,9 @@ export function fuzzDecoders(seeds: SeedPacket[], count: number, seed: number): 
     }
     totals.addBatch(batch);
     flows.addBatch(batch);
+    app.addRange(batch, 0, n);
+    dnsMessages += app.dnsMessages, httpMessages += app.httpRequests + app.httpResponses;
+    app.clear();
     done += n;
   }
   let flowPackets = 0;
@@ -124,5 +134,7 @@ export function fuzzDecoders(seeds: SeedPacket[], count: number, seed: number): 
     errorFrames: totals.errors.reduce((a, b) => a + b, 0) - totals.errors[0]!,
     flowPackets,
     overflowPackets: flows.overflowPackets,
+    dnsMessages,
+    httpMessages,
   };
 }

@@ -17,7 +17,8 @@ console.log(
   `fuzz seed ${seed}: ${s.packets} packets from ${seeds.length} seeds in ${
     ((performance.now() - t0) / 1000).toFixed(1)
   } s; ` +
-    `${s.ipFrames} IP, ${s.nonIpFrames} non-IP, ${s.errorFrames} with decode errors; accounting ${
+    `${s.ipFrames} IP, ${s.nonIpFrames} non-IP, ${s.errorFrames} with decode errors, ` +
+    `${s.dnsMessages} DNS messages, ${s.httpMessages} HTTP starts; accounting ${
       ok ? "ok" : "BROKEN"
     }`,
 );

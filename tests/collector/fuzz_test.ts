@@ -21,6 +21,7 @@ Deno.test(`decoders survive ${FUZZ_PACKETS} mutated real packets and count each 
   assert.equal(s.flowPackets + s.overflowPackets, s.ipFrames);
   assert.ok(s.errorFrames > 1000, "mutations do reach the error paths");
   assert.ok(s.ipFrames > FUZZ_PACKETS / 3, "and most packets still decode");
+  assert.ok(s.dnsMessages > 1000 && s.httpMessages > 10, "DNS and HTTP decoders are reached");
 });
 
 Deno.test("readers survive mutated and truncated capture files", async () => {
