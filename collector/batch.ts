@@ -53,6 +53,8 @@ export class PacketBatch {
   readonly srcPort: Uint16Array;
   readonly dstPort: Uint16Array;
   readonly tcpFlags: Uint16Array;
+  /** TCP sequence number (valid with FLAG_HAS_TCP_FLAGS), for stream reassembly. */
+  readonly tcpSeq: Uint32Array;
   readonly vlan: Uint16Array;
   readonly flags: Uint8Array;
   /** Decode error code (see decode/errors.ts); 0 = none. */
@@ -79,6 +81,7 @@ export class PacketBatch {
     this.srcPort = new Uint16Array(capacity);
     this.dstPort = new Uint16Array(capacity);
     this.tcpFlags = new Uint16Array(capacity);
+    this.tcpSeq = new Uint32Array(capacity);
     this.vlan = new Uint16Array(capacity);
     this.flags = new Uint8Array(capacity);
     this.error = new Uint8Array(capacity);

@@ -7,6 +7,7 @@ import { FAMILY_IPV4, FAMILY_NONE, FLAG_HAS_PORTS, PacketBatch } from "../collec
 import { decodeBatch } from "../collector/decode/mod.ts";
 import { decodeDns, dnsKind, DnsMessage, nameText } from "../collector/decode/dns.ts";
 import { decodeHttp, fieldText, HTTP_REQUEST, HttpMessage } from "../collector/decode/http.ts";
+import { type HttpDone, HttpReassembler } from "../collector/http_reassembly.ts";
 import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 
@@ -142,6 +143,51 @@ export async function httpPerPacket(
             host: fieldText(bytes, m.hostOff, m.hostLen),
           });
         } else responses.push({ ...e, code: m.code, version });
+      }
+    }
+  } finally {
+    r.close();
+  }
+  return { requests, responses };
+}
+
+/** Every HTTP message completed over TCP reassembly, at the frame that completes it. */
+export async function httpReassembled(
+  path: string,
+): Promise<{ requests: HttpRequest[]; responses: HttpResponse[] }> {
+  const r = await openCapture(path);
+  const b = new PacketBatch();
+  const re = new HttpReassembler();
+  const done: HttpDone[] = [];
+  const requests: HttpRequest[] = [], responses: HttpResponse[] = [];
+  let frame = 0;
+  try {
+    for (let n; (n = await r.fill(b)) > 0;) {
+      decodeBatch(b);
+      for (let i = 0; i < n; i++) {
+        frame++;
+        done.length = 0;
+        if (re.segment(b, i, done) === 0) continue;
+        const e: HttpEntry = {
+          frame,
+          protocol: "http",
+          transport: "tcp",
+          src: addr(b, i, b.src),
+          dst: addr(b, i, b.dst),
+          sport: b.srcPort[i]!,
+          dport: b.dstPort[i]!,
+        };
+        for (const d of done) {
+          if (d.request) {
+            requests.push({
+              ...e,
+              method: d.method!,
+              uri: d.uri!,
+              version: d.version,
+              host: d.host,
+            });
+          } else responses.push({ ...e, code: d.code, version: d.version });
+        }
       }
     }
   } finally {

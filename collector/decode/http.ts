@@ -38,6 +38,12 @@ export class HttpMessage {
   code = 0;
   /** The header block ended within the bytes (blank line seen). */
   headersComplete = false;
+  /** Offset just after the blank line ending the headers (when complete). */
+  headerEnd = 0;
+  /** Content-Length (-1 when absent or not a number). */
+  contentLength = -1;
+  /** Transfer-Encoding ends in "chunked" (RFC 9112 §6.1). */
+  chunked = false;
 }
 
 /** "HTTP/d.d" at p? */
@@ -68,6 +74,7 @@ function lineEnd(b: Uint8Array, p: number, end: number): number {
  */
 export function decodeHttp(b: Uint8Array, off: number, len: number, m: HttpMessage): boolean {
   m.kind = 0, m.code = 0, m.headersComplete = false;
+  m.headerEnd = 0, m.contentLength = -1, m.chunked = false;
   m.methodLen = -1, m.uriLen = -1, m.hostLen = -1, m.agentLen = -1;
   const end = off + len;
   // Decide from the first bytes before looking for the line end, so binary payloads (TLS,
@@ -120,6 +127,9 @@ function readHeaders(b: Uint8Array, p: number, end: number, m: HttpMessage): voi
     const e = lineEnd(b, p, end);
     if (e === p) {
       m.headersComplete = e < end;
+      if (m.headersComplete) {
+        m.headerEnd = b[e] === CR && e + 1 < end && b[e + 1] === LF ? e + 2 : e + 1;
+      }
       return;
     }
     if (e === end) return; // a header cut short is not read
@@ -132,10 +142,23 @@ function readHeaders(b: Uint8Array, p: number, end: number, m: HttpMessage): voi
       if (m.hostLen < 0 && nameIs(b, p, c, "host")) m.hostOff = v, m.hostLen = ve - v;
       else if (m.agentLen < 0 && nameIs(b, p, c, "user-agent")) {
         m.agentOff = v, m.agentLen = ve - v;
+      } else if (nameIs(b, p, c, "content-length")) {
+        let n = 0, k = v;
+        while (k < ve && isDigit(b[k]!) && n < 1e15) n = n * 10 + b[k++]! - 0x30;
+        m.contentLength = k === ve && k > v ? n : -1;
+      } else if (nameIs(b, p, c, "transfer-encoding")) {
+        m.chunked = ve - v >= 7 && endsWithChunked(b, ve);
       }
     }
     p = e;
   }
+}
+
+/** The value ending at `ve` ends with "chunked" (any case). */
+function endsWithChunked(b: Uint8Array, ve: number): boolean {
+  const w = "chunked";
+  for (let k = 0; k < 7; k++) if ((b[ve - 7 + k]! | 0x20) !== w.charCodeAt(k)) return false;
+  return true;
 }
 
 /** Header name b[p, e) equals `lower` ignoring ASCII case. */

@@ -63,6 +63,8 @@ export function decodeTransport(
   const dataOffsetByte = b[off + TCP_FLAGS_OFFSET]!;
   // 12 flag bits: NS/AE (RFC 3540/AccECN) in the low bit of byte 12, then CWR..FIN.
   out.tcpFlags[i] = ((dataOffsetByte & 0x0f) << 8) | b[off + TCP_FLAGS_OFFSET + 1]!;
+  out.tcpSeq[i] = ((b[off + 4]! << 24) | (b[off + 5]! << 16) | (b[off + 6]! << 8) | b[off + 7]!) >>>
+    0;
   out.flags[i] = out.flags[i]! | FLAG_HAS_TCP_FLAGS;
   let hlen = (dataOffsetByte >> 4) * 4;
   if (hlen < TCP_MIN_HEADER) hlen = TCP_MIN_HEADER;

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { DNS_QUERIES_MAX } from "../../collector/decode/dns.ts";
-import { dnsPerPacket, httpPerPacket } from "../_app.ts";
+import { dnsPerPacket, httpPerPacket, httpReassembled } from "../_app.ts";
 import { captures } from "../_testdata.ts";
 
 /** Objects with sorted keys, so entries compare whatever order their fields were built in. */
@@ -28,24 +28,48 @@ type Json = any;
  */
 const CAPPED_QUERIES = new Set(["tcpdump__dns_fwdptr.pcap:1"]);
 
+/**
+ * Known differences of the reassembled HTTP view:
+ * - pcapplusplus__frag_http_req.pcap frame 11: the request is split into 11 IPv4 fragments;
+ *   tshark defragments IP and reports it with the last one. We do not reassemble IP
+ *   fragments, so it is not found at all.
+ */
+const NEEDS_IP_DEFRAG = new Set(["pcapplusplus__frag_http_req.pcap:11"]);
+
 const outer = (list: Json[] | undefined) =>
   (list ?? []).filter((e) => e.carrier === "outer").map(({ carrier: _c, ...e }) => norm(e));
+
+/** Our DNS entries equal tshark's, but for the listed capped cases (checked as far as kept). */
+function sameDns(name: string, got: Json[], want: Json[]): void {
+  assert.deepEqual(got.map((e) => e.frame), want.map((e) => e.frame), "frames");
+  want.forEach((w, k) => {
+    if (CAPPED_QUERIES.has(`${name}:${w.frame}`)) {
+      assert.ok(w.messages[0].queries.length > DNS_QUERIES_MAX, "the case is still capped");
+      w.messages[0].queries = w.messages[0].queries.slice(0, DNS_QUERIES_MAX);
+    }
+    assert.deepEqual(got[k], w, `frame ${w.frame}`);
+  });
+}
 
 for (const { path, name, truth } of captures()) {
   if (truth.frame_count === 0) continue;
   const t = truth as Json;
   Deno.test(`DNS per packet matches tshark: ${name}`, async () => {
-    const want = outer(t.dns?.per_packet);
-    const got = (await dnsPerPacket(path)).map(norm);
-    assert.deepEqual(got.map((e: Json) => e.frame), want.map((e: Json) => e.frame), "frames");
-    want.forEach((w: Json, k: number) => {
-      const g = got[k];
-      if (CAPPED_QUERIES.has(`${name}:${w.frame}`)) {
-        assert.ok(w.messages[0].queries.length > DNS_QUERIES_MAX, "the case is still capped");
-        w.messages[0].queries = w.messages[0].queries.slice(0, DNS_QUERIES_MAX);
-      }
-      assert.deepEqual(g, w, `frame ${w.frame}`);
-    });
+    sameDns(name, (await dnsPerPacket(path)).map(norm), outer(t.dns?.per_packet));
+  });
+  Deno.test(`DNS reassembled matches tshark: ${name}`, async () => {
+    // Every DNS message of the shared captures is whole in its segment, so the reassembled
+    // view equals the per-packet one; messages split across TCP segments are not yet joined.
+    sameDns(name, (await dnsPerPacket(path)).map(norm), outer(t.dns?.reassembled));
+  });
+  Deno.test(`HTTP reassembled matches tshark: ${name}`, async () => {
+    const got = await httpReassembled(path);
+    for (const kind of ["requests", "responses"] as const) {
+      const want = outer(t.http?.reassembled?.[kind]).filter((e: Json) =>
+        !NEEDS_IP_DEFRAG.has(`${name}:${e.frame}`)
+      );
+      assert.deepEqual(got[kind].map(norm), want, kind);
+    }
   });
   Deno.test(`HTTP per packet matches tshark: ${name}`, async () => {
     const got = await httpPerPacket(path);
