@@ -1,13 +1,15 @@
 /**
- * The application layer of the engine: DNS and HTTP/1.x metadata per window, from each
- * packet on its own (the per-packet view; TCP segments are not reassembled yet).
+ * The application layer of the engine: DNS and HTTP/1.x metadata per window. DNS is read from
+ * each packet on its own; HTTP over TCP through reassembly.
  *
  * - DNS (UDP and TCP port 53, mDNS 5353, LLMNR 5355; over TCP every length-prefixed message
  *   in the segment): per (query name, type, flavour) the queries, responses, NXDOMAIN and
  *   other error responses, and response times — a response is matched to its query by
  *   client address and port, server address and port and message id, within the window.
- * - HTTP (a request or status line at the start of a TCP payload, any port; SSDP on UDP
- *   1900): requests per (host, method, path — the target up to "?"), responses per status.
+ * - HTTP over TCP (any port): messages as TCP reassembly completes them (http_reassembly.ts:
+ *   counted at the packet that completes the body, as tshark's reassembled view); SSDP on UDP
+ *   1900 per packet. Requests per (host, method, path — the target up to "?"), responses per
+ *   status.
  *
  * Malformed DNS messages are counted by reason (dns_truncated, dns_pointer_loop, …).
  * Nothing is allocated per packet: names and paths are copied into the tables' arenas once
@@ -19,6 +21,7 @@
 import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "./batch.ts";
 import { decodeDns, DNS_ERROR_NAMES, dnsKind, DnsMessage } from "./decode/dns.ts";
 import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
+import { type HttpDone, HttpReassembler } from "./http_reassembly.ts";
 import { TextTable } from "./text_table.ts";
 import { LaneIndex } from "../sketches/_lane_index.ts";
 import { hashWords } from "../sketches/hash.ts";
@@ -54,6 +57,9 @@ export class AppLayer {
   private readonly m = new DnsMessage();
   private readonly h = new HttpMessage();
   private readonly scratch = new Uint8Array(HOST_MAX + PATH_MAX + 64);
+  /** HTTP over TCP, reassembled; lives across windows (messages span them). */
+  readonly streams = new HttpReassembler();
+  private readonly done: HttpDone[] = [];
   // Queries waiting for an answer: the time they were seen, by (client, server, ports, id).
   private readonly pending = new LaneIndex(DNS_PENDING_MAX);
   private readonly sentSec = new Float64Array(DNS_PENDING_MAX);
@@ -73,23 +79,26 @@ export class AppLayer {
     for (let i = from; i < to; i++) {
       if (batch.family[i] === FAMILY_NONE || (batch.flags[i]! & FLAG_HAS_PORTS) === 0) continue;
       const len = batch.payloadLen[i]!;
-      if (len === 0) continue;
       const proto = batch.proto[i]!, off = batch.payloadOff[i]!;
       const sp = batch.srcPort[i]!, dp = batch.dstPort[i]!;
       const kind = dnsKind(sp, dp);
+      // HTTP streams see every TCP segment: SYN starts the sequence, FIN can end a message.
+      if (proto === TCP && kind === 0) {
+        this.httpStream(batch, i);
+        continue;
+      }
+      if (len === 0) continue;
       if (proto === UDP) {
         if (kind !== 0) this.dnsMessage(batch, i, bytes, off, len, kind);
         else if (sp === SSDP_PORT || dp === SSDP_PORT) this.httpMessage(bytes, off, len, 1);
       } else if (proto === TCP) {
-        if (kind !== 0) {
-          // RFC 1035 §4.2.2: each message behind a two-byte length.
-          for (let p = off; p + 2 <= off + len;) {
-            const l = (bytes[p]! << 8) | bytes[p + 1]!;
-            const avail = Math.min(l, off + len - p - 2);
-            if (!this.dnsMessage(batch, i, bytes, p + 2, avail, kind)) break;
-            p += 2 + l;
-          }
-        } else this.httpMessage(bytes, off, len, 0);
+        // DNS over TCP (RFC 1035 §4.2.2): each message behind a two-byte length.
+        for (let p = off; p + 2 <= off + len;) {
+          const l = (bytes[p]! << 8) | bytes[p + 1]!;
+          const avail = Math.min(l, off + len - p - 2);
+          if (!this.dnsMessage(batch, i, bytes, p + 2, avail, kind)) break;
+          p += 2 + l;
+        }
       }
     }
   }
@@ -164,6 +173,32 @@ export class AppLayer {
     this.sentSec[slot] = batch.tsSec[i]!, this.sentNsec[slot] = batch.tsNsec[i]!;
   }
 
+  /** TCP: messages as reassembly completes them (at the packet that completes each). */
+  private httpStream(batch: PacketBatch, i: number): void {
+    const done = this.done;
+    done.length = 0;
+    if (this.streams.segment(batch, i, done) === 0) return;
+    for (const d of done) {
+      if (!d.request) {
+        this.httpResponses++;
+        if (d.code < STATUS_CODES) this.status[d.code]!++;
+        continue;
+      }
+      this.httpRequests++;
+      // Key text: host NUL method NUL path, as httpMessage builds it from bytes.
+      const s = this.scratch;
+      let k = putText(s, 0, d.host ?? "", HOST_MAX);
+      s[k++] = 0;
+      k = putText(s, k, d.method ?? "", 64);
+      s[k++] = 0;
+      const uri = d.uri ?? "", q = uri.indexOf("?");
+      k = putText(s, k, q < 0 ? uri : uri.slice(0, q), PATH_MAX);
+      const e = this.http.entry(s, 0, k, d.host === null ? 2 : 0);
+      if (e >= 0) this.http.values[e]!++;
+    }
+  }
+
+  /** UDP (SSDP): each packet on its own. */
   private httpMessage(bytes: Uint8Array, off: number, len: number, protocol: number): void {
     const h = this.h;
     if (!decodeHttp(bytes, off, len, h)) return;
@@ -190,8 +225,12 @@ export class AppLayer {
     if (e >= 0) this.http.values[e]!++;
   }
 
-  /** Empties everything in place (window rotation); unanswered queries are forgotten. */
+  /**
+   * Empties everything in place (window rotation); unanswered queries are forgotten, HTTP
+   * directions between messages are freed (a message in progress goes on).
+   */
   clear(): void {
+    this.streams.sweepIdle();
     this.dns.clear(), this.http.clear();
     this.status.fill(0), this.dnsErrors.fill(0);
     this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;
@@ -201,4 +240,11 @@ export class AppLayer {
       this.freeTop = DNS_PENDING_MAX;
     }
   }
+}
+
+/** Writes `text` (latin1 code units, at most `max`) at `k` of `out`; returns the end. */
+function putText(out: Uint8Array, k: number, text: string, max: number): number {
+  const n = Math.min(text.length, max);
+  for (let j = 0; j < n; j++) out[k + j] = text.charCodeAt(j) & 0xff;
+  return k + n;
 }

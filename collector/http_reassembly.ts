@@ -44,7 +44,10 @@ export class HttpReassembler {
   /** Messages lost to a limit (streams, header buffers) or a sequence gap. */
   lost = 0;
   private readonly index: LaneIndex;
-  private streams = 0;
+  /** Live directions, and the free slots (a direction is freed at FIN/RST or when idle). */
+  private readonly live: Uint8Array;
+  private readonly freeStreams: Int32Array;
+  private freeStreamTop: number;
   private readonly phase: Uint8Array;
   private readonly seqValid: Uint8Array;
   private readonly nextSeq: Uint32Array;
@@ -64,6 +67,9 @@ export class HttpReassembler {
   constructor(streamsMax = 16384, buffers = 256, private readonly headerBytesMax = 16384) {
     this.streamsMax = streamsMax;
     this.index = new LaneIndex(streamsMax);
+    this.live = new Uint8Array(streamsMax);
+    this.freeStreams = Int32Array.from({ length: streamsMax }, (_, k) => streamsMax - 1 - k);
+    this.freeStreamTop = streamsMax;
     this.phase = new Uint8Array(streamsMax);
     this.seqValid = new Uint8Array(streamsMax);
     this.nextSeq = new Uint32Array(streamsMax);
@@ -158,8 +164,31 @@ export class HttpReassembler {
   private finish(s: number, flags: number, out: HttpDone[], done: number): number {
     if ((flags & (FIN | RST)) === 0) return done;
     if ((flags & FIN) !== 0 && this.phase[s] === UNTIL_CLOSE) done += this.complete(s, out);
-    this.reset(s, false);
+    this.reset(s, true);
+    this.drop(s);
     return done;
+  }
+
+  private drop(s: number): void {
+    if (this.live[s] === 0) return;
+    this.live[s] = 0;
+    this.index.remove(s);
+    this.freeStreams[this.freeStreamTop++] = s;
+  }
+
+  /**
+   * Frees every direction between messages (the engine calls it at each window's end), so
+   * connections that never close do not hold slots; a message in progress keeps its own.
+   */
+  sweepIdle(): void {
+    for (let s = 0; s < this.streamsMax; s++) {
+      if (this.live[s] === 1 && this.phase[s] === IDLE && this.pending[s] === null) this.drop(s);
+    }
+  }
+
+  /** Directions with state (for tests and limits). */
+  get streams(): number {
+    return this.streamsMax - this.freeStreamTop;
   }
 
   /**
@@ -262,11 +291,12 @@ export class HttpReassembler {
     const a = this.lanes[0]!, b = this.lanes[1]!;
     const s = this.index.find(a, b);
     if (s >= 0 || !create) return s;
-    if (this.streams === this.streamsMax) {
+    if (this.freeStreamTop === 0) {
       this.lost++;
       return -1;
     }
-    const n = this.streams++;
+    const n = this.freeStreams[--this.freeStreamTop]!;
+    this.live[n] = 1;
     this.index.insert(n, a, b);
     this.phase[n] = IDLE, this.seqValid[n] = 0, this.buf[n] = -1, this.pending[n] = null;
     return n;
