@@ -21,7 +21,7 @@
 import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "./batch.ts";
 import { decodeDns, DNS_ERROR_NAMES, dnsKind, DnsMessage } from "./decode/dns.ts";
 import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
-import { type HttpDone, HttpReassembler } from "./http_reassembly.ts";
+import { HttpReassembler, type HttpSink } from "./http_reassembly.ts";
 import { TextTable } from "./text_table.ts";
 import { LaneIndex } from "../sketches/_lane_index.ts";
 import { hashWords } from "../sketches/hash.ts";
@@ -44,7 +44,7 @@ export const HTTP_PROTOCOLS = ["http", "ssdp"];
 
 const TCP = 6, UDP = 17, SSDP_PORT = 1900;
 
-export class AppLayer {
+export class AppLayer implements HttpSink {
   readonly dns = new TextTable(DNS_COUNTERS, DNS_NAMES_MAX, 8 << 20);
   readonly http = new TextTable(1, HTTP_KEYS_MAX, 16 << 20);
   /** Responses per [protocol * STATUS_CODES + code]. */
@@ -59,7 +59,6 @@ export class AppLayer {
   private readonly scratch = new Uint8Array(HOST_MAX + PATH_MAX + 64);
   /** HTTP over TCP, reassembled; lives across windows (messages span them). */
   readonly streams = new HttpReassembler();
-  private readonly done: HttpDone[] = [];
   // Queries waiting for an answer: the time they were seen, by (client, server, ports, id).
   private readonly pending = new LaneIndex(DNS_PENDING_MAX);
   private readonly sentSec = new Float64Array(DNS_PENDING_MAX);
@@ -175,27 +174,32 @@ export class AppLayer {
 
   /** TCP: messages as reassembly completes them (at the packet that completes each). */
   private httpStream(batch: PacketBatch, i: number): void {
-    const done = this.done;
-    done.length = 0;
-    if (this.streams.segment(batch, i, done) === 0) return;
-    for (const d of done) {
-      if (!d.request) {
-        this.httpResponses++;
-        if (d.code < STATUS_CODES) this.status[d.code]!++;
-        continue;
-      }
-      this.httpRequests++;
-      // Key text: host NUL method NUL path, as httpMessage builds it from bytes.
-      const s = this.scratch;
-      let k = putText(s, 0, d.host ?? "", HOST_MAX);
-      s[k++] = 0;
-      k = putText(s, k, d.method ?? "", 64);
-      s[k++] = 0;
-      const uri = d.uri ?? "", q = uri.indexOf("?");
-      k = putText(s, k, q < 0 ? uri : uri.slice(0, q), PATH_MAX);
-      const e = this.http.entry(s, 0, k, d.host === null ? 2 : 0);
-      if (e >= 0) this.http.values[e]!++;
+    this.streams.segment(batch, i, this);
+  }
+
+  /** HttpSink: one completed HTTP message over TCP, counted from its kept text. */
+  message(r: HttpReassembler, t: number): void {
+    if (!r.request(t)) {
+      this.httpResponses++;
+      const code = r.code(t);
+      if (code < STATUS_CODES) this.status[code]!++;
+      return;
     }
+    this.httpRequests++;
+    // Key text: host NUL method NUL path (the target up to "?"), as for SSDP.
+    const tb = r.textBytes, s = this.scratch;
+    const hostLen = r.hostLength(t);
+    let k = 0;
+    for (let j = 0, h = r.hostAt(t); j < hostLen; j++) s[k++] = tb[h + j]!;
+    s[k++] = 0;
+    for (let j = 0, m = r.methodAt(t); j < r.methodLength(t); j++) s[k++] = tb[m + j]!;
+    s[k++] = 0;
+    const u = r.uriAt(t);
+    let n = 0;
+    while (n < r.uriLength(t) && n < PATH_MAX && tb[u + n] !== 0x3f) s[k + n] = tb[u + n]!, n++;
+    k += n;
+    const e = this.http.entry(s, 0, k, hostLen < 0 ? 2 : 0);
+    if (e >= 0) this.http.values[e]!++;
   }
 
   /** UDP (SSDP): each packet on its own. */
@@ -240,11 +244,4 @@ export class AppLayer {
       this.freeTop = DNS_PENDING_MAX;
     }
   }
-}
-
-/** Writes `text` (latin1 code units, at most `max`) at `k` of `out`; returns the end. */
-function putText(out: Uint8Array, k: number, text: string, max: number): number {
-  const n = Math.min(text.length, max);
-  for (let j = 0; j < n; j++) out[k + j] = text.charCodeAt(j) & 0xff;
-  return k + n;
 }

@@ -19,19 +19,22 @@
  */
 
 import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "./batch.ts";
-import { decodeHttp, fieldText, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
+import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
 import { LaneIndex } from "../sketches/_lane_index.ts";
 import { hashWords } from "../sketches/hash.ts";
 
-/** A message that completed, as reported (strings: a completed message is kept). */
-export interface HttpDone {
-  request: boolean;
-  method: string | null;
-  uri: string | null;
-  version: string;
-  host: string | null;
-  code: number;
+/**
+ * Receives each completed message. Its fields are read from `r` (`textBytes` and the
+ * accessors) during the call only: the message's text slot is reused after it returns.
+ */
+export interface HttpSink {
+  message(r: HttpReassembler, m: number): void;
 }
+
+/** Text kept per message in progress: method, host, target and version. */
+const METHOD_MAX = 24, HOST_MAX = 255, URI_MAX = 1024, VERSION_LEN = 8;
+const TEXT_SLOT = METHOD_MAX + HOST_MAX + URI_MAX + VERSION_LEN;
+const T_METHOD = 0, T_HOST = METHOD_MAX, T_URI = T_HOST + HOST_MAX, T_VERSION = T_URI + URI_MAX;
 
 const IDLE = 0, HEADERS = 1, BODY = 2, CHUNKED = 3, UNTIL_CLOSE = 4;
 // Chunked body states.
@@ -56,10 +59,28 @@ export class HttpReassembler {
   private readonly lineLen: Int32Array;
   private readonly buf: Int32Array;
   private readonly bufLen: Int32Array;
-  private readonly pending: (HttpDone | null)[];
+  /** Per direction: the text slot of its message in progress (-1: none). */
+  private readonly msg: Int32Array;
+  /** Per text slot: request?, status code, method / host / target lengths (host -1: none). */
+  private readonly isRequest: Uint8Array;
+  private readonly status: Uint16Array;
+  private readonly methodLen: Int16Array;
+  private readonly hostLen: Int16Array;
+  private readonly uriLen: Int16Array;
+  /** Message text, TEXT_SLOT bytes per slot (read by sinks, see HttpSink). */
+  readonly textBytes: Uint8Array;
+  private readonly freeText: Int32Array;
+  private freeTextTop: number;
   private readonly pool: Uint8Array;
   private readonly freeBufs: Int32Array;
   private freeTop: number;
+  /**
+   * One bit per cheap hash of a direction's addresses and ports, set while a direction with
+   * that hash has state: most TCP packets belong to no HTTP message and skip the full lookup.
+   * Rebuilt by sweepIdle; a false positive only costs a lookup.
+   */
+  private readonly maybe = new Int32Array(MAYBE_BITS / 32);
+  private readonly quick: Int32Array;
   private readonly m = new HttpMessage();
   private readonly words = new Int32Array(10);
   private readonly lanes = new Int32Array(2);
@@ -68,6 +89,7 @@ export class HttpReassembler {
     this.streamsMax = streamsMax;
     this.index = new LaneIndex(streamsMax);
     this.live = new Uint8Array(streamsMax);
+    this.quick = new Int32Array(streamsMax);
     this.freeStreams = Int32Array.from({ length: streamsMax }, (_, k) => streamsMax - 1 - k);
     this.freeStreamTop = streamsMax;
     this.phase = new Uint8Array(streamsMax);
@@ -78,22 +100,38 @@ export class HttpReassembler {
     this.lineLen = new Int32Array(streamsMax);
     this.buf = new Int32Array(streamsMax).fill(-1);
     this.bufLen = new Int32Array(streamsMax);
-    this.pending = new Array(streamsMax).fill(null);
+    this.msg = new Int32Array(streamsMax).fill(-1);
+    // One text slot per header buffer and as many again for messages whose body is coming,
+    // plus one for snaplen-cut segments read on their own (the last slot).
+    const slots = 2 * buffers + 1;
+    this.isRequest = new Uint8Array(slots);
+    this.status = new Uint16Array(slots);
+    this.methodLen = new Int16Array(slots);
+    this.hostLen = new Int16Array(slots);
+    this.uriLen = new Int16Array(slots);
+    this.textBytes = new Uint8Array(slots * TEXT_SLOT);
+    this.freeText = Int32Array.from({ length: slots - 1 }, (_, k) => slots - 2 - k);
+    this.freeTextTop = slots - 1;
     this.pool = new Uint8Array(buffers * headerBytesMax);
     this.freeBufs = Int32Array.from({ length: buffers }, (_, k) => buffers - 1 - k);
     this.freeTop = buffers;
   }
 
-  /** Feeds TCP packet i; completed messages are pushed to `out`. Returns how many. */
-  segment(batch: PacketBatch, i: number, out: HttpDone[]): number {
+  /** Feeds TCP packet i; completed messages go to `sink`. Returns how many completed. */
+  segment(batch: PacketBatch, i: number, sink: HttpSink): number {
     if (batch.family[i] === FAMILY_NONE || batch.proto[i] !== TCP) return 0;
     if ((batch.flags[i]! & FLAG_HAS_PORTS) === 0) return 0;
     const flags = batch.tcpFlags[i]!, len = batch.payloadLen[i]!;
-    if (batch.capLen[i]! < batch.wireLen[i]!) return this.truncated(batch, i, out);
+    if (batch.capLen[i]! < batch.wireLen[i]!) return this.truncated(batch, i, sink);
     // A direction gets a state when an HTTP message starts in it, not for every TCP flow.
     const off0 = batch.payloadOff[i]!;
-    const starts = len > 0 &&
+    // A start line begins with an upper-case letter (a method, or "HTTP/"): one byte decides
+    // for nearly every segment that is not one.
+    const c0 = len > 0 ? batch.bytes[off0]! : 0;
+    const starts = c0 >= 0x41 && c0 <= 0x5a &&
       (decodeHttp(batch.bytes, off0, len, this.m) || looksLikeStart(batch.bytes, off0, off0 + len));
+    const q = quickHash(batch, i);
+    if (!starts && (this.maybe[q >>> 5]! & (1 << (q & 31))) === 0) return 0;
     const s = this.stream(batch, i, starts);
     if (s < 0) return 0;
     const seq = batch.tcpSeq[i]!;
@@ -105,7 +143,7 @@ export class HttpReassembler {
       const delta = (seq - this.nextSeq[s]!) | 0;
       if (delta > 0) this.reset(s, true); // bytes missing: the message in progress is lost
       else if (delta < 0) {
-        if (-delta >= len) return this.finish(s, flags, out, 0); // all seen before
+        if (-delta >= len) return this.finish(s, flags, sink, 0); // all seen before
         p -= delta;
       }
       this.nextSeq[s] = (seq + len) >>> 0;
@@ -114,7 +152,7 @@ export class HttpReassembler {
     while (p < end) {
       const ph = this.phase[s]!;
       if (ph === IDLE || ph === HEADERS) {
-        const used = this.headers(s, batch.bytes, p, end, out);
+        const used = this.headers(s, batch.bytes, p, end, sink);
         if (used < 0) break; // waiting for more header bytes, or not HTTP
         done += used >>> 24;
         p += used & 0xffffff;
@@ -122,14 +160,14 @@ export class HttpReassembler {
         const take = Math.min(this.bodyLeft[s]!, end - p);
         this.bodyLeft[s]! -= take;
         p += take;
-        if (this.bodyLeft[s] === 0) done += this.complete(s, out);
+        if (this.bodyLeft[s] === 0) done += this.complete(s, sink);
       } else if (ph === CHUNKED) {
         const q = this.chunks(s, batch.bytes, p, end);
-        if (q < 0) p = -q - 1, done += this.complete(s, out);
+        if (q < 0) p = -q - 1, done += this.complete(s, sink);
         else p = q;
       } else p = end; // UNTIL_CLOSE: the body runs to the FIN
     }
-    return done + this.finish(s, flags, out, 0);
+    return done + this.finish(s, flags, sink, 0);
   }
 
   /**
@@ -137,33 +175,67 @@ export class HttpReassembler {
    * own: a start line in it is a message, reported here. The direction's message in progress
    * is dropped (its bytes are missing).
    */
-  private truncated(batch: PacketBatch, i: number, out: HttpDone[]): number {
+  private truncated(batch: PacketBatch, i: number, sink: HttpSink): number {
     const s = this.stream(batch, i, false);
     if (s >= 0) this.reset(s, true);
     const off = batch.payloadOff[i]!, len = batch.payloadLen[i]!;
     if (len === 0 || !decodeHttp(batch.bytes, off, len, this.m)) return 0;
-    out.push(this.describe(batch.bytes));
+    const t = this.isRequest.length - 1; // the slot kept for this
+    this.keep(t, batch.bytes);
+    sink.message(this, t);
     return 1;
   }
 
-  /** The message the HTTP decoder last read (from bytes `b`), as reported. */
-  private describe(b: Uint8Array): HttpDone {
-    const m = this.m;
+  /** Copies the message the HTTP decoder last read (from bytes `b`) into text slot t. */
+  private keep(t: number, b: Uint8Array): void {
+    const m = this.m, o = t * TEXT_SLOT, tb = this.textBytes;
     const request = m.kind === HTTP_REQUEST;
-    return {
-      request,
-      method: request ? fieldText(b, m.methodOff, m.methodLen) : null,
-      uri: request ? fieldText(b, m.uriOff, m.uriLen) : null,
-      version: fieldText(b, m.versionOff, m.versionLen)!,
-      host: request ? fieldText(b, m.hostOff, m.hostLen) : null,
-      code: m.code,
-    };
+    this.isRequest[t] = request ? 1 : 0;
+    this.status[t] = m.code;
+    this.methodLen[t] = request
+      ? copyText(b, m.methodOff, m.methodLen, tb, o + T_METHOD, METHOD_MAX)
+      : 0;
+    this.uriLen[t] = request ? copyText(b, m.uriOff, m.uriLen, tb, o + T_URI, URI_MAX) : 0;
+    this.hostLen[t] = request && m.hostLen >= 0
+      ? copyText(b, m.hostOff, m.hostLen, tb, o + T_HOST, HOST_MAX)
+      : -1;
+    copyText(b, m.versionOff, VERSION_LEN, tb, o + T_VERSION, VERSION_LEN);
+  }
+
+  // Readers of a completed message's slot (valid during HttpSink.message).
+  request(t: number): boolean {
+    return this.isRequest[t] === 1;
+  }
+  code(t: number): number {
+    return this.status[t]!;
+  }
+  /** Offsets in textBytes and lengths of method, host (length -1: no Host), target, version. */
+  methodAt(t: number): number {
+    return t * TEXT_SLOT + T_METHOD;
+  }
+  methodLength(t: number): number {
+    return this.methodLen[t]!;
+  }
+  hostAt(t: number): number {
+    return t * TEXT_SLOT + T_HOST;
+  }
+  hostLength(t: number): number {
+    return this.hostLen[t]!;
+  }
+  uriAt(t: number): number {
+    return t * TEXT_SLOT + T_URI;
+  }
+  uriLength(t: number): number {
+    return this.uriLen[t]!;
+  }
+  versionAt(t: number): number {
+    return t * TEXT_SLOT + T_VERSION;
   }
 
   /** On FIN or RST: a response that runs to the close completes (FIN); the rest is dropped. */
-  private finish(s: number, flags: number, out: HttpDone[], done: number): number {
+  private finish(s: number, flags: number, sink: HttpSink, done: number): number {
     if ((flags & (FIN | RST)) === 0) return done;
-    if ((flags & FIN) !== 0 && this.phase[s] === UNTIL_CLOSE) done += this.complete(s, out);
+    if ((flags & FIN) !== 0 && this.phase[s] === UNTIL_CLOSE) done += this.complete(s, sink);
     this.reset(s, true);
     this.drop(s);
     return done;
@@ -181,8 +253,12 @@ export class HttpReassembler {
    * connections that never close do not hold slots; a message in progress keeps its own.
    */
   sweepIdle(): void {
+    if (this.freeStreamTop === this.streamsMax) return;
+    this.maybe.fill(0);
     for (let s = 0; s < this.streamsMax; s++) {
-      if (this.live[s] === 1 && this.phase[s] === IDLE && this.pending[s] === null) this.drop(s);
+      if (this.live[s] === 0) continue;
+      if (this.phase[s] === IDLE && this.msg[s] === -1) this.drop(s);
+      else this.maybe[this.quick[s]! >>> 5]! |= 1 << (this.quick[s]! & 31);
     }
   }
 
@@ -196,11 +272,11 @@ export class HttpReassembler {
    * segments); when whole, starts the message's body. Returns -1 when every byte was taken
    * (or is not HTTP), else (completed << 24) | bytes used.
    */
-  private headers(s: number, b: Uint8Array, p: number, end: number, out: HttpDone[]): number {
+  private headers(s: number, b: Uint8Array, p: number, end: number, sink: HttpSink): number {
     const m = this.m;
     if (this.phase[s] === IDLE) {
       if (decodeHttp(b, p, end - p, m) && m.headersComplete) {
-        const done = this.start(s, b, out);
+        const done = this.start(s, b, sink);
         return (done << 24) | (m.headerEnd - p);
       }
       if (!looksLikeStart(b, p, end)) return -1; // body of something we did not see start
@@ -213,7 +289,7 @@ export class HttpReassembler {
     this.bufLen[s] = had + n;
     if (decodeHttp(this.pool, base, had + n, m) && m.headersComplete) {
       const used = m.headerEnd - base - had;
-      const done = this.start(s, this.pool, out);
+      const done = this.start(s, this.pool, sink);
       this.release(s);
       return (done << 24) | used;
     }
@@ -222,17 +298,24 @@ export class HttpReassembler {
   }
 
   /** A whole header block in `m` (bytes in `b`): records the message, sets the body phase. */
-  private start(s: number, b: Uint8Array, out: HttpDone[]): number {
+  private start(s: number, b: Uint8Array, sink: HttpSink): number {
     const m = this.m;
     const request = m.kind === HTTP_REQUEST;
-    this.pending[s] = this.describe(b);
+    if (this.freeTextTop === 0) {
+      this.lost++;
+      this.phase[s] = IDLE; // no room to keep it: skip this message, its body is not followed
+      return 0;
+    }
+    const t = this.freeText[--this.freeTextTop]!;
+    this.msg[s] = t;
+    this.keep(t, b);
     const noBody = !request && (m.code < 200 || m.code === 204 || m.code === 304);
     if (m.chunked && !noBody) {
       this.phase[s] = CHUNKED, this.chunkState[s] = C_SIZE, this.bodyLeft[s] = 0;
       this.lineLen[s] = 0;
     } else if (m.contentLength > 0 && !noBody) {
       this.phase[s] = BODY, this.bodyLeft[s] = m.contentLength;
-    } else if (request || noBody || m.contentLength === 0) return this.complete(s, out);
+    } else if (request || noBody || m.contentLength === 0) return this.complete(s, sink);
     else this.phase[s] = UNTIL_CLOSE;
     return 0;
   }
@@ -273,13 +356,18 @@ export class HttpReassembler {
     return p;
   }
 
-  private complete(s: number, out: HttpDone[]): number {
-    const msg = this.pending[s];
-    this.pending[s] = null;
+  private complete(s: number, sink: HttpSink): number {
+    const t = this.msg[s]!;
     this.phase[s] = IDLE;
-    if (msg === null || msg === undefined) return 0;
-    out.push(msg);
+    if (t < 0) return 0;
+    sink.message(this, t);
+    this.freeMsg(s);
     return 1;
+  }
+
+  private freeMsg(s: number): void {
+    const t = this.msg[s]!;
+    if (t >= 0) this.freeText[this.freeTextTop++] = t, this.msg[s] = -1;
   }
 
   /** The stream of packet i's direction (created when `create`); -1 when none or no room. */
@@ -298,7 +386,10 @@ export class HttpReassembler {
     const n = this.freeStreams[--this.freeStreamTop]!;
     this.live[n] = 1;
     this.index.insert(n, a, b);
-    this.phase[n] = IDLE, this.seqValid[n] = 0, this.buf[n] = -1, this.pending[n] = null;
+    const qh = quickHash(batch, i);
+    this.quick[n] = qh;
+    this.maybe[qh >>> 5]! |= 1 << (qh & 31);
+    this.phase[n] = IDLE, this.seqValid[n] = 0, this.buf[n] = -1, this.msg[n] = -1;
     return n;
   }
 
@@ -317,10 +408,36 @@ export class HttpReassembler {
 
   /** Drops the message in progress (`lost` when one was). */
   private reset(s: number, counted: boolean): void {
-    if (counted && (this.phase[s] !== IDLE || this.pending[s] !== null)) this.lost++;
+    if (counted && (this.phase[s] !== IDLE || this.msg[s] !== -1)) this.lost++;
     this.release(s);
-    this.phase[s] = IDLE, this.pending[s] = null;
+    this.freeMsg(s);
+    this.phase[s] = IDLE;
   }
+}
+
+const MAYBE_BITS = 1 << 16;
+
+/** Copies at most `max` of `n` bytes from b[from..] to out[at..]; returns how many. */
+function copyText(
+  b: Uint8Array,
+  from: number,
+  n: number,
+  out: Uint8Array,
+  at: number,
+  max: number,
+): number {
+  const k = Math.min(n, max);
+  for (let j = 0; j < k; j++) out[at + j] = b[from + j]!;
+  return k;
+}
+
+/** 16 bits from a direction's addresses (last words) and ports: the `maybe` filter's index. */
+function quickHash(batch: PacketBatch, i: number): number {
+  const w = i * 4;
+  const x = batch.src[w + 3]! ^ batch.src[w]! ^
+    Math.imul(batch.dst[w + 3]! ^ batch.dst[w]!, 0x9e3779b1) ^
+    Math.imul((batch.srcPort[i]! << 16) | batch.dstPort[i]!, 0x85ebca77);
+  return Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) >>> 16;
 }
 
 /** Could these bytes begin a start line not yet finished (a method name, or "HTTP/")? */

@@ -7,7 +7,7 @@ import { FAMILY_IPV4, FAMILY_NONE, FLAG_HAS_PORTS, PacketBatch } from "../collec
 import { decodeBatch } from "../collector/decode/mod.ts";
 import { decodeDns, dnsKind, DnsMessage, nameText } from "../collector/decode/dns.ts";
 import { decodeHttp, fieldText, HTTP_REQUEST, HttpMessage } from "../collector/decode/http.ts";
-import { type HttpDone, HttpReassembler } from "../collector/http_reassembly.ts";
+import { HttpReassembler, type HttpSink } from "../collector/http_reassembly.ts";
 import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 
@@ -158,17 +158,31 @@ export async function httpReassembled(
   const r = await openCapture(path);
   const b = new PacketBatch();
   const re = new HttpReassembler();
-  const done: HttpDone[] = [];
   const requests: HttpRequest[] = [], responses: HttpResponse[] = [];
   let frame = 0;
+  let e: HttpEntry | null = null;
+  const text = (at: number, n: number) => fieldText(re.textBytes, at, n);
+  const sink: HttpSink = {
+    message(r, t) {
+      const version = text(r.versionAt(t), 8)!;
+      if (r.request(t)) {
+        requests.push({
+          ...e!,
+          method: text(r.methodAt(t), r.methodLength(t))!,
+          uri: text(r.uriAt(t), r.uriLength(t))!,
+          version,
+          host: text(r.hostAt(t), r.hostLength(t)),
+        });
+      } else responses.push({ ...e!, code: r.code(t), version });
+    },
+  };
   try {
     for (let n; (n = await r.fill(b)) > 0;) {
       decodeBatch(b);
       for (let i = 0; i < n; i++) {
         frame++;
-        done.length = 0;
-        if (re.segment(b, i, done) === 0) continue;
-        const e: HttpEntry = {
+        if (b.family[i] === FAMILY_NONE) continue;
+        e = {
           frame,
           protocol: "http",
           transport: "tcp",
@@ -177,17 +191,7 @@ export async function httpReassembled(
           sport: b.srcPort[i]!,
           dport: b.dstPort[i]!,
         };
-        for (const d of done) {
-          if (d.request) {
-            requests.push({
-              ...e,
-              method: d.method!,
-              uri: d.uri!,
-              version: d.version,
-              host: d.host,
-            });
-          } else responses.push({ ...e, code: d.code, version: d.version });
-        }
+        re.segment(b, i, sink);
       }
     }
   } finally {

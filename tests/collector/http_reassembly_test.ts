@@ -6,7 +6,8 @@ import {
   PacketBatch,
   VLAN_NONE,
 } from "../../collector/batch.ts";
-import { type HttpDone, HttpReassembler } from "../../collector/http_reassembly.ts";
+import { HttpReassembler, type HttpSink } from "../../collector/http_reassembly.ts";
+import { fieldText } from "../../collector/decode/http.ts";
 
 const FIN = 1, SYN = 2, PSH_ACK = 0x18, ACK = 0x10;
 const enc = new TextEncoder();
@@ -32,13 +33,23 @@ function run(segs: Seg[], re = new HttpReassembler()): string[] {
     o += data[i]!.length;
   });
   b.length = segs.length;
-  const out: HttpDone[] = [];
+  let out: string[] = [];
+  const t = (at: number, n: number) => fieldText(re.textBytes, at, n);
+  const sink: HttpSink = {
+    message(r, m) {
+      out.push(
+        r.request(m)
+          ? `${t(r.methodAt(m), r.methodLength(m))} ${t(r.uriAt(m), r.uriLength(m))} ${
+            t(r.hostAt(m), r.hostLength(m))
+          }`
+          : `${r.code(m)}`,
+      );
+    },
+  };
   return segs.map((_, i) => {
-    out.length = 0;
-    re.segment(b, i, out);
-    return out.length === 0
-      ? "-"
-      : out.map((d) => d.request ? `${d.method} ${d.uri} ${d.host}` : `${d.code}`).join("+");
+    out = [];
+    re.segment(b, i, sink);
+    return out.length === 0 ? "-" : out.join("+");
   });
 }
 
