@@ -54,6 +54,9 @@ export class AppLayer implements HttpSink {
   dnsMessages = 0;
   httpRequests = 0;
   httpResponses = 0;
+  /** HTTP messages lost this window (reassembly limits, sequence gaps). */
+  httpLost = 0;
+  private lostBefore = 0;
   private readonly m = new DnsMessage();
   private readonly h = new HttpMessage();
   private readonly scratch = new Uint8Array(HOST_MAX + PATH_MAX + 64);
@@ -175,6 +178,7 @@ export class AppLayer implements HttpSink {
   /** TCP: messages as reassembly completes them (at the packet that completes each). */
   private httpStream(batch: PacketBatch, i: number): void {
     this.streams.segment(batch, i, this);
+    this.httpLost = this.streams.lost - this.lostBefore;
   }
 
   /** HttpSink: one completed HTTP message over TCP, counted from its kept text. */
@@ -235,6 +239,8 @@ export class AppLayer implements HttpSink {
    */
   clear(): void {
     this.streams.sweepIdle();
+    this.lostBefore = this.streams.lost;
+    this.httpLost = 0;
     this.dns.clear(), this.http.clear();
     this.status.fill(0), this.dnsErrors.fill(0);
     this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;

@@ -117,7 +117,8 @@ function appLines(a: AppSummary): string[] {
   }
   const h = a.http;
   if (h.requests > 0 || h.responses > 0) {
-    out.push("", `HTTP (${h.requests} requests, ${h.responses} responses)`);
+    const lost = h.lost > 0 ? `; ${h.lost} lost to reassembly limits or gaps` : "";
+    out.push("", `HTTP (${h.requests} requests, ${h.responses} responses${lost})`);
     out.push(
       ...table(
         ["host", "method", "path", "requests"],

@@ -53,6 +53,8 @@ export interface AppSummary {
   http: {
     requests: number;
     responses: number;
+    /** Messages lost to reassembly limits or sequence gaps. */
+    lost: number;
     top: {
       protocol: string;
       host: string | null;

@@ -79,8 +79,11 @@ export function appendHttpStatus(
   }
 }
 
-/** DNS decode problems as window_decode_errors rows (reason names dns_*). */
-export function appendDnsErrors(
+/**
+ * DNS decode problems (reasons dns_*) and HTTP messages lost to reassembly limits or sequence
+ * gaps (reason http_lost) as window_decode_errors rows.
+ */
+export function appendAppErrors(
   a: DuckDBAppender,
   sourceNo: number,
   start: DuckDBTimestampValue,
@@ -90,6 +93,11 @@ export function appendDnsErrors(
     if (app.dnsErrors[r] === 0) continue;
     a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendVarchar(DNS_ERROR_NAMES[r]!);
     a.appendUBigInt(BigInt(app.dnsErrors[r]!));
+    a.endRow();
+  }
+  if (app.httpLost > 0) {
+    a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendVarchar("http_lost");
+    a.appendUBigInt(BigInt(app.httpLost));
     a.endRow();
   }
 }

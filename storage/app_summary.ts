@@ -48,7 +48,9 @@ export async function summarizeApp(
   );
   const [h] = await store.rows(
     `SELECT (SELECT sum(requests) FROM window_http WHERE source_no = $1) AS req,
-            (SELECT sum(responses) FROM window_http_status WHERE source_no = $1) AS res`,
+            (SELECT sum(responses) FROM window_http_status WHERE source_no = $1) AS res,
+            (SELECT sum(packets) FROM window_decode_errors
+              WHERE source_no = $1 AND reason = 'http_lost') AS lost`,
     src,
   );
   const q = num(d!.q), r = num(d!.r);
@@ -73,6 +75,7 @@ export async function summarizeApp(
     http: {
       requests: num(h!.req),
       responses: num(h!.res),
+      lost: num(h!.lost),
       top: top.map((x) => ({
         protocol: String(x.protocol),
         host: x.host === null ? null : String(x.host),

@@ -26,7 +26,7 @@ import { ENTRY_WORDS, FLOW_ENTRY, type FlowTable } from "../collector/flow_table
 import { FLOW_RECORD, type FlowRecords, RECORD_WORDS } from "../collector/flow_tracker.ts";
 import { ChunkWriter } from "./_chunk.ts";
 import { appendSketches, appendSketchKeys } from "./_sketch_rows.ts";
-import { appendDns, appendDnsErrors, appendHttp, appendHttpStatus } from "./_app_rows.ts";
+import { appendAppErrors, appendDns, appendHttp, appendHttpStatus } from "./_app_rows.ts";
 import type { SketchSpec } from "../collector/sketch_bank.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 
@@ -472,7 +472,7 @@ export class Store {
           a.appendUBigInt(BigInt(t.errors[c]!));
           a.endRow();
         }
-        if (w.app !== null) appendDnsErrors(a, sourceNo, start, w.app);
+        if (w.app !== null) appendAppErrors(a, sourceNo, start, w.app);
       });
       const app = w.app;
       if (app !== null) {

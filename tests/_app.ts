@@ -154,7 +154,7 @@ export async function httpPerPacket(
 /** Every HTTP message completed over TCP reassembly, at the frame that completes it. */
 export async function httpReassembled(
   path: string,
-): Promise<{ requests: HttpRequest[]; responses: HttpResponse[] }> {
+): Promise<{ requests: HttpRequest[]; responses: HttpResponse[]; lost: number }> {
   const r = await openCapture(path);
   const b = new PacketBatch();
   const re = new HttpReassembler();
@@ -197,5 +197,5 @@ export async function httpReassembled(
   } finally {
     r.close();
   }
-  return { requests, responses };
+  return { requests, responses, lost: re.lost };
 }

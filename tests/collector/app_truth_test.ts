@@ -65,6 +65,7 @@ for (const { path, name, truth } of captures()) {
   Deno.test(`HTTP reassembled matches tshark: ${name}`, async () => {
     const got = await httpReassembled(path);
     for (const kind of ["requests", "responses"] as const) {
+      if (kind === "responses") assert.equal(got.lost, 0, "no message lost to limits or gaps");
       const want = outer(t.http?.reassembled?.[kind]).filter((e: Json) =>
         !NEEDS_IP_DEFRAG.has(`${name}:${e.frame}`)
       );

@@ -7,6 +7,7 @@ import {
   VLAN_NONE,
 } from "../../collector/batch.ts";
 import { HttpReassembler, type HttpSink } from "../../collector/http_reassembly.ts";
+import { AppLayer } from "../../collector/app_layer.ts";
 import { fieldText } from "../../collector/decode/http.ts";
 
 const FIN = 1, SYN = 2, PSH_ACK = 0x18, ACK = 0x10;
@@ -15,8 +16,8 @@ const enc = new TextEncoder();
 /** One TCP segment: direction (0 client → server, 1 back), seq, flags, payload text. */
 type Seg = [dir: number, seq: number, flags: number, payload: string, truncated?: boolean];
 
-/** Feeds the segments in order; returns, per segment, what completed there ("-" none). */
-function run(segs: Seg[], re = new HttpReassembler()): string[] {
+/** A batch holding the segments (one TCP conversation, 10.0.0.1:40000 ↔ 10.0.0.2:80). */
+function batchOf(segs: Seg[]): PacketBatch {
   const b = new PacketBatch(segs.length);
   const data = segs.map((s) => enc.encode(s[3]));
   b.bytes = new Uint8Array(data.reduce((n, d) => n + d.length, 0));
@@ -33,6 +34,12 @@ function run(segs: Seg[], re = new HttpReassembler()): string[] {
     o += data[i]!.length;
   });
   b.length = segs.length;
+  return b;
+}
+
+/** Feeds the segments in order; returns, per segment, what completed there ("-" none). */
+function run(segs: Seg[], re = new HttpReassembler()): string[] {
+  const b = batchOf(segs);
   let out: string[] = [];
   const t = (at: number, n: number) => fieldText(re.textBytes, at, n);
   const sink: HttpSink = {
@@ -117,4 +124,17 @@ Deno.test("HttpReassembler: limits — header buffers and directions — count l
   assert.equal(re2.streams, 0);
   run([[0, 1, PSH_ACK, "GET / HTTP/1.1\r\n\r\n"], [0, 19, ACK | FIN, ""]], re2);
   assert.equal(re2.streams, 0);
+});
+
+Deno.test("AppLayer: HTTP messages lost to a gap are counted per window (http_lost)", () => {
+  const app = new AppLayer();
+  const b = batchOf([
+    [1, 100, PSH_ACK, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc"],
+    [1, 200, PSH_ACK, "def"],
+    [0, 1, PSH_ACK, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n"],
+  ]);
+  app.addRange(b, 0, b.length);
+  assert.deepEqual([app.httpLost, app.httpResponses, app.httpRequests], [1, 0, 1]);
+  app.clear();
+  assert.equal(app.httpLost, 0);
 });
