@@ -225,10 +225,16 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
   await Deno.remove(file);
 }
 
-/** ns per packet of a sketch bank over the capture: best of passes 2..5 (1 warms the JIT). */
-async function bankNs(file: string, specs: SketchSpec[]): Promise<number> {
+/**
+ * ns per packet of `work` on each decoded batch of the capture, timed around `work` only:
+ * best of passes 2..5 (the first warms the JIT); `reset` runs between passes.
+ */
+async function perPacketNs(
+  file: string,
+  work: (batch: PacketBatch, n: number) => void,
+  reset: () => void,
+): Promise<number> {
   const batch = new PacketBatch();
-  const bank = new SketchBank(specs, batch.capacity);
   let ns = Infinity;
   for (let pass = 0; pass < 5; pass++) {
     const r = await openCapture(file);
@@ -236,26 +242,30 @@ async function bankNs(file: string, specs: SketchSpec[]): Promise<number> {
     for (let k; (k = await r.fill(batch)) > 0;) {
       decodeBatch(batch);
       const t0 = performance.now();
-      bank.addRange(batch, 0, k);
+      work(batch, k);
       ms += performance.now() - t0;
       n += k;
     }
     r.close();
-    bank.clear();
+    reset();
     if (pass > 0) ns = Math.min(ns, (ms * 1e6) / n);
   }
   return ns;
 }
 
+function bankNs(file: string, specs: SketchSpec[]): Promise<number> {
+  const bank = new SketchBank(specs, new PacketBatch().capacity);
+  return perPacketNs(file, (b, k) => bank.addRange(b, 0, k), () => bank.clear());
+}
+
+function line(label: string, ns: number): string {
+  return `${label.padEnd(44)} ${ns.toFixed(1).padStart(6)} ns/pkt (one core, best of passes 2-5)`;
+}
+
 /** The sketch micro-benchmark: default tasks together, then each alone. */
 async function sketchCost(file: string): Promise<void> {
   const specs = defaultSketches();
-  const all = await bankNs(file, specs);
-  console.log(
-    `${"default sketch tasks alone (micro-benchmark)".padEnd(44)} ${
-      all.toFixed(1).padStart(6)
-    } ns/pkt (one core, best of passes 2-5)`,
-  );
+  console.log(line("default sketch tasks alone (micro-benchmark)", await bankNs(file, specs)));
   for (const s of specs) {
     console.log(
       `  ${s.name.padEnd(42)} ${(await bankNs(file, [s])).toFixed(1).padStart(6)} ns/pkt`,
@@ -263,28 +273,9 @@ async function sketchCost(file: string): Promise<void> {
   }
 }
 
-/** The DNS/HTTP app layer alone on each decoded batch: best of passes 2..5, ns per packet. */
+/** The DNS/HTTP app layer alone on each decoded batch. */
 async function appCost(file: string): Promise<void> {
-  const batch = new PacketBatch();
   const app = new AppLayer();
-  let ns = Infinity;
-  for (let pass = 0; pass < 5; pass++) {
-    const r = await openCapture(file);
-    let n = 0, ms = 0;
-    for (let k; (k = await r.fill(batch)) > 0;) {
-      decodeBatch(batch);
-      const t0 = performance.now();
-      app.addRange(batch, 0, k);
-      ms += performance.now() - t0;
-      n += k;
-    }
-    r.close();
-    app.clear();
-    if (pass > 0) ns = Math.min(ns, (ms * 1e6) / n);
-  }
-  console.log(
-    `${"DNS/HTTP app layer alone (micro-benchmark)".padEnd(44)} ${
-      ns.toFixed(1).padStart(6)
-    } ns/pkt (one core, best of passes 2-5)`,
-  );
+  const ns = await perPacketNs(file, (b, k) => app.addRange(b, 0, k), () => app.clear());
+  console.log(line("DNS/HTTP app layer alone (micro-benchmark)", ns));
 }

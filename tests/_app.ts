@@ -11,7 +11,8 @@ import { HttpReassembler, type HttpSink } from "../collector/http_reassembly.ts"
 import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 
-export interface DnsEntry {
+/** A frame's address and port fields, as the truth's DNS and HTTP entries carry them. */
+export interface FrameEntry {
   frame: number;
   protocol: string;
   transport: string;
@@ -19,8 +20,11 @@ export interface DnsEntry {
   dst: string;
   sport: number;
   dport: number;
-  messages: { id: number; response: boolean; rcode: number | null; queries: [string, number][] }[];
 }
+
+export type DnsEntry = FrameEntry & {
+  messages: { id: number; response: boolean; rcode: number | null; queries: [string, number][] }[];
+};
 
 const KINDS = ["", "dns", "mdns", "llmnr"];
 
@@ -31,6 +35,47 @@ function addr(b: PacketBatch, i: number, which: Int32Array): string {
     : ipv6Text([0, 1, 2, 3].map((k) => which[w + k]! >>> 0));
 }
 
+/** Calls `fn` for every decoded IP frame with ports (frame numbers from 1, as tshark). */
+async function forEachFrame(
+  path: string,
+  fn: (b: PacketBatch, i: number, frame: number) => void,
+): Promise<void> {
+  const r = await openCapture(path);
+  const b = new PacketBatch();
+  let frame = 0;
+  try {
+    for (let n; (n = await r.fill(b)) > 0;) {
+      decodeBatch(b);
+      for (let i = 0; i < n; i++) {
+        frame++;
+        if (b.family[i] === FAMILY_NONE || (b.flags[i]! & FLAG_HAS_PORTS) === 0) continue;
+        fn(b, i, frame);
+      }
+    }
+  } finally {
+    r.close();
+  }
+}
+
+/** The truth's address / port fields of frame `frame` (packet i of b). */
+function entryOf(
+  b: PacketBatch,
+  i: number,
+  frame: number,
+  protocol: string,
+  transport: string,
+): FrameEntry {
+  return {
+    frame,
+    protocol,
+    transport,
+    src: addr(b, i, b.src),
+    dst: addr(b, i, b.dst),
+    sport: b.srcPort[i]!,
+    dport: b.dstPort[i]!,
+  };
+}
+
 function messageOf(m: DnsMessage) {
   const queries: [string, number][] = [];
   for (let q = 0; q < m.queries; q++) queries.push([nameText(m, q), m.qtype[q]!]);
@@ -39,63 +84,34 @@ function messageOf(m: DnsMessage) {
 
 /** Every frame's DNS messages carried by the outer UDP/TCP header (TCP: length-prefixed). */
 export async function dnsPerPacket(path: string): Promise<DnsEntry[]> {
-  const r = await openCapture(path);
-  const b = new PacketBatch();
   const m = new DnsMessage();
   const out: DnsEntry[] = [];
-  let frame = 0;
-  try {
-    for (let n; (n = await r.fill(b)) > 0;) {
-      decodeBatch(b);
-      for (let i = 0; i < n; i++) {
-        frame++;
-        if (b.family[i] === FAMILY_NONE || (b.flags[i]! & FLAG_HAS_PORTS) === 0) continue;
-        const proto = b.proto[i]!;
-        if (proto !== 6 && proto !== 17) continue;
-        const kind = dnsKind(b.srcPort[i]!, b.dstPort[i]!);
-        const len = b.payloadLen[i]!;
-        if (kind === 0 || len === 0) continue;
-        const off = b.payloadOff[i]!, bytes = b.bytes;
-        const messages = [];
-        if (proto === 17) {
-          if (decodeDns(bytes, off, len, m)) messages.push(messageOf(m));
-        } else {
-          for (let p = off; p + 2 <= off + len;) {
-            const l = (bytes[p]! << 8) | bytes[p + 1]!;
-            const avail = Math.min(l, off + len - p - 2);
-            if (!decodeDns(bytes, p + 2, avail, m)) break;
-            messages.push(messageOf(m));
-            p += 2 + l;
-          }
-        }
-        if (messages.length === 0) continue;
-        out.push({
-          frame,
-          protocol: KINDS[kind]!,
-          transport: proto === 6 ? "tcp" : "udp",
-          src: addr(b, i, b.src),
-          dst: addr(b, i, b.dst),
-          sport: b.srcPort[i]!,
-          dport: b.dstPort[i]!,
-          messages,
-        });
+  await forEachFrame(path, (b, i, frame) => {
+    const proto = b.proto[i]!;
+    if (proto !== 6 && proto !== 17) return;
+    const kind = dnsKind(b.srcPort[i]!, b.dstPort[i]!);
+    const len = b.payloadLen[i]!;
+    if (kind === 0 || len === 0) return;
+    const off = b.payloadOff[i]!, bytes = b.bytes;
+    const messages = [];
+    if (proto === 17) {
+      if (decodeDns(bytes, off, len, m)) messages.push(messageOf(m));
+    } else {
+      for (let p = off; p + 2 <= off + len;) {
+        const l = (bytes[p]! << 8) | bytes[p + 1]!;
+        const avail = Math.min(l, off + len - p - 2);
+        if (!decodeDns(bytes, p + 2, avail, m)) break;
+        messages.push(messageOf(m));
+        p += 2 + l;
       }
     }
-  } finally {
-    r.close();
-  }
+    if (messages.length === 0) return;
+    out.push({ ...entryOf(b, i, frame, KINDS[kind]!, proto === 6 ? "tcp" : "udp"), messages });
+  });
   return out;
 }
 
-export interface HttpEntry {
-  frame: number;
-  protocol: string;
-  transport: string;
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-}
+export type HttpEntry = FrameEntry;
 export type HttpRequest = HttpEntry & {
   method: string;
   uri: string;
@@ -108,46 +124,26 @@ export type HttpResponse = HttpEntry & { code: number; version: string };
 export async function httpPerPacket(
   path: string,
 ): Promise<{ requests: HttpRequest[]; responses: HttpResponse[] }> {
-  const r = await openCapture(path);
-  const b = new PacketBatch();
   const m = new HttpMessage();
   const requests: HttpRequest[] = [], responses: HttpResponse[] = [];
-  let frame = 0;
-  try {
-    for (let n; (n = await r.fill(b)) > 0;) {
-      decodeBatch(b);
-      for (let i = 0; i < n; i++) {
-        frame++;
-        if (b.family[i] === FAMILY_NONE || (b.flags[i]! & FLAG_HAS_PORTS) === 0) continue;
-        const proto = b.proto[i]!;
-        const ssdp = proto === 17 && (b.srcPort[i] === 1900 || b.dstPort[i] === 1900);
-        if (proto !== 6 && !ssdp) continue;
-        const off = b.payloadOff[i]!, len = b.payloadLen[i]!, bytes = b.bytes;
-        if (len === 0 || !decodeHttp(bytes, off, len, m)) continue;
-        const e: HttpEntry = {
-          frame,
-          protocol: ssdp ? "ssdp" : "http",
-          transport: ssdp ? "udp" : "tcp",
-          src: addr(b, i, b.src),
-          dst: addr(b, i, b.dst),
-          sport: b.srcPort[i]!,
-          dport: b.dstPort[i]!,
-        };
-        const version = fieldText(bytes, m.versionOff, m.versionLen)!;
-        if (m.kind === HTTP_REQUEST) {
-          requests.push({
-            ...e,
-            method: fieldText(bytes, m.methodOff, m.methodLen)!,
-            uri: fieldText(bytes, m.uriOff, m.uriLen)!,
-            version,
-            host: fieldText(bytes, m.hostOff, m.hostLen),
-          });
-        } else responses.push({ ...e, code: m.code, version });
-      }
-    }
-  } finally {
-    r.close();
-  }
+  await forEachFrame(path, (b, i, frame) => {
+    const proto = b.proto[i]!;
+    const ssdp = proto === 17 && (b.srcPort[i] === 1900 || b.dstPort[i] === 1900);
+    if (proto !== 6 && !ssdp) return;
+    const off = b.payloadOff[i]!, len = b.payloadLen[i]!, bytes = b.bytes;
+    if (len === 0 || !decodeHttp(bytes, off, len, m)) return;
+    const e = entryOf(b, i, frame, ssdp ? "ssdp" : "http", ssdp ? "udp" : "tcp");
+    const version = fieldText(bytes, m.versionOff, m.versionLen)!;
+    if (m.kind === HTTP_REQUEST) {
+      requests.push({
+        ...e,
+        method: fieldText(bytes, m.methodOff, m.methodLen)!,
+        uri: fieldText(bytes, m.uriOff, m.uriLen)!,
+        version,
+        host: fieldText(bytes, m.hostOff, m.hostLen),
+      });
+    } else responses.push({ ...e, code: m.code, version });
+  });
   return { requests, responses };
 }
 
@@ -155,11 +151,8 @@ export async function httpPerPacket(
 export async function httpReassembled(
   path: string,
 ): Promise<{ requests: HttpRequest[]; responses: HttpResponse[]; lost: number }> {
-  const r = await openCapture(path);
-  const b = new PacketBatch();
   const re = new HttpReassembler();
   const requests: HttpRequest[] = [], responses: HttpResponse[] = [];
-  let frame = 0;
   let e: HttpEntry | null = null;
   const text = (at: number, n: number) => fieldText(re.textBytes, at, n);
   const sink: HttpSink = {
@@ -176,26 +169,9 @@ export async function httpReassembled(
       } else responses.push({ ...e!, code: r.code(t), version });
     },
   };
-  try {
-    for (let n; (n = await r.fill(b)) > 0;) {
-      decodeBatch(b);
-      for (let i = 0; i < n; i++) {
-        frame++;
-        if (b.family[i] === FAMILY_NONE) continue;
-        e = {
-          frame,
-          protocol: "http",
-          transport: "tcp",
-          src: addr(b, i, b.src),
-          dst: addr(b, i, b.dst),
-          sport: b.srcPort[i]!,
-          dport: b.dstPort[i]!,
-        };
-        re.segment(b, i, sink);
-      }
-    }
-  } finally {
-    r.close();
-  }
+  await forEachFrame(path, (b, i, frame) => {
+    e = entryOf(b, i, frame, "http", "tcp");
+    re.segment(b, i, sink);
+  });
   return { requests, responses, lost: re.lost };
 }
