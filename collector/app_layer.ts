@@ -49,6 +49,8 @@ export class AppLayer implements HttpSink {
   readonly http = new TextTable(1, HTTP_KEYS_MAX, 16 << 20);
   /** Responses per [protocol * STATUS_CODES + code]. */
   readonly status = new Float64Array(2 * STATUS_CODES);
+  /** DNS responses per [flavour * 16 + RCODE]. */
+  readonly rcodes = new Float64Array(4 * 16);
   /** Malformed DNS messages by reason (index = DNS_ERR_*; 0 unused). */
   readonly dnsErrors = new Float64Array(DNS_ERROR_NAMES.length);
   dnsMessages = 0;
@@ -130,6 +132,7 @@ export class AppLayer implements HttpSink {
       return true;
     }
     v[o + DNS_RESPONSES]!++;
+    this.rcodes[kind * 16 + m.rcode]!++;
     if (m.rcode === 3) v[o + DNS_NXDOMAIN]!++;
     else if (m.rcode !== 0) v[o + DNS_ERRORS]!++;
     if (slot >= 0) {
@@ -242,7 +245,7 @@ export class AppLayer implements HttpSink {
     this.lostBefore = this.streams.lost;
     this.httpLost = 0;
     this.dns.clear(), this.http.clear();
-    this.status.fill(0), this.dnsErrors.fill(0);
+    this.status.fill(0), this.dnsErrors.fill(0), this.rcodes.fill(0);
     this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;
     if (this.freeTop !== DNS_PENDING_MAX) {
       this.pending.clear();

@@ -43,6 +43,22 @@ export function appendDns(
   }
 }
 
+export function appendDnsRcodes(
+  a: DuckDBAppender,
+  sourceNo: number,
+  start: DuckDBTimestampValue,
+  app: AppLayer,
+): void {
+  for (let k = 0; k < app.rcodes.length; k++) {
+    const n = app.rcodes[k]!;
+    if (n === 0) continue;
+    a.appendUInteger(sourceNo), a.appendTimestamp(start);
+    a.appendVarchar(APP_NAMES[k >>> 4] ?? "dns"), a.appendUTinyInt(k & 15);
+    a.appendUBigInt(BigInt(n));
+    a.endRow();
+  }
+}
+
 export function appendHttp(
   a: DuckDBAppender,
   sourceNo: number,

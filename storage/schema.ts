@@ -207,6 +207,13 @@ export const MIGRATIONS: readonly string[] = [
     rtt_sum_us   DOUBLE NOT NULL,
     rtt_max_us   DOUBLE NOT NULL
   );
+  CREATE TABLE window_dns_rcodes (
+    source_no    UINTEGER NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    protocol     VARCHAR NOT NULL,
+    rcode        UTINYINT NOT NULL,
+    responses    UBIGINT NOT NULL
+  );
   CREATE TABLE window_http (
     source_no    UINTEGER NOT NULL,
     window_start TIMESTAMP NOT NULL,

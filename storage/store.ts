@@ -26,7 +26,13 @@ import { ENTRY_WORDS, FLOW_ENTRY, type FlowTable } from "../collector/flow_table
 import { FLOW_RECORD, type FlowRecords, RECORD_WORDS } from "../collector/flow_tracker.ts";
 import { ChunkWriter } from "./_chunk.ts";
 import { appendSketches, appendSketchKeys } from "./_sketch_rows.ts";
-import { appendAppErrors, appendDns, appendHttp, appendHttpStatus } from "./_app_rows.ts";
+import {
+  appendAppErrors,
+  appendDns,
+  appendDnsRcodes,
+  appendHttp,
+  appendHttpStatus,
+} from "./_app_rows.ts";
 import type { SketchSpec } from "../collector/sketch_bank.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 
@@ -81,6 +87,7 @@ const SOURCE_TABLES = [
   "window_sketches",
   "window_sketch_keys",
   "window_dns",
+  "window_dns_rcodes",
   "window_http",
   "window_http_status",
   "flow_records",
@@ -477,6 +484,7 @@ export class Store {
       const app = w.app;
       if (app !== null) {
         await this.append("window_dns", (a) => appendDns(a, sourceNo, start, app));
+        await this.append("window_dns_rcodes", (a) => appendDnsRcodes(a, sourceNo, start, app));
         await this.append("window_http", (a) => appendHttp(a, sourceNo, start, app));
         await this.append("window_http_status", (a) => appendHttpStatus(a, sourceNo, start, app));
       }
@@ -572,6 +580,7 @@ export class Store {
           "window_sketches",
           "window_sketch_keys",
           "window_dns",
+          "window_dns_rcodes",
           "window_http",
           "window_http_status",
         ]

@@ -51,6 +51,17 @@ for (const { path, name, truth } of usable) {
         if (Number(r.r) > 0) count(got, `${r.protocol}|${r.qname}|${r.qtype}|r`, Number(r.r));
       }
       assert.deepEqual(got, want, "DNS messages per flavour, name, type, direction");
+      const wantRcodes = new Map<string, number>();
+      for (const e of dnsTruth) {
+        for (const m of e.messages) if (m.response) count(wantRcodes, `${e.protocol}|${m.rcode}`);
+      }
+      const gotRcodes = new Map<string, number>();
+      for (
+        const r of await store.rows(
+          "SELECT protocol, rcode, sum(responses) AS n FROM window_dns_rcodes GROUP BY ALL",
+        )
+      ) count(gotRcodes, `${r.protocol}|${r.rcode}`, Number(r.n));
+      assert.deepEqual(gotRcodes, wantRcodes, "DNS responses per flavour and RCODE");
       const wantReq = new Map<string, number>();
       for (const e of reqTruth) {
         count(wantReq, `${e.protocol}|${e.host}|${e.method}|${e.uri.split("?")[0]}`);
