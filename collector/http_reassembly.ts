@@ -11,9 +11,9 @@
  * `headerBytesMax`; bodies are only counted, never kept. Streams or buffers beyond the limits
  * lose their message, counted in `lost`.
  *
- * A segment cut short by the snaplen is read on its own, as tshark does. Not done here: IP
- * fragments are not reassembled (tshark's reassembled view does), and the reply to a HEAD
- * request is read as if it had a body.
+ * A segment cut short by the snaplen is read on its own, as tshark does. A response is paired
+ * with the other direction's oldest unanswered request, so the answer to HEAD has no body.
+ * Not done here: IP fragments are not reassembled (tshark's reassembled view does).
  *
  * @module
  */
@@ -81,6 +81,16 @@ export class HttpReassembler {
    */
   private readonly maybe = new Int32Array(MAYBE_BITS / 32);
   private readonly quick: Int32Array;
+  /**
+   * Per direction, its requests still unanswered, oldest in bit 0 (1 = HEAD), and how many
+   * (up to 32): a response is paired with the other direction's oldest request, and the
+   * answer to HEAD has no body whatever its Content-Length (RFC 9110 §9.3.2).
+   */
+  private readonly heads: Int32Array;
+  private readonly asked: Uint8Array;
+  /** The packet being fed (for the reverse direction's lookup). */
+  private batch: PacketBatch | null = null;
+  private at = 0;
   private readonly m = new HttpMessage();
   private readonly words = new Int32Array(10);
   private readonly lanes = new Int32Array(2);
@@ -89,6 +99,8 @@ export class HttpReassembler {
     this.streamsMax = streamsMax;
     this.index = new LaneIndex(streamsMax);
     this.live = new Uint8Array(streamsMax);
+    this.heads = new Int32Array(streamsMax);
+    this.asked = new Uint8Array(streamsMax);
     this.quick = new Int32Array(streamsMax);
     this.freeStreams = Int32Array.from({ length: streamsMax }, (_, k) => streamsMax - 1 - k);
     this.freeStreamTop = streamsMax;
@@ -119,6 +131,7 @@ export class HttpReassembler {
 
   /** Feeds TCP packet i; completed messages go to `sink`. Returns how many completed. */
   segment(batch: PacketBatch, i: number, sink: HttpSink): number {
+    this.batch = batch, this.at = i;
     if (batch.family[i] === FAMILY_NONE || batch.proto[i] !== TCP) return 0;
     if ((batch.flags[i]! & FLAG_HAS_PORTS) === 0) return 0;
     const flags = batch.tcpFlags[i]!, len = batch.payloadLen[i]!;
@@ -250,14 +263,15 @@ export class HttpReassembler {
 
   /**
    * Frees every direction between messages (the engine calls it at each window's end), so
-   * connections that never close do not hold slots; a message in progress keeps its own.
+   * connections that never close do not hold slots; a message in progress, or requests
+   * awaiting their answers, keep theirs.
    */
   sweepIdle(): void {
     if (this.freeStreamTop === this.streamsMax) return;
     this.maybe.fill(0);
     for (let s = 0; s < this.streamsMax; s++) {
       if (this.live[s] === 0) continue;
-      if (this.phase[s] === IDLE && this.msg[s] === -1) this.drop(s);
+      if (this.phase[s] === IDLE && this.msg[s] === -1 && this.asked[s] === 0) this.drop(s);
       else this.maybe[this.quick[s]! >>> 5]! |= 1 << (this.quick[s]! & 31);
     }
   }
@@ -309,7 +323,9 @@ export class HttpReassembler {
     const t = this.freeText[--this.freeTextTop]!;
     this.msg[s] = t;
     this.keep(t, b);
-    const noBody = !request && (m.code < 200 || m.code === 204 || m.code === 304);
+    let noBody = !request && (m.code < 200 || m.code === 204 || m.code === 304);
+    if (request) this.asking(s, m.methodLen === 4 && isHead(b, m.methodOff));
+    else if (m.code >= 200 && this.answered()) noBody = true;
     if (m.chunked && !noBody) {
       this.phase[s] = CHUNKED, this.chunkState[s] = C_SIZE, this.bodyLeft[s] = 0;
       this.lineLen[s] = 0;
@@ -318,6 +334,31 @@ export class HttpReassembler {
     } else if (request || noBody || m.contentLength === 0) return this.complete(s, sink);
     else this.phase[s] = UNTIL_CLOSE;
     return 0;
+  }
+
+  /** Direction s sends a request (HEAD or not): queued for pairing with its response. */
+  private asking(s: number, head: boolean): void {
+    const n = this.asked[s]!;
+    if (n === 32) return; // more outstanding than tracked: pairing is off for the extra
+    if (head) this.heads[s]! |= 1 << n;
+    this.asked[s] = n + 1;
+  }
+
+  /**
+   * A final response in the current packet's direction: pops the other direction's oldest
+   * request; true when that was a HEAD.
+   */
+  private answered(): boolean {
+    const b = this.batch!, i = this.at, w = this.words, q = i * 4;
+    for (let j = 0; j < 4; j++) w[j] = b.dst[q + j]!, w[4 + j] = b.src[q + j]!;
+    w[8] = (b.dstPort[i]! << 16) | b.srcPort[i]!, w[9] = b.family[i]!;
+    hashWords(w, 0, 10, this.lanes);
+    const r = this.index.find(this.lanes[0]!, this.lanes[1]!);
+    if (r < 0 || this.asked[r] === 0) return false;
+    const head = (this.heads[r]! & 1) === 1;
+    this.heads[r] = this.heads[r]! >>> 1;
+    this.asked[r]!--;
+    return head;
   }
 
   /**
@@ -390,6 +431,7 @@ export class HttpReassembler {
     this.quick[n] = qh;
     this.maybe[qh >>> 5]! |= 1 << (qh & 31);
     this.phase[n] = IDLE, this.seqValid[n] = 0, this.buf[n] = -1, this.msg[n] = -1;
+    this.heads[n] = 0, this.asked[n] = 0;
     return n;
   }
 
@@ -448,6 +490,11 @@ function looksLikeStart(b: Uint8Array, p: number, end: number): boolean {
     if (!((c >= 0x41 && c <= 0x5a) || c === 0x2d || c === 0x5f)) return false;
   }
   return end - p < 8;
+}
+
+/** "HEAD" at b[p, p + 4)? */
+function isHead(b: Uint8Array, p: number): boolean {
+  return b[p] === 0x48 && b[p + 1] === 0x45 && b[p + 2] === 0x41 && b[p + 3] === 0x44;
 }
 
 function hexValue(c: number): number {

@@ -91,6 +91,12 @@ Deno.test("HttpReassembler: one line per case (what completes at which segment)"
       [1, 100, PSH_ACK, "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n"],
       [0, 1, PSH_ACK, get + "HEAD /b HTTP/1.1\r\n\r\n"],
     ], ["204+304", "GET /a h+HEAD /b null"]],
+    ["the answer to HEAD has no body, whatever its Content-Length", [
+      [0, 1, PSH_ACK, "HEAD /f HTTP/1.1\r\nHost: h\r\n\r\n"],
+      [1, 100, PSH_ACK, "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n"],
+      [0, 30, PSH_ACK, "GET /g HTTP/1.1\r\nHost: h\r\n\r\n"],
+      [1, 140, PSH_ACK, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+    ], ["HEAD /f h", "200", "GET /g h", "200"]],
     ["a snaplen-cut segment is read on its own", [
       [1, 100, PSH_ACK, "HTTP/1.1 200 OK\r\nDate: Th", true],
     ], ["200"]],
@@ -120,6 +126,9 @@ Deno.test("HttpReassembler: limits — header buffers and directions — count l
   const re2 = new HttpReassembler(4);
   run([[0, 1, PSH_ACK, "GET / HTTP/1.1\r\n\r\n"]], re2);
   assert.equal(re2.streams, 1);
+  re2.sweepIdle();
+  assert.equal(re2.streams, 1, "kept: its request awaits an answer");
+  run([[1, 1, PSH_ACK, "HTTP/1.1 204 No Content\r\n\r\n"]], re2);
   re2.sweepIdle();
   assert.equal(re2.streams, 0);
   run([[0, 1, PSH_ACK, "GET / HTTP/1.1\r\n\r\n"], [0, 19, ACK | FIN, ""]], re2);
