@@ -56,8 +56,7 @@ export class AppLayer implements HttpSink {
   dnsMessages = 0;
   httpRequests = 0;
   httpResponses = 0;
-  /** HTTP messages lost this window (reassembly limits, sequence gaps). */
-  httpLost = 0;
+  /** The reassembler's lost count when this window began. */
   private lostBefore = 0;
   private readonly m = new DnsMessage();
   private readonly h = new HttpMessage();
@@ -181,58 +180,79 @@ export class AppLayer implements HttpSink {
   /** TCP: messages as reassembly completes them (at the packet that completes each). */
   private httpStream(batch: PacketBatch, i: number): void {
     this.streams.segment(batch, i, this);
-    this.httpLost = this.streams.lost - this.lostBefore;
+  }
+
+  /** HTTP messages lost this window (reassembly limits, sequence gaps). */
+  get httpLost(): number {
+    return this.streams.lost - this.lostBefore;
   }
 
   /** HttpSink: one completed HTTP message over TCP, counted from its kept text. */
   message(r: HttpReassembler, t: number): void {
-    if (!r.request(t)) {
-      this.httpResponses++;
-      const code = r.code(t);
-      if (code < STATUS_CODES) this.status[code]!++;
-      return;
+    if (!r.request(t)) this.countResponse(r.code(t), 0);
+    else {
+      this.countRequest(
+        r.textBytes,
+        r.hostAt(t),
+        r.hostLength(t),
+        r.methodAt(t),
+        r.methodLength(t),
+        r.uriAt(t),
+        r.uriLength(t),
+        0,
+      );
     }
-    this.httpRequests++;
-    // Key text: host NUL method NUL path (the target up to "?"), as for SSDP.
-    const tb = r.textBytes, s = this.scratch;
-    const hostLen = r.hostLength(t);
-    let k = 0;
-    for (let j = 0, h = r.hostAt(t); j < hostLen; j++) s[k++] = tb[h + j]!;
-    s[k++] = 0;
-    for (let j = 0, m = r.methodAt(t); j < r.methodLength(t); j++) s[k++] = tb[m + j]!;
-    s[k++] = 0;
-    const u = r.uriAt(t);
-    let n = 0;
-    while (n < r.uriLength(t) && n < PATH_MAX && tb[u + n] !== 0x3f) s[k + n] = tb[u + n]!, n++;
-    k += n;
-    const e = this.http.entry(s, 0, k, hostLen < 0 ? 2 : 0);
-    if (e >= 0) this.http.values[e]!++;
   }
 
   /** UDP (SSDP): each packet on its own. */
   private httpMessage(bytes: Uint8Array, off: number, len: number, protocol: number): void {
     const h = this.h;
     if (!decodeHttp(bytes, off, len, h)) return;
-    if (h.kind !== HTTP_REQUEST) {
-      this.httpResponses++;
-      if (h.code < STATUS_CODES) this.status[protocol * STATUS_CODES + h.code]!++;
-      return;
+    if (h.kind !== HTTP_REQUEST) this.countResponse(h.code, protocol);
+    else {
+      this.countRequest(
+        bytes,
+        h.hostOff,
+        h.hostLen,
+        h.methodOff,
+        h.methodLen,
+        h.uriOff,
+        h.uriLen,
+        protocol,
+      );
     }
+  }
+
+  private countResponse(code: number, protocol: number): void {
+    this.httpResponses++;
+    if (code < STATUS_CODES) this.status[protocol * STATUS_CODES + code]!++;
+  }
+
+  /**
+   * Counts a request under its key text — host NUL method NUL path (the target up to "?",
+   * at most PATH_MAX bytes) — from fields of `b` (host length -1: no Host header).
+   */
+  private countRequest(
+    b: Uint8Array,
+    hostOff: number,
+    hostLen: number,
+    methodOff: number,
+    methodLen: number,
+    uriOff: number,
+    uriLen: number,
+    protocol: number,
+  ): void {
     this.httpRequests++;
-    // Key text: host NUL method NUL path (the target up to "?", cut at PATH_MAX).
     const s = this.scratch;
     let k = 0;
-    const hostLen = Math.min(Math.max(h.hostLen, 0), HOST_MAX);
-    s.set(bytes.subarray(h.hostOff, h.hostOff + hostLen), k), k += hostLen;
+    for (let j = 0; j < Math.min(hostLen, HOST_MAX); j++) s[k++] = b[hostOff + j]!;
     s[k++] = 0;
-    s.set(bytes.subarray(h.methodOff, h.methodOff + h.methodLen), k), k += h.methodLen;
+    for (let j = 0; j < methodLen; j++) s[k++] = b[methodOff + j]!;
     s[k++] = 0;
-    let pathLen = 0;
-    while (pathLen < h.uriLen && pathLen < PATH_MAX && bytes[h.uriOff + pathLen] !== 0x3f) {
-      pathLen++;
+    for (let j = 0; j < uriLen && j < PATH_MAX && b[uriOff + j] !== 0x3f; j++) {
+      s[k++] = b[uriOff + j]!;
     }
-    s.set(bytes.subarray(h.uriOff, h.uriOff + pathLen), k), k += pathLen;
-    const e = this.http.entry(s, 0, k, protocol | (h.hostLen < 0 ? 2 : 0));
+    const e = this.http.entry(s, 0, k, protocol | (hostLen < 0 ? 2 : 0));
     if (e >= 0) this.http.values[e]!++;
   }
 
@@ -243,7 +263,6 @@ export class AppLayer implements HttpSink {
   clear(): void {
     this.streams.sweepIdle();
     this.lostBefore = this.streams.lost;
-    this.httpLost = 0;
     this.dns.clear(), this.http.clear();
     this.status.fill(0), this.dnsErrors.fill(0), this.rcodes.fill(0);
     this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;

@@ -381,7 +381,6 @@ export function writeKey(
   ko: number,
 ): void {
   const w = i * 4;
-  const family = batch.family[i]!;
   if (m.srcIp) {
     k[ko] = batch.src[w]!, k[ko + 1] = batch.src[w + 1]!;
     k[ko + 2] = batch.src[w + 2]!, k[ko + 3] = batch.src[w + 3]!;
@@ -390,21 +389,32 @@ export function writeKey(
     k[ko + 4] = batch.dst[w]!, k[ko + 5] = batch.dst[w + 1]!;
     k[ko + 6] = batch.dst[w + 2]!, k[ko + 7] = batch.dst[w + 3]!;
   } else k[ko + 4] = 0, k[ko + 5] = 0, k[ko + 6] = 0, k[ko + 7] = 0;
-  let ports = 0;
+  k[ko + W_PORTS] = keyPorts(batch, i, m);
+  k[ko + W_META] = keyMeta(batch, i, m);
+}
+
+/** The ports word of packet i's key under `m`: 0 when the mask or the packet has no ports. */
+export function keyPorts(batch: PacketBatch, i: number, m: KeyMask): number {
+  if ((batch.flags[i]! & FLAG_HAS_PORTS) === 0 || !(m.srcPort || m.dstPort)) return 0;
+  return (m.srcPort ? batch.srcPort[i]! << 16 : 0) | (m.dstPort ? batch.dstPort[i]! : 0);
+}
+
+/**
+ * The meta word of packet i's key under `m`: proto, family (with an address), the ports
+ * presence bit, and the VLAN presence bit and id.
+ */
+export function keyMeta(batch: PacketBatch, i: number, m: KeyMask): number {
   let meta = 0;
   if ((batch.flags[i]! & FLAG_HAS_PORTS) !== 0 && (m.srcPort || m.dstPort)) {
-    if (m.srcPort) ports = batch.srcPort[i]! << 16;
-    if (m.dstPort) ports |= batch.dstPort[i]!;
     meta = META_PORTS_PRESENT;
   }
-  k[ko + W_PORTS] = ports;
   if (m.proto) meta |= batch.proto[i]!;
-  if (m.srcIp || m.dstIp) meta |= family << 8;
+  if (m.srcIp || m.dstIp) meta |= batch.family[i]! << 8;
   if (m.vlan) {
     const v = batch.vlan[i]!;
     if (v !== VLAN_NONE) meta |= META_VLAN_PRESENT | (v << 16);
   }
-  k[ko + W_META] = meta;
+  return meta;
 }
 
 /** Decoded view of one key, for reports. */

@@ -92,6 +92,8 @@ export class HttpReassembler {
   private batch: PacketBatch | null = null;
   private at = 0;
   private readonly m = new HttpMessage();
+  /** Offset of the segment's payload when `m` already holds its decode, else -1. */
+  private decodedAt = -1;
   private readonly words = new Int32Array(10);
   private readonly lanes = new Int32Array(2);
 
@@ -141,8 +143,11 @@ export class HttpReassembler {
     // A start line begins with an upper-case letter (a method, or "HTTP/"): one byte decides
     // for nearly every segment that is not one.
     const c0 = len > 0 ? batch.bytes[off0]! : 0;
-    const starts = c0 >= 0x41 && c0 <= 0x5a &&
-      (decodeHttp(batch.bytes, off0, len, this.m) || looksLikeStart(batch.bytes, off0, off0 + len));
+    const decoded = c0 >= 0x41 && c0 <= 0x5a && decodeHttp(batch.bytes, off0, len, this.m);
+    // The header phase reuses this decode when it starts at the same byte.
+    this.decodedAt = decoded ? off0 : -1;
+    const starts = decoded ||
+      (c0 >= 0x41 && c0 <= 0x5a && looksLikeStart(batch.bytes, off0, off0 + len));
     const q = quickHash(batch, i);
     if (!starts && (this.maybe[q >>> 5]! & (1 << (q & 31))) === 0) return 0;
     const s = this.stream(batch, i, starts);
@@ -289,7 +294,7 @@ export class HttpReassembler {
   private headers(s: number, b: Uint8Array, p: number, end: number, sink: HttpSink): number {
     const m = this.m;
     if (this.phase[s] === IDLE) {
-      if (decodeHttp(b, p, end - p, m) && m.headersComplete) {
+      if ((p === this.decodedAt || decodeHttp(b, p, end - p, m)) && m.headersComplete) {
         const done = this.start(s, b, sink);
         return (done << 24) | (m.headerEnd - p);
       }

@@ -11,8 +11,8 @@
  * @module
  */
 
-import { FAMILY_IPV6, FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch, VLAN_NONE } from "./batch.ts";
-import { FLOW_ENTRY, type KeyMask, keyMask, writeKey } from "./flow_table.ts";
+import { FAMILY_IPV6, FAMILY_NONE, type PacketBatch } from "./batch.ts";
+import { type KeyMask, keyMask, keyMeta, keyPorts, writeKey } from "./flow_table.ts";
 import type { KeyField } from "./key_fields.ts";
 import { CountMin } from "../sketches/count_min.ts";
 import {
@@ -116,18 +116,15 @@ class Lanes implements KeySource {
   }
 
   /**
-   * Hashes packets [from, to): the key's meta word (as writeKey makes it) mixed into the seeds,
+   * Hashes packets [from, to): the key's meta word (keyMeta) mixed into the seeds,
    * then the words the mask keeps. An address is its first word plus one word folding the other
    * three (zero for IPv4), so IPv4 and IPv6 take the same branch-free path.
    */
   fill(batch: PacketBatch, from: number, to: number, syns: Int32Array): void {
     this.batch = batch;
     const m = this.mask, a = this.a, b = this.b;
-    const fam = batch.family, src = batch.src, dst = batch.dst, fl = batch.flags;
-    const sp = batch.srcPort, dp = batch.dstPort, proto = batch.proto, vlan = batch.vlan;
-    const useSrc = m.srcIp, useDst = m.dstIp, useSp = m.srcPort, useDp = m.dstPort;
-    const usePorts = useSp || useDp, useProto = m.proto, useVlan = m.vlan;
-    const useFamily = useSrc || useDst;
+    const fam = batch.family, src = batch.src, dst = batch.dst;
+    const useSrc = m.srcIp, useDst = m.dstIp, usePorts = m.srcPort || m.dstPort;
     // One address and no ports (src_ip, dst_ip, maybe with proto or vlan): the cheap lanes.
     const oneAddr = useSrc !== useDst && !usePorts;
     // SYN-only lanes walk the bank's list of SYN packets (`syns[from..to)`) instead.
@@ -135,16 +132,10 @@ class Lanes implements KeySource {
     for (let j = from; j < to; j++) {
       const i = list ? syns[j]! : j;
       // Non-IP packets get lanes too (of a meaningless key): cheaper than a branch, and no
-      // task counts them.
+      // task counts them. Meta and ports are the flow table's words (writeKey), so a key
+      // hashes the same whichever structure holds it.
       const f = fam[i]!;
-      let meta = 0, ports = 0;
-      if (usePorts && (fl[i]! & FLAG_HAS_PORTS) !== 0) {
-        ports = (useSp ? sp[i]! << 16 : 0) | (useDp ? dp[i]! : 0);
-        meta = FLOW_ENTRY.META_PORTS_PRESENT;
-      }
-      if (useProto) meta |= proto[i]!;
-      if (useFamily) meta |= f << 8;
-      if (useVlan && vlan[i] !== VLAN_NONE) meta |= FLOW_ENTRY.META_VLAN_PRESENT | (vlan[i]! << 16);
+      const meta = keyMeta(batch, i, m);
       const w = i * 4;
       if (oneAddr) {
         const ad = useSrc ? src : dst;
@@ -163,7 +154,10 @@ class Lanes implements KeySource {
         const x = dst[w]!, y = fold(dst[w + 1]!, dst[w + 2]!, dst[w + 3]!);
         h1 = stepA(stepA(h1, x), y), h2 = stepB(stepB(h2, x), y);
       }
-      if (usePorts) h1 = stepA(h1, ports), h2 = stepB(h2, ports);
+      if (usePorts) {
+        const ports = keyPorts(batch, i, m);
+        h1 = stepA(h1, ports), h2 = stepB(h2, ports);
+      }
       a[i] = finishA(h1), b[i] = finishB(h2);
     }
   }

@@ -14,8 +14,6 @@
 export const LANE_INDEX_MAX = (1 << 20) - 2;
 export const SLOT_ENTRY = 0xfffff;
 export const SLOT_TAG = ~SLOT_ENTRY;
-const ENTRY = SLOT_ENTRY;
-const TAG = SLOT_TAG;
 
 export class LaneIndex {
   /** Lanes of each entry by entry number. */
@@ -50,12 +48,12 @@ export class LaneIndex {
 
   /** Entry holding lanes (a, b), or -1. */
   find(a: number, b: number): number {
-    const m = this.mask, tag = a & TAG;
+    const m = this.mask, tag = a & SLOT_TAG;
     for (let s = a & m;; s = (s + 1) & m) {
       const v = this.slots[s]!;
       if (v === 0) return -1;
-      if ((v & TAG) !== tag) continue;
-      const e = (v & ENTRY) - 1;
+      if ((v & SLOT_TAG) !== tag) continue;
+      const e = (v & SLOT_ENTRY) - 1;
       if (this.a[e] === a && this.b[e] === b) return e;
     }
   }
@@ -66,19 +64,19 @@ export class LaneIndex {
     const m = this.mask;
     let s = a & m;
     while (this.slots[s] !== 0) s = (s + 1) & m;
-    this.slots[s] = (e + 1) | (a & TAG);
+    this.slots[s] = (e + 1) | (a & SLOT_TAG);
   }
 
   /** Removes entry e (which must be indexed). */
   remove(e: number): void {
     const m = this.mask;
     let s = this.a[e]! & m;
-    while ((this.slots[s]! & ENTRY) !== e + 1) s = (s + 1) & m;
+    while ((this.slots[s]! & SLOT_ENTRY) !== e + 1) s = (s + 1) & m;
     let hole = s;
     for (let t = (s + 1) & m;; t = (t + 1) & m) {
       const v = this.slots[t]!;
       if (v === 0) break;
-      const home = this.a[(v & ENTRY) - 1]! & m;
+      const home = this.a[(v & SLOT_ENTRY) - 1]! & m;
       // v may move back into the hole unless its home lies cyclically in (hole, t].
       if (((t - home) & m) >= ((t - hole) & m)) {
         this.slots[hole] = v;

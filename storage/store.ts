@@ -77,8 +77,8 @@ const FLOW_RECORD_TYPES = [
   UTINYINT,
 ];
 
-/** Tables with rows per source (deleted when a source is ingested again). */
-const SOURCE_TABLES = [
+/** Tables with rows per window (retention drops them by window_start). */
+const WINDOW_TABLES = [
   "window_totals",
   "window_protocols",
   "window_decode_errors",
@@ -90,10 +90,10 @@ const SOURCE_TABLES = [
   "window_dns_rcodes",
   "window_http",
   "window_http_status",
-  "flow_records",
-  "tasks",
-  "sources",
 ];
+
+/** Tables with rows per source (deleted when a source is ingested again). */
+const SOURCE_TABLES = [...WINDOW_TABLES, "flow_records", "tasks", "sources"];
 
 /** A sketch task's options as stored in tasks.params: only those its kind uses. */
 function sketchParams(
@@ -570,21 +570,7 @@ export class Store {
       const bound = await this.rows(`SELECT ${boundSql} AS b`, params);
       const b = bound[0]!.b;
       if (b === null || b === undefined) return;
-      for (
-        const t of [
-          "window_totals",
-          "window_protocols",
-          "window_decode_errors",
-          "window_tasks",
-          "window_flows",
-          "window_sketches",
-          "window_sketch_keys",
-          "window_dns",
-          "window_dns_rcodes",
-          "window_http",
-          "window_http_status",
-        ]
-      ) {
+      for (const t of WINDOW_TABLES) {
         await this.con.run(`DELETE FROM ${t} WHERE window_start < $1`, [b]);
       }
       await this.con.run(
