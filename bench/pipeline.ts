@@ -3,7 +3,7 @@
  * folder (one per flow count), then measures packets/s of each stage on one core and compares
  * with `tcpdump -nn -r FILE -w /dev/null` in the same run.
  *
- *   deno task bench [--packets 2M] [--flows 200k,10k] [--runs 3]
+ *   deno task bench [--packets 2M] [--flows 200k,10k] [--runs 3] [--dns PCT] [--http PCT]
  *
  * 200k flows (332k distinct 5-tuples in one window) is the demanding case; 10k is gen's
  * default mix.
@@ -28,12 +28,20 @@ import { AppLayer } from "../collector/app_layer.ts";
 import { Store } from "../storage/mod.ts";
 import { parseArgs, parseCount } from "../cli/args.ts";
 
-const args = parseArgs(Deno.args, { values: ["packets", "flows", "runs"], booleans: [] }, "bench");
+const args = parseArgs(
+  Deno.args,
+  { values: ["packets", "flows", "runs", "dns", "http"], booleans: [] },
+  "bench",
+);
 const packets = parseCount("packets", args.values.get("packets") ?? "2M", 1000, 1e9);
 const flowCounts = (args.values.get("flows") ?? "200k,10k").split(",").map((f) =>
   parseCount("flows", f, 1, 1 << 24)
 );
 const runs = parseCount("runs", args.values.get("runs") ?? "3", 1, 20);
+// Shares of DNS and HTTP packets in percent (gen --dns / --http); unset: gen's default mix.
+const percent = (name: string) =>
+  args.values.has(name) ? parseCount(name, args.values.get(name)!, 0, 100) : undefined;
+const dnsPercent = percent("dns"), httpPercent = percent("http");
 
 async function findTcpdump(): Promise<string | null> {
   for (const p of ["/usr/bin/tcpdump", "/usr/sbin/tcpdump"]) {
@@ -96,13 +104,15 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
   const file = `${dir}/bench-${flows}.pcap`;
   const out = await Deno.open(file, { write: true, create: true, truncate: true });
   const t0 = performance.now();
-  const g = await generate(out, { ...GEN_DEFAULTS, packets, flows });
+  const g = await generate(out, { ...GEN_DEFAULTS, packets, flows, dnsPercent, httpPercent });
   out.close();
   const size = (await Deno.stat(file)).size;
   console.log(
-    `\nnetspectra gen: ${g.packets} packets, ${flows} flows, ${(size / 1e6).toFixed(0)} MB in ${
-      ((performance.now() - t0) / 1000).toFixed(2)
-    } s`,
+    `\nnetspectra gen: ${g.packets} packets, ${flows} flows${
+      dnsPercent === undefined && httpPercent === undefined
+        ? ""
+        : `, DNS ${dnsPercent ?? "default"} %, HTTP ${httpPercent ?? "default"} %`
+    }, ${(size / 1e6).toFixed(0)} MB in ${((performance.now() - t0) / 1000).toFixed(2)} s`,
   );
 
   const batch = new PacketBatch();

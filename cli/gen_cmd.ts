@@ -1,5 +1,5 @@
 /**
- * `netspectra gen --packets N [--flows F] [--seed S] [--zipf A] [--scans N] [--syn-flood] [--ddos] -o FILE`
+ * `netspectra gen --packets N [--flows F] [--seed S] [--zipf A] [--dns PCT] [--http PCT] [--scans N] [--syn-flood] [--ddos] -o FILE`
  *
  * @module
  */
@@ -14,6 +14,8 @@ export const GEN_USAGE = `netspectra gen --packets N [options] -o FILE
   --seed S      random seed; same options give the same bytes (default ${GEN_DEFAULTS.seed})
   --zipf A      Zipf exponent of flow popularity (default ${GEN_DEFAULTS.zipfAlpha})
   --rate PPS    mean packet rate for timestamps (default ${GEN_DEFAULTS.ratePps})
+  --dns PCT     make DNS messages PCT percent of the packets (flows are given kinds to match)
+  --http PCT    make packets of HTTP (port 80) connections PCT percent of the packets
   --scans N     add N scanning sources (up to ${SCANS_MAX}): even ones sweep hosts, odd ones ports
   --syn-flood   add a SYN flood (2% of packets) to 198.51.100.10:80 from spoofed sources
   --ddos        add a UDP DDoS (3% of packets) from 5,000 bots to 198.51.100.20
@@ -21,7 +23,7 @@ export const GEN_USAGE = `netspectra gen --packets N [options] -o FILE
 
 export async function genCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
-    values: ["packets", "flows", "seed", "zipf", "rate", "output", "scans"],
+    values: ["packets", "flows", "seed", "zipf", "rate", "output", "scans", "dns", "http"],
     booleans: ["syn-flood", "ddos"],
     aliases: { o: "output" },
   }, "gen");
@@ -33,6 +35,19 @@ export async function genCommand(argv: readonly string[]): Promise<number> {
   const zipfText = args.values.get("zipf");
   const zipfAlpha = zipfText === undefined ? GEN_DEFAULTS.zipfAlpha : Number(zipfText);
   if (!(zipfAlpha >= 0 && zipfAlpha <= 5)) throw new UsageError("gen: --zipf must be from 0 to 5");
+  const percent = (name: string): number | undefined => {
+    const text = args.values.get(name);
+    if (text === undefined) return undefined;
+    const v = Number(text);
+    if (text.trim() === "" || !(v >= 0 && v <= 100)) {
+      throw new UsageError(`gen: --${name} must be a percentage from 0 to 100`);
+    }
+    return v;
+  };
+  const dnsPercent = percent("dns"), httpPercent = percent("http");
+  if ((dnsPercent ?? 0) + (httpPercent ?? 0) > 100) {
+    throw new UsageError("gen: --dns and --http together must be at most 100 percent");
+  }
   const opts = {
     packets: parseCount("packets", args.values.get("packets")!, 1, GEN_PACKETS_MAX),
     flows: args.values.has("flows")
@@ -46,6 +61,8 @@ export async function genCommand(argv: readonly string[]): Promise<number> {
       ? parseCount("rate", args.values.get("rate")!, 1, 1e9)
       : GEN_DEFAULTS.ratePps,
     startSec: GEN_DEFAULTS.startSec,
+    dnsPercent,
+    httpPercent,
     attacks: {
       scans: args.values.has("scans")
         ? parseCount("scans", args.values.get("scans")!, 0, SCANS_MAX)

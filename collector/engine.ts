@@ -15,7 +15,7 @@ import { BATCH_PACKETS_DEFAULT, type PacketBatch } from "./batch.ts";
 import { FlowTable } from "./flow_table.ts";
 import { FlowRecords, FlowTracker, type FlowTrackerOptions } from "./flow_tracker.ts";
 import type { KeyField } from "./key_fields.ts";
-import { SketchBank, type SketchSpec, type SketchTask } from "./sketch_bank.ts";
+import { SketchBank, type SketchSpec, type SketchWindow } from "./sketch_bank.ts";
 import { AppLayer } from "./app_layer.ts";
 import { Totals } from "./totals.ts";
 
@@ -31,8 +31,8 @@ export interface WindowData {
   windowSec: number;
   totals: Totals;
   tasks: readonly { spec: TaskSpec; table: FlowTable }[];
-  /** Sketch tasks; sketch k is the source's task_no tasks.length + k. */
-  sketches: readonly SketchTask[];
+  /** Sketch tasks' stored form; sketch k is the source's task_no tasks.length + k. */
+  sketches: readonly SketchWindow[];
   /** DNS and HTTP metadata of the window; null when the app layer is off. */
   app: AppLayer | null;
 }
@@ -126,7 +126,7 @@ export class Engine {
       windowSec: this.windowSec,
       totals: this.totals,
       tasks: this.tasks,
-      sketches: this.bank.tasks,
+      sketches: this.bank.snapshot(),
       app: this.app,
     });
     this.packetsFlushed += this.totals.frames;

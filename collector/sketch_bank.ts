@@ -25,7 +25,7 @@ import {
   stepA,
   stepB,
 } from "../sketches/hash.ts";
-import { HeavyHitters, type KeySource } from "../sketches/heavy_hitters.ts";
+import { HeavyHitters, HH_KEY_WORDS, type KeySource } from "../sketches/heavy_hitters.ts";
 import { HyperLogLog } from "../sketches/hll.ts";
 import { SpreadSketch } from "../sketches/spread.ts";
 
@@ -204,6 +204,54 @@ export interface SketchTask {
   element: Lanes | null;
 }
 
+/**
+ * What the store keeps of one sketch task for a window, as plain data (it crosses from the
+ * helper thread by structured clone): the serialised sketch and the keys it reports — a
+ * heavy-hitter task's top keys with packets and bytes, a spread task's keys at or above its
+ * threshold with their spread — key words laid out as the sketches keep them.
+ */
+export interface SketchWindow {
+  packets: number;
+  /** The distinct count; null for the other kinds. */
+  estimate: number | null;
+  bytes: Uint8Array;
+  mask: KeyMask;
+  /** Reported keys, HH_KEY_WORDS words each, in rank order. */
+  keys: Int32Array;
+  /** Per reported key: packets and bytes (heavy hitters), spread (spread); else empty. */
+  keyPackets: Float64Array;
+  keyBytes: Float64Array;
+  keySpread: Float64Array;
+}
+
+/** The window's stored form of `t` (off the hot path: once per task per window). */
+export function sketchWindow(t: SketchTask): SketchWindow {
+  const st = t.state;
+  let rows: number[] = [];
+  let words: Int32Array = new Int32Array(0);
+  if (st.kind === "heavy_hitters") rows = st.sketch.top(t.spec.top), words = st.sketch.keys;
+  else if (st.kind === "spread") rows = st.sketch.spreaders(), words = st.sketch.keys;
+  const keys = new Int32Array(rows.length * HH_KEY_WORDS);
+  rows.forEach((e, r) =>
+    keys.set(words.subarray(e * HH_KEY_WORDS, (e + 1) * HH_KEY_WORDS), r * HH_KEY_WORDS)
+  );
+  const per = (f: (e: number) => number) => Float64Array.from(rows, f);
+  const none = new Float64Array(0);
+  return {
+    packets: t.packets,
+    estimate: st.kind === "distinct" ? st.sketch.estimate() : null,
+    // HeavyKeeper buckets and spread filters are left out (see their serialize).
+    bytes: st.kind === "heavy_hitters" || st.kind === "spread"
+      ? st.sketch.serialize(false)
+      : st.sketch.serialize(),
+    mask: t.key.mask,
+    keys,
+    keyPackets: st.kind === "heavy_hitters" ? per((e) => st.sketch.packets(e)) : none,
+    keyBytes: st.kind === "heavy_hitters" ? per((e) => st.sketch.bytes(e)) : none,
+    keySpread: st.kind === "spread" ? per((e) => st.sketch.spreadOf(e)) : none,
+  };
+}
+
 function makeState(s: SketchSpec): SketchState {
   switch (s.kind) {
     case "heavy_hitters":
@@ -301,6 +349,11 @@ export class SketchBank {
       n = st.sketch.addMany(a, b, t.element!.a, t.element!.b, fam, from, to, list, t.key);
     }
     return n;
+  }
+
+  /** The window's stored form of every task, in task order. */
+  snapshot(): SketchWindow[] {
+    return this.tasks.map(sketchWindow);
   }
 
   /** Empties every sketch in place (window rotation). */

@@ -7,37 +7,23 @@
  */
 
 import type { DuckDBAppender, DuckDBTimestampValue } from "@duckdb/node-api";
-import type { SketchTask } from "../collector/sketch_bank.ts";
+import type { SketchWindow } from "../collector/sketch_bank.ts";
 import { FLOW_ENTRY, type KeyMask } from "../collector/flow_table.ts";
 import { HH_KEY_WORDS } from "../sketches/heavy_hitters.ts";
-
-/** The estimate stored beside a sketch: the distinct count; null for the other kinds. */
-function estimateOf(t: SketchTask): number | null {
-  return t.state.kind === "distinct" ? t.state.sketch.estimate() : null;
-}
-
-/** The bytes stored: HeavyKeeper buckets and spread filters are left out (see serialize). */
-function bytesOf(t: SketchTask): Uint8Array {
-  const st = t.state;
-  if (st.kind === "heavy_hitters" || st.kind === "spread") return st.sketch.serialize(false);
-  return st.sketch.serialize();
-}
 
 export function appendSketches(
   a: DuckDBAppender,
   sourceNo: number,
   taskNo0: number,
   start: DuckDBTimestampValue,
-  sketches: readonly SketchTask[],
-  packets: readonly number[],
+  sketches: readonly SketchWindow[],
 ): void {
   sketches.forEach((t, k) => {
     a.appendUInteger(sourceNo), a.appendUSmallInt(taskNo0 + k), a.appendTimestamp(start);
-    a.appendUBigInt(BigInt(packets[k]!));
-    const est = estimateOf(t);
-    if (est === null) a.appendNull();
-    else a.appendDouble(est);
-    a.appendBlob(bytesOf(t));
+    a.appendUBigInt(BigInt(t.packets));
+    if (t.estimate === null) a.appendNull();
+    else a.appendDouble(t.estimate);
+    a.appendBlob(t.bytes);
     a.endRow();
   });
 }
@@ -76,33 +62,21 @@ export function appendSketchKeys(
   sourceNo: number,
   taskNo0: number,
   start: DuckDBTimestampValue,
-  sketches: readonly SketchTask[],
+  sketches: readonly SketchWindow[],
 ): void {
   sketches.forEach((t, k) => {
-    const st = t.state;
-    const head = (rank: number) => {
+    const rows = t.keys.length / HH_KEY_WORDS;
+    for (let r = 0; r < rows; r++) {
       a.appendUInteger(sourceNo), a.appendUSmallInt(taskNo0 + k), a.appendTimestamp(start);
-      a.appendUInteger(rank);
-    };
-    if (st.kind === "heavy_hitters") {
-      const h = st.sketch;
-      h.top(t.spec.top).forEach((e, rank) => {
-        head(rank + 1);
-        appendKey(a, t.key.mask, h.keys, e * HH_KEY_WORDS);
-        a.appendUBigInt(BigInt(Math.round(h.packets(e))));
-        a.appendUBigInt(BigInt(Math.round(h.bytes(e))));
-        a.appendNull();
-        a.endRow();
-      });
-    } else if (st.kind === "spread") {
-      const s = st.sketch;
-      s.spreaders().forEach((e, rank) => {
-        head(rank + 1);
-        appendKey(a, t.key.mask, s.keys, e * HH_KEY_WORDS);
-        a.appendNull(), a.appendNull();
-        a.appendDouble(s.spreadOf(e));
-        a.endRow();
-      });
+      a.appendUInteger(r + 1);
+      appendKey(a, t.mask, t.keys, r * HH_KEY_WORDS);
+      if (t.keyPackets.length > 0) {
+        a.appendUBigInt(BigInt(Math.round(t.keyPackets[r]!)));
+        a.appendUBigInt(BigInt(Math.round(t.keyBytes[r]!)));
+      } else a.appendNull(), a.appendNull();
+      if (t.keySpread.length > 0) a.appendDouble(t.keySpread[r]!);
+      else a.appendNull();
+      a.endRow();
     }
   });
 }

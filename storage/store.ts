@@ -506,10 +506,9 @@ export class Store {
       }
       if (w.sketches.length > 0) {
         const n = w.tasks.length;
-        const packets = w.sketches.map((t) => t.packets);
         await this.append(
           "window_sketches",
-          (a) => appendSketches(a, sourceNo, n, start, w.sketches, packets),
+          (a) => appendSketches(a, sourceNo, n, start, w.sketches),
         );
         await this.append(
           "window_sketch_keys",

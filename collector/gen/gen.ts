@@ -23,6 +23,13 @@ export interface GenOptions {
   startSec: number;
   /** Scans, SYN flood, DDoS mixed in (none by default). */
   attacks?: AttackOptions;
+  /**
+   * Shares of packets, in percent, for DNS messages and for packets of HTTP (port 80)
+   * connections. Unset: each flow's kind comes from its hash alone (about 15 % DNS and 12 %
+   * HTTP at the default Zipf exponent), as in every capture made before these options existed.
+   */
+  dnsPercent?: number;
+  httpPercent?: number;
 }
 
 export const GEN_DEFAULTS: Omit<GenOptions, "packets"> = {
@@ -44,6 +51,7 @@ const KIND_TCP4 = 0,
   KIND_ICMP6 = 6,
   KIND_TCP4_VLAN = 7;
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
+const CLASS_OTHER = 0, CLASS_DNS = 1, CLASS_HTTP = 2;
 const TCP_PORTS = [443, 80, 22, 8080, 3306, 80, 443, 5432];
 
 /** Cumulative Zipf weights of ranks 1..n. */
@@ -53,6 +61,47 @@ function zipfCdf(n: number, alpha: number): Float64Array {
   for (let k = 0; k < n; k++) cdf[k] = sum += 1 / Math.pow(k + 1, alpha);
   for (let k = 0; k < n; k++) cdf[k]! /= sum;
   return cdf;
+}
+
+/**
+ * Gives each flow a class (other, DNS, HTTP) so that the expected packet shares, weighted by
+ * flow popularity, meet the targets: flows in rank order each go to the class furthest below
+ * its target share of the weight seen so far (error diffusion), so the error stays under the
+ * weight of one flow even though the top Zipf flow alone can carry a tenth of the packets.
+ */
+function flowClasses(cdf: Float64Array, dnsShare: number, httpShare: number): Uint8Array {
+  const classes = new Uint8Array(cdf.length);
+  const target = [1 - dnsShare - httpShare, dnsShare, httpShare];
+  const got = [0, 0, 0];
+  let prev = 0;
+  for (let f = 0; f < cdf.length; f++) {
+    const w = cdf[f]! - prev, seen = cdf[f]!;
+    prev = seen;
+    let best = CLASS_OTHER, bestDeficit = -Infinity;
+    for (let c = 0; c < 3; c++) {
+      const deficit = target[c]! * seen - got[c]!;
+      if (target[c]! > 0 && deficit > bestDeficit) best = c, bestDeficit = deficit;
+    }
+    classes[f] = best;
+    got[best]! += w;
+  }
+  return classes;
+}
+
+/** A flow kind other than DNS, weighted as the default mix is without its DNS kinds. */
+function otherKind(h: number): number {
+  const r = mix(h ^ 0x3c3c) % 86;
+  return r < 50
+    ? KIND_TCP4
+    : r < 58
+    ? KIND_TCP6
+    : r < 68
+    ? KIND_UDP4
+    : r < 73
+    ? KIND_ICMP4
+    : r < 76
+    ? KIND_ICMP6
+    : KIND_TCP4_VLAN;
 }
 
 function sample(cdf: Float64Array, u: number): number {
@@ -112,8 +161,20 @@ export async function generate(
   if (!Number.isInteger(flows) || flows < 1 || flows > GEN_FLOWS_MAX) {
     throw new RangeError(`--flows must be 1..${GEN_FLOWS_MAX}`);
   }
+  const dnsPercent = opts.dnsPercent, httpPercent = opts.httpPercent;
+  for (const [name, v] of [["--dns", dnsPercent], ["--http", httpPercent]] as const) {
+    if (v !== undefined && !(v >= 0 && v <= 100)) {
+      throw new RangeError(`${name} must be a percentage from 0 to 100`);
+    }
+  }
+  if ((dnsPercent ?? 0) + (httpPercent ?? 0) > 100) {
+    throw new RangeError("--dns and --http together must be at most 100 percent");
+  }
   const rand = rng(opts.seed);
   const cdf = zipfCdf(flows, opts.zipfAlpha);
+  const classes = dnsPercent === undefined && httpPercent === undefined
+    ? null
+    : flowClasses(cdf, (dnsPercent ?? 0) / 100, (httpPercent ?? 0) / 100);
   const state = new Uint8Array(flows);
   const generation = new Uint16Array(flows);
   const seqs = new Uint32Array(flows);
@@ -165,7 +226,7 @@ export async function generate(
     }
     const f = sample(cdf, rand());
     const h = mix(f ^ Math.imul(opts.seed, 0x9e3779b1));
-    const kind = h % 100 < 50
+    let kind = h % 100 < 50
       ? KIND_TCP4
       : h % 100 < 58
       ? KIND_TCP6
@@ -180,6 +241,19 @@ export async function generate(
       : h % 100 < 90
       ? KIND_ICMP6
       : KIND_TCP4_VLAN;
+    let serverPort = TCP_PORTS[(h >>> 8) % TCP_PORTS.length]!;
+    if (classes !== null) {
+      const c = classes[f]!;
+      if (c === CLASS_DNS) kind = h % 5 === 0 ? KIND_DNS6 : KIND_DNS4;
+      else if (c === CLASS_HTTP) {
+        const t = h % 68;
+        kind = t < 50 ? KIND_TCP4 : t < 58 ? KIND_TCP6 : KIND_TCP4_VLAN;
+        serverPort = 80;
+      } else {
+        if (kind === KIND_DNS4 || kind === KIND_DNS6) kind = otherKind(h);
+        if (serverPort === 80) serverPort = 443;
+      }
+    }
     const client = 0x0a000000 | (mix(h) & 0x00ffffff);
     const server = 0xc6120000 | (mix(h ^ 0x55) & 0x0000ffff);
     const clientPort = 1024 + ((mix(h ^ 0xaa) + generation[f]!) % 60000);
@@ -189,7 +263,6 @@ export async function generate(
     let data: Uint8Array | null = null;
     ep.v6 = kind === KIND_TCP6 || kind === KIND_DNS6 || kind === KIND_ICMP6;
     ep.vlan = kind === KIND_TCP4_VLAN ? 100 + (h % 8) : -1;
-    let serverPort = TCP_PORTS[(h >>> 8) % TCP_PORTS.length]!;
     if (kind === KIND_TCP4 || kind === KIND_TCP6 || kind === KIND_TCP4_VLAN) {
       // 0 SYN, 1 SYN-ACK, 2 ACK, 3 first request (HTTP GET on port 80), 4 data either way,
       // 5 FIN from the client, 6 FIN from the server, 7 last ACK; then a new connection.
