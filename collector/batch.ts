@@ -63,29 +63,77 @@ export class PacketBatch {
   readonly payloadOff: Uint32Array;
   readonly payloadLen: Uint32Array;
 
-  constructor(capacity = BATCH_PACKETS_DEFAULT) {
+  /**
+   * With `buffer` (at least {@link PacketBatch.bytesFor} bytes, e.g. a SharedArrayBuffer a
+   * helper thread also maps), every field is a view into it; else each field is its own array.
+   */
+  constructor(capacity = BATCH_PACKETS_DEFAULT, buffer?: ArrayBufferLike) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 20) {
       throw new RangeError(`Cannot make a packet batch of ${capacity} packets: 1..1048576`);
     }
     this.capacity = capacity;
-    this.tsSec = new Float64Array(capacity);
-    this.tsNsec = new Uint32Array(capacity);
-    this.capLen = new Uint32Array(capacity);
-    this.wireLen = new Uint32Array(capacity);
-    this.linkType = new Uint16Array(capacity);
-    this.dataOff = new Uint32Array(capacity);
-    this.family = new Uint8Array(capacity);
-    this.src = new Int32Array(capacity * 4);
-    this.dst = new Int32Array(capacity * 4);
-    this.proto = new Uint8Array(capacity);
-    this.srcPort = new Uint16Array(capacity);
-    this.dstPort = new Uint16Array(capacity);
-    this.tcpFlags = new Uint16Array(capacity);
-    this.tcpSeq = new Uint32Array(capacity);
-    this.vlan = new Uint16Array(capacity);
-    this.flags = new Uint8Array(capacity);
-    this.error = new Uint8Array(capacity);
-    this.payloadOff = new Uint32Array(capacity);
-    this.payloadLen = new Uint32Array(capacity);
+    const buf = buffer ?? new ArrayBuffer(PacketBatch.bytesFor(capacity));
+    if (buf.byteLength < PacketBatch.bytesFor(capacity)) {
+      throw new RangeError("Buffer too small for the packet batch");
+    }
+    // Widest fields first, so every view starts aligned to its element size.
+    let o = 0;
+    const take = <T>(
+      make: new (b: ArrayBufferLike, o: number, n: number) => T,
+      size: number,
+      n: number,
+    ) => {
+      const v = new make(buf, o, n);
+      o += size * n;
+      return v;
+    };
+    this.tsSec = take(Float64Array, 8, capacity);
+    this.tsNsec = take(Uint32Array, 4, capacity);
+    this.capLen = take(Uint32Array, 4, capacity);
+    this.wireLen = take(Uint32Array, 4, capacity);
+    this.dataOff = take(Uint32Array, 4, capacity);
+    this.src = take(Int32Array, 4, capacity * 4);
+    this.dst = take(Int32Array, 4, capacity * 4);
+    this.tcpSeq = take(Uint32Array, 4, capacity);
+    this.payloadOff = take(Uint32Array, 4, capacity);
+    this.payloadLen = take(Uint32Array, 4, capacity);
+    this.linkType = take(Uint16Array, 2, capacity);
+    this.srcPort = take(Uint16Array, 2, capacity);
+    this.dstPort = take(Uint16Array, 2, capacity);
+    this.tcpFlags = take(Uint16Array, 2, capacity);
+    this.vlan = take(Uint16Array, 2, capacity);
+    this.family = take(Uint8Array, 1, capacity);
+    this.proto = take(Uint8Array, 1, capacity);
+    this.flags = take(Uint8Array, 1, capacity);
+    this.error = take(Uint8Array, 1, capacity);
+    if (o !== PacketBatch.bytesFor(capacity)) throw new Error("PacketBatch.bytesFor is stale");
   }
+
+  /** Bytes of every field of a batch of `capacity` packets (see the constructor). */
+  static bytesFor(capacity: number): number {
+    // 1 double, 7 single words and 8 address words, 5 halves, 4 bytes per packet.
+    return capacity * (8 + 4 * 7 + 4 * 8 + 2 * 5 + 4);
+  }
+}
+
+/**
+ * Copies the header fields the flow lifecycle and the sketches read (timestamps, wire length,
+ * addresses, ports, protocol, TCP flags, VLAN, flags) of `from`'s packets into `to`.
+ */
+export function copyHeaders(from: PacketBatch, to: PacketBatch): void {
+  const n = from.length;
+  if (n > to.capacity) throw new RangeError("Batch larger than the one copied into");
+  to.tsSec.set(from.tsSec.subarray(0, n));
+  to.tsNsec.set(from.tsNsec.subarray(0, n));
+  to.wireLen.set(from.wireLen.subarray(0, n));
+  to.src.set(from.src.subarray(0, n * 4));
+  to.dst.set(from.dst.subarray(0, n * 4));
+  to.srcPort.set(from.srcPort.subarray(0, n));
+  to.dstPort.set(from.dstPort.subarray(0, n));
+  to.tcpFlags.set(from.tcpFlags.subarray(0, n));
+  to.vlan.set(from.vlan.subarray(0, n));
+  to.family.set(from.family.subarray(0, n));
+  to.proto.set(from.proto.subarray(0, n));
+  to.flags.set(from.flags.subarray(0, n));
+  to.length = n;
 }

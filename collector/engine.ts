@@ -12,11 +12,17 @@
  */
 
 import { BATCH_PACKETS_DEFAULT, type PacketBatch } from "./batch.ts";
-import { FlowTable } from "./flow_table.ts";
-import { FlowRecords, FlowTracker, type FlowTrackerOptions } from "./flow_tracker.ts";
+import type { FlowRecords, FlowTrackerOptions } from "./flow_tracker.ts";
 import type { KeyField } from "./key_fields.ts";
-import { SketchBank, type SketchSpec, type SketchWindow } from "./sketch_bank.ts";
+import type { SketchSpec, SketchWindow } from "./sketch_bank.ts";
 import { AppLayer } from "./app_layer.ts";
+import {
+  type HeaderWork,
+  type HeaderWorkOptions,
+  LocalHeaderWork,
+  type TableWindow,
+  ThreadHeaderWork,
+} from "./header_work.ts";
 import { Totals } from "./totals.ts";
 
 export interface TaskSpec {
@@ -30,7 +36,7 @@ export interface WindowData {
   startSec: number;
   windowSec: number;
   totals: Totals;
-  tasks: readonly { spec: TaskSpec; table: FlowTable }[];
+  tasks: readonly { spec: TaskSpec; table: TableWindow }[];
   /** Sketch tasks' stored form; sketch k is the source's task_no tasks.length + k. */
   sketches: readonly SketchWindow[];
   /** DNS and HTTP metadata of the window; null when the app layer is off. */
@@ -52,20 +58,22 @@ export interface EngineOptions {
   flows?: Partial<FlowTrackerOptions>;
   /** Largest batch that will be given (the sketch bank's hash arrays are this long). */
   batchPackets?: number;
+  /**
+   * Run the exact and sketch tasks and the flow lifecycle on a helper thread (default false): the
+   * second core then takes them. Same results either way; call `close()` when done.
+   */
+  helperThread?: boolean;
 }
 
 export const WINDOW_SEC_MAX = 86400;
-/** Flow records buffered before they are handed to the sink. */
-const RECORDS_FLUSH = 65536;
 
 export class Engine {
   readonly windowSec: number;
   private readonly totals = new Totals();
-  private readonly tasks: { spec: TaskSpec; table: FlowTable }[];
-  private readonly bank: SketchBank;
+  private readonly tasks: readonly TaskSpec[];
   private readonly app: AppLayer | null;
-  private readonly records = new FlowRecords(1024);
-  readonly tracker: FlowTracker;
+  /** Flow lifecycle and sketches, here or on the helper thread. */
+  private readonly headers: HeaderWork;
   /** Start (seconds) of the window being filled; NaN before the first packet. */
   private current = NaN;
   /** Packets given to the engine, and packets handed to the sink inside window totals. */
@@ -81,13 +89,28 @@ export class Engine {
     }
     if (opts.tasks.length === 0) throw new RangeError("At least one exact task is needed");
     this.windowSec = opts.windowSec;
-    this.tasks = opts.tasks.map((spec) => ({
-      spec,
-      table: new FlowTable(spec.key, spec.flowsMax),
-    }));
-    this.bank = new SketchBank(opts.sketches ?? [], opts.batchPackets ?? BATCH_PACKETS_DEFAULT);
+    this.tasks = opts.tasks;
     this.app = opts.app === false ? null : new AppLayer();
-    this.tracker = new FlowTracker(this.records, opts.flows);
+    const work: HeaderWorkOptions = {
+      tasks: opts.tasks,
+      sketches: opts.sketches ?? [],
+      flows: opts.flows,
+      batchPackets: opts.batchPackets ?? BATCH_PACKETS_DEFAULT,
+    };
+    const onRecords = (r: FlowRecords) => sink.flowRecords(r);
+    this.headers = opts.helperThread === true
+      ? new ThreadHeaderWork(work, onRecords)
+      : new LocalHeaderWork(work, onRecords);
+  }
+
+  /** Packets of new flows that found the flow tracker full (final after `finish`). */
+  get trackerOverflowPackets(): number {
+    return this.headers.overflowPackets;
+  }
+
+  /** Frees the helper thread, if any; call when done, also after a failure. */
+  close(): void {
+    this.headers.close();
   }
 
   /** Window start of packet `i`; packets without a timestamp join the open window. */
@@ -99,6 +122,7 @@ export class Engine {
 
   async addBatch(batch: PacketBatch): Promise<void> {
     const n = batch.length;
+    await this.headers.begin(batch);
     let i = 0;
     while (i < n) {
       const w = this.windowOf(batch, i);
@@ -109,38 +133,30 @@ export class Engine {
         this.current = w;
       }
       this.totals.addBatch(batch, i, j);
-      for (const t of this.tasks) t.table.addBatch(batch, i, j);
-      this.bank.addRange(batch, i, j);
+      this.headers.add(batch, i, j);
       this.app?.addRange(batch, i, j);
-      this.tracker.addBatch(batch, i, j);
       i = j;
     }
     this.packetsIn += n;
-    if (this.records.length >= RECORDS_FLUSH) await this.flushRecords();
+    await this.headers.end();
   }
 
   private async flushWindow(): Promise<void> {
     if (this.current !== this.current || this.totals.frames === 0) return;
+    const parts = await this.headers.closeWindow();
     await this.sink.window({
       startSec: this.current,
       windowSec: this.windowSec,
       totals: this.totals,
-      tasks: this.tasks,
-      sketches: this.bank.snapshot(),
+      tasks: this.tasks.map((spec, k) => ({ spec, table: parts.tables[k]! })),
+      sketches: parts.sketches,
       app: this.app,
     });
     this.packetsFlushed += this.totals.frames;
     this.windowsFlushed++;
     this.totals.clear();
-    for (const t of this.tasks) t.table.clear();
-    this.bank.clear();
+    this.headers.clearWindow();
     this.app?.clear();
-  }
-
-  private async flushRecords(): Promise<void> {
-    if (this.records.length === 0) return;
-    await this.sink.flowRecords(this.records);
-    this.records.clear();
   }
 
   /**
@@ -149,8 +165,7 @@ export class Engine {
    */
   async finish(): Promise<void> {
     await this.flushWindow();
-    this.tracker.sweep(true);
-    await this.flushRecords();
+    await this.headers.finish();
     if (this.packetsFlushed !== this.packetsIn) {
       throw new Error(
         `Accounting broken: ${this.packetsIn} packets in, ${this.packetsFlushed} stored`,

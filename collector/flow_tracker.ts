@@ -118,6 +118,14 @@ export class FlowRecords {
     this.words = new Int32Array(capacity * RECORD_WORDS);
     this.doubles = new Float64Array(this.words.buffer);
   }
+  /** Records `words` already holds (e.g. a buffer handed over from the helper thread). */
+  static of(words: Int32Array, length: number): FlowRecords {
+    const r = new FlowRecords(0);
+    r.words = words;
+    r.doubles = new Float64Array(words.buffer, words.byteOffset, words.length / 2);
+    r.length = length;
+    return r;
+  }
   get capacity(): number {
     return this.words.length / RECORD_WORDS;
   }

@@ -14,7 +14,7 @@ import { Engine, type TaskSpec } from "./engine.ts";
 import { FLOWS_MAX_DEFAULT } from "./flow_table.ts";
 import type { FlowRecords, FlowTrackerOptions } from "./flow_tracker.ts";
 import { FIVE_TUPLE, type KeyField } from "./key_fields.ts";
-import { openCapture } from "./reader/mod.ts";
+import { type CaptureReader, openCapture } from "./reader/mod.ts";
 import type { SketchSpec } from "./sketch_bank.ts";
 
 export const WINDOW_SEC_DEFAULT = 60;
@@ -31,6 +31,8 @@ export interface IngestOptions {
   app?: boolean;
   flows?: Partial<FlowTrackerOptions>;
   batchPackets?: number;
+  /** Flow lifecycle and sketches on a helper thread (default true; see EngineOptions). */
+  helperThread?: boolean;
   /** Called about every batch with bytes read and total of the current file. */
   onProgress?: (file: string, read: number, total: number) => void;
   /** Checked between batches: when it returns true the run stops as at the end of input. */
@@ -67,27 +69,52 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
   const windowSec = opts.windowSec ?? WINDOW_SEC_DEFAULT;
   const { store, sourceId } = opts;
   // Open every input first: a file that is not a capture fails before anything is stored.
-  const readers = [];
+  const readers: CaptureReader[] = [];
+  let engine: Engine | null = null;
   try {
     for (const f of opts.files) readers.push(await openCapture(f));
-  } catch (e) {
+    // The engine is built before anything is stored, so its checks (window, tasks) fail first.
+    let sourceNo = 0;
+    engine = new Engine({
+      windowSec,
+      tasks,
+      sketches,
+      app: opts.app,
+      flows: opts.flows,
+      batchPackets,
+      helperThread: opts.helperThread ?? true,
+    }, {
+      window: (w) => store.writeWindow(sourceNo, w),
+      flowRecords: (r: FlowRecords) => store.writeFlowRecords(sourceNo, r),
+    });
+    sourceNo = await store.beginSource(sourceId, opts.files.join(","), windowSec, tasks, sketches);
+    const { files, warnings, stopped } = await feed(engine, readers, opts, batchPackets);
+    await engine.finish();
+    await store.finishSource(sourceNo, engine.packetsIn, warnings);
+    return {
+      sourceId,
+      files,
+      warnings,
+      packets: engine.packetsIn,
+      windows: engine.windowsFlushed,
+      tasks,
+      sketches,
+      flowTrackerOverflow: engine.trackerOverflowPackets,
+      stopped,
+    };
+  } finally {
     for (const r of readers) r.close();
-    throw e;
+    engine?.close();
   }
-  // The engine is built first so its checks (window, tasks) fail before anything is stored.
-  let sourceNo = 0;
-  const engine = new Engine({
-    windowSec,
-    tasks,
-    sketches,
-    app: opts.app,
-    flows: opts.flows,
-    batchPackets,
-  }, {
-    window: (w) => store.writeWindow(sourceNo, w),
-    flowRecords: (r: FlowRecords) => store.writeFlowRecords(sourceNo, r),
-  });
-  sourceNo = await store.beginSource(sourceId, opts.files.join(","), windowSec, tasks, sketches);
+}
+
+/** Reads every file in order into the engine (the caller closes the readers). */
+async function feed(
+  engine: Engine,
+  readers: readonly CaptureReader[],
+  opts: IngestOptions,
+  batchPackets: number,
+): Promise<{ files: FileSummary[]; warnings: string[]; stopped: boolean }> {
   const batch = new PacketBatch(batchPackets);
   const files: FileSummary[] = [];
   const warnings: string[] = [];
@@ -95,15 +122,11 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
   for (let k = 0; k < readers.length; k++) {
     const reader = readers[k]!;
     const name = opts.files[k]!;
-    try {
-      while (!stopped && await reader.fill(batch) > 0) {
-        decodeBatch(batch);
-        await engine.addBatch(batch);
-        opts.onProgress?.(name, reader.rawBytesRead, reader.rawBytesTotal);
-        stopped = opts.stopRequested?.() ?? false;
-      }
-    } finally {
-      reader.close();
+    while (!stopped && await reader.fill(batch) > 0) {
+      decodeBatch(batch);
+      await engine.addBatch(batch);
+      opts.onProgress?.(name, reader.rawBytesRead, reader.rawBytesTotal);
+      stopped = opts.stopRequested?.() ?? false;
     }
     files.push({
       name,
@@ -114,17 +137,5 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
     });
     warnings.push(...reader.warnings);
   }
-  await engine.finish();
-  await store.finishSource(sourceNo, engine.packetsIn, warnings);
-  return {
-    sourceId,
-    files,
-    warnings,
-    packets: engine.packetsIn,
-    windows: engine.windowsFlushed,
-    tasks,
-    sketches,
-    flowTrackerOverflow: engine.tracker.overflowPackets,
-    stopped,
-  };
+  return { files, warnings, stopped };
 }

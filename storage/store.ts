@@ -21,8 +21,9 @@ import {
   UTINYINT,
 } from "@duckdb/node-api";
 import type { TaskSpec, WindowData } from "../collector/engine.ts";
+import type { TableWindow } from "../collector/header_work.ts";
 import { ERROR_NAMES } from "../collector/decode/mod.ts";
-import { ENTRY_WORDS, FLOW_ENTRY, type FlowTable } from "../collector/flow_table.ts";
+import { ENTRY_WORDS, FLOW_ENTRY } from "../collector/flow_table.ts";
 import { FLOW_RECORD, type FlowRecords, RECORD_WORDS } from "../collector/flow_tracker.ts";
 import { ChunkWriter } from "./_chunk.ts";
 import { appendSketches, appendSketchKeys } from "./_sketch_rows.ts";
@@ -157,7 +158,7 @@ function writeFlowRows(
   sourceNo: number,
   taskNo: number,
   startMicros: number,
-  table: FlowTable,
+  table: TableWindow,
 ): void {
   const c = new ChunkWriter(a, WINDOW_FLOW_TYPES);
   const t = table.records;

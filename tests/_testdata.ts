@@ -41,3 +41,8 @@ export function captures(): { path: string; name: string; truth: Truth }[] {
   }
   return out.sort((a, b) => a.name < b.name ? -1 : 1);
 }
+
+/** The captures tshark could read (the others are the readers' error cases). */
+export function usableCaptures(): { path: string; name: string; truth: Truth }[] {
+  return captures().filter((c) => !(c.truth.frame_count === 0 && c.truth.tshark_error));
+}

@@ -15,9 +15,9 @@ import { SCHEMA_VERSION, Store } from "../../storage/mod.ts";
 import { MIGRATIONS } from "../../storage/schema.ts";
 import { pcapFile, type PcapRecord, tempFile } from "../_builders.ts";
 import { ingestToSummary } from "../_analyze.ts";
-import { captures, PCAPS_DIR } from "../_testdata.ts";
+import { PCAPS_DIR, usableCaptures } from "../_testdata.ts";
 
-const usable = captures().filter((c) => !(c.truth.frame_count === 0 && c.truth.tshark_error));
+const usable = usableCaptures();
 
 Deno.test("store: per-window rows (1 s windows) sum to the whole-file truth, every capture", async () => {
   for (const { path, name, truth } of usable) {

@@ -1,0 +1,293 @@
+/**
+ * The part of the engine that reads only packet headers: the exact tasks, the sketch tasks and
+ * the flow lifecycle (tracker). It runs either on the engine's thread ({@link LocalHeaderWork})
+ * or on a helper thread ({@link ThreadHeaderWork}, helper_worker.ts), which the collector's
+ * second core then takes: the main thread keeps reading, decoding, window totals, DNS/HTTP
+ * (they need the payload bytes) and the store.
+ *
+ * Both give the same results: the helper sees the same packets in the same order, and a window
+ * is closed only after every packet before it was counted (messages are handled in order).
+ *
+ * Protocol (main → helper): init, add {slot, from, to}, release {slot}, window, finish.
+ * Helper → main: free {slot}, window {sketches}, records {words, length}, finished {overflow},
+ * error {message}. Batches travel as header copies in shared slots, never as messages.
+ *
+ * @module
+ */
+
+import { copyHeaders, PacketBatch } from "./batch.ts";
+import type { TaskSpec } from "./engine.ts";
+import { ENTRY_WORDS, FlowTable, type KeyMask } from "./flow_table.ts";
+import { FlowRecords, FlowTracker, type FlowTrackerOptions } from "./flow_tracker.ts";
+import { SketchBank, type SketchSpec, type SketchWindow } from "./sketch_bank.ts";
+
+/** Flow records buffered before they are handed to the sink. */
+export const RECORDS_FLUSH = 65536;
+/** Batches in flight to the helper: enough to cover a slow batch, small enough for cache. */
+const SLOTS = 4;
+
+export interface HeaderWorkOptions {
+  tasks: readonly TaskSpec[];
+  sketches: readonly SketchSpec[];
+  flows?: Partial<FlowTrackerOptions>;
+  batchPackets: number;
+}
+
+/** What the store reads of an exact task's table for a window (a FlowTable is one). */
+export interface TableWindow {
+  readonly mask: KeyMask;
+  /** `size` records of ENTRY_WORDS words (layout in FLOW_ENTRY). */
+  readonly records: Int32Array;
+  readonly size: number;
+  readonly overflowPackets: number;
+  readonly overflowBytes: number;
+}
+
+/** A window's exact tables (task order) and sketches, from wherever they were counted. */
+export interface WindowParts {
+  tables: TableWindow[];
+  sketches: SketchWindow[];
+}
+
+/** A copy of `t` that outlives the table's next add or clear (and crosses threads). */
+export function tableWindow(t: FlowTable): TableWindow {
+  return {
+    mask: t.mask,
+    records: t.records.slice(0, t.size * ENTRY_WORDS),
+    size: t.size,
+    overflowPackets: t.overflowPackets,
+    overflowBytes: t.overflowBytes,
+  };
+}
+
+export interface HeaderWork {
+  /** Before the packets of `batch` are added (the helper copies its headers here). */
+  begin(batch: PacketBatch): Promise<void>;
+  /** Packets [from, to) of the batch given to `begin`. */
+  add(batch: PacketBatch, from: number, to: number): void;
+  /** After the last `add` of the batch: hands over full record buffers. */
+  end(): Promise<void>;
+  /** The window's tables and sketches, valid until `clearWindow`. */
+  closeWindow(): Promise<WindowParts>;
+  /** Empties the tables and sketches for the next window. */
+  clearWindow(): void;
+  /** End of input: every open flow ended and its record handed over. */
+  finish(): Promise<void>;
+  /** Packets of new flows that found the tracker full (final after `finish`). */
+  readonly overflowPackets: number;
+  /** Frees the helper thread, if any (idempotent). */
+  close(): void;
+}
+
+export class LocalHeaderWork implements HeaderWork {
+  private readonly tables: FlowTable[];
+  private readonly bank: SketchBank;
+  private readonly records = new FlowRecords(1024);
+  private readonly tracker: FlowTracker;
+
+  constructor(
+    opts: HeaderWorkOptions,
+    private readonly onRecords: (r: FlowRecords) => Promise<void>,
+  ) {
+    this.tables = opts.tasks.map((t) => new FlowTable(t.key, t.flowsMax));
+    this.bank = new SketchBank(opts.sketches, opts.batchPackets);
+    this.tracker = new FlowTracker(this.records, opts.flows);
+  }
+
+  begin(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  add(batch: PacketBatch, from: number, to: number): void {
+    for (const t of this.tables) t.addBatch(batch, from, to);
+    this.bank.addRange(batch, from, to);
+    this.tracker.addBatch(batch, from, to);
+  }
+
+  async end(): Promise<void> {
+    if (this.records.length >= RECORDS_FLUSH) await this.flushRecords();
+  }
+
+  closeWindow(): Promise<WindowParts> {
+    // The live tables themselves: the store reads them before clearWindow.
+    return Promise.resolve({ tables: this.tables, sketches: this.bank.snapshot() });
+  }
+
+  clearWindow(): void {
+    for (const t of this.tables) t.clear();
+    this.bank.clear();
+  }
+
+  async finish(): Promise<void> {
+    this.tracker.sweep(true);
+    await this.flushRecords();
+  }
+
+  private async flushRecords(): Promise<void> {
+    if (this.records.length === 0) return;
+    await this.onRecords(this.records);
+    this.records.clear();
+  }
+
+  get overflowPackets(): number {
+    return this.tracker.overflowPackets;
+  }
+
+  close(): void {}
+}
+
+type Reply =
+  | { t: "free"; slot: number }
+  | { t: "window"; parts: WindowParts }
+  | { t: "records"; words: Int32Array; length: number }
+  | { t: "finished"; overflow: number }
+  | { t: "error"; message: string };
+
+/** Header work on a helper thread (a Web Worker) fed through shared batch slots. */
+export class ThreadHeaderWork implements HeaderWork {
+  private readonly worker: Worker;
+  private readonly slots: PacketBatch[] = [];
+  private readonly free: number[] = [];
+  private slot = -1;
+  private failure: Error | null = null;
+  private overflow = 0;
+  /** Who waits for the next reply of each kind (one request of a kind at a time). */
+  private waitFree: (() => void) | null = null;
+  private waitWindow: { ok: (s: WindowParts) => void; no: (e: Error) => void } | null = null;
+  private waitFinish: { ok: () => void; no: (e: Error) => void } | null = null;
+  /** Record writes run in order behind each other; `writing` counts those not done. */
+  private recordsChain: Promise<void> = Promise.resolve();
+  private writing = 0;
+  private closed = false;
+
+  constructor(
+    opts: HeaderWorkOptions,
+    private readonly onRecords: (r: FlowRecords) => Promise<void>,
+  ) {
+    // Checked here, where a bad option gives its own error before any thread starts.
+    for (const t of opts.tasks) new FlowTable(t.key, t.flowsMax);
+    new SketchBank(opts.sketches, 1);
+    new FlowTracker(new FlowRecords(0), opts.flows);
+    const buffers: SharedArrayBuffer[] = [];
+    for (let k = 0; k < SLOTS; k++) {
+      const buf = new SharedArrayBuffer(PacketBatch.bytesFor(opts.batchPackets));
+      buffers.push(buf);
+      this.slots.push(new PacketBatch(opts.batchPackets, buf));
+      this.free.push(k);
+    }
+    this.worker = new Worker(new URL("./helper_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    this.worker.onmessage = (e: MessageEvent<Reply>) => this.reply(e.data);
+    this.worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.fail(new Error(`helper thread: ${e.message}`));
+    };
+    this.worker.postMessage({
+      t: "init",
+      tasks: opts.tasks,
+      sketches: opts.sketches,
+      flows: opts.flows ?? {},
+      batchPackets: opts.batchPackets,
+      buffers,
+    });
+  }
+
+  private reply(m: Reply): void {
+    switch (m.t) {
+      case "free":
+        this.free.push(m.slot);
+        this.waitFree?.();
+        return;
+      case "window":
+        this.waitWindow?.ok(m.parts);
+        this.waitWindow = null;
+        return;
+      case "records": {
+        const recs = FlowRecords.of(m.words, m.length);
+        this.writing++;
+        this.recordsChain = this.recordsChain.then(() => this.onRecords(recs)).then(
+          () => void this.writing--,
+          (e) => this.fail(e instanceof Error ? e : new Error(String(e))),
+        );
+        return;
+      }
+      case "finished":
+        this.overflow = m.overflow;
+        this.waitFinish?.ok();
+        this.waitFinish = null;
+        return;
+      case "error":
+        this.fail(new Error(`helper thread: ${m.message}`));
+    }
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    this.waitWindow?.no(this.failure);
+    this.waitFinish?.no(this.failure);
+    this.waitWindow = this.waitFinish = null;
+    this.waitFree?.();
+    this.close();
+  }
+
+  private check(): void {
+    if (this.failure !== null) throw this.failure;
+    if (this.closed) throw new Error("helper thread already closed");
+  }
+
+  async begin(batch: PacketBatch): Promise<void> {
+    this.check();
+    while (this.free.length === 0) {
+      await new Promise<void>((ok) => this.waitFree = ok);
+      this.waitFree = null;
+      this.check();
+    }
+    this.slot = this.free.pop()!;
+    copyHeaders(batch, this.slots[this.slot]!);
+  }
+
+  add(_batch: PacketBatch, from: number, to: number): void {
+    this.check();
+    this.worker.postMessage({ t: "add", slot: this.slot, from, to });
+  }
+
+  async end(): Promise<void> {
+    this.worker.postMessage({ t: "release", slot: this.slot });
+    this.slot = -1;
+    // Record writes may fall behind by one buffer, not more.
+    if (this.writing > 1) await this.recordsChain;
+    this.check();
+  }
+
+  closeWindow(): Promise<WindowParts> {
+    this.check();
+    return new Promise((ok, no) => {
+      this.waitWindow = { ok, no };
+      this.worker.postMessage({ t: "window" });
+    });
+  }
+
+  /** The helper emptied its tables and sketches when it took their copies. */
+  clearWindow(): void {}
+
+  async finish(): Promise<void> {
+    this.check();
+    await new Promise<void>((ok, no) => {
+      this.waitFinish = { ok, no };
+      this.worker.postMessage({ t: "finish" });
+    });
+    await this.recordsChain;
+    this.check();
+  }
+
+  get overflowPackets(): number {
+    return this.overflow;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.worker.terminate();
+  }
+}
