@@ -17,11 +17,12 @@ import type { KeyField } from "./key_fields.ts";
 import type { SketchSpec, SketchWindow } from "./sketch_bank.ts";
 import { AppLayer } from "./app_layer.ts";
 import {
-  type HeaderWork,
   type HeaderWorkOptions,
   LocalHeaderWork,
+  RECORDS_FLUSH,
   type TableWindow,
   ThreadHeaderWork,
+  type WindowParts,
 } from "./header_work.ts";
 import { Totals } from "./totals.ts";
 
@@ -59,11 +60,26 @@ export interface EngineOptions {
   /** Largest batch that will be given (the sketch bank's hash arrays are this long). */
   batchPackets?: number;
   /**
-   * Run the exact and sketch tasks and the flow lifecycle on a helper thread (default false): the
-   * second core then takes them. Same results either way; call `close()` when done.
+   * Which header-only parts run on a helper thread, so that the second core takes them
+   * (default: none). Same results either way; call `close()` when done.
    */
-  helperThread?: boolean;
+  helper?: HelperParts;
 }
+
+/** Parts of the work that can run on the helper thread. */
+export interface HelperParts {
+  tables: boolean;
+  sketches: boolean;
+  tracker: boolean;
+}
+
+/**
+ * What goes to the helper by default: the exact tasks and the flow lifecycle, two hash
+ * lookups a packet with their cache misses; the main thread keeps reading, decoding, DNS/HTTP,
+ * the sketches and the store, which measured the best balance (bench/RESULTS.md).
+ */
+export const HELPER_DEFAULT: HelperParts = { tables: true, sketches: false, tracker: true };
+export const HELPER_NONE: HelperParts = { tables: false, sketches: false, tracker: false };
 
 export const WINDOW_SEC_MAX = 86400;
 
@@ -72,8 +88,10 @@ export class Engine {
   private readonly totals = new Totals();
   private readonly tasks: readonly TaskSpec[];
   private readonly app: AppLayer | null;
-  /** Flow lifecycle and sketches, here or on the helper thread. */
-  private readonly headers: HeaderWork;
+  /** The header-only parts kept on this thread, and the helper running the others. */
+  private readonly local: LocalHeaderWork;
+  private readonly helper: ThreadHeaderWork | null;
+  private readonly parts: HelperParts;
   /** Start (seconds) of the window being filled; NaN before the first packet. */
   private current = NaN;
   /** Packets given to the engine, and packets handed to the sink inside window totals. */
@@ -91,26 +109,30 @@ export class Engine {
     this.windowSec = opts.windowSec;
     this.tasks = opts.tasks;
     this.app = opts.app === false ? null : new AppLayer();
-    const work: HeaderWorkOptions = {
-      tasks: opts.tasks,
-      sketches: opts.sketches ?? [],
-      flows: opts.flows,
-      batchPackets: opts.batchPackets ?? BATCH_PACKETS_DEFAULT,
-    };
-    const onRecords = (r: FlowRecords) => sink.flowRecords(r);
-    this.headers = opts.helperThread === true
-      ? new ThreadHeaderWork(work, onRecords)
-      : new LocalHeaderWork(work, onRecords);
+    const parts = this.parts = opts.helper ?? HELPER_NONE;
+    const sketches = opts.sketches ?? [];
+    const flows = opts.flows ?? {};
+    const batchPackets = opts.batchPackets ?? BATCH_PACKETS_DEFAULT;
+    const on = (helper: boolean): HeaderWorkOptions => ({
+      tasks: parts.tables === helper ? opts.tasks : [],
+      sketches: parts.sketches === helper ? sketches : [],
+      flows: parts.tracker === helper ? flows : null,
+      batchPackets,
+    });
+    this.local = new LocalHeaderWork(on(false));
+    this.helper = parts.tables || parts.sketches || parts.tracker
+      ? new ThreadHeaderWork(on(true), (r) => sink.flowRecords(r))
+      : null;
   }
 
   /** Packets of new flows that found the flow tracker full (final after `finish`). */
   get trackerOverflowPackets(): number {
-    return this.headers.overflowPackets;
+    return this.parts.tracker ? this.helper!.overflowPackets : this.local.overflowPackets;
   }
 
   /** Frees the helper thread, if any; call when done, also after a failure. */
   close(): void {
-    this.headers.close();
+    this.helper?.close();
   }
 
   /** Window start of packet `i`; packets without a timestamp join the open window. */
@@ -122,7 +144,7 @@ export class Engine {
 
   async addBatch(batch: PacketBatch): Promise<void> {
     const n = batch.length;
-    await this.headers.begin(batch);
+    await this.helper?.begin(batch);
     let i = 0;
     while (i < n) {
       const w = this.windowOf(batch, i);
@@ -133,17 +155,33 @@ export class Engine {
         this.current = w;
       }
       this.totals.addBatch(batch, i, j);
-      this.headers.add(batch, i, j);
+      this.local.add(batch, i, j);
+      this.helper?.add(i, j);
       this.app?.addRange(batch, i, j);
       i = j;
     }
     this.packetsIn += n;
-    await this.headers.end();
+    await this.helper?.end();
+    if (this.local.records.length >= RECORDS_FLUSH) await this.flushRecords();
+  }
+
+  private async flushRecords(): Promise<void> {
+    if (this.local.records.length === 0) return;
+    await this.sink.flowRecords(this.local.records);
+    this.local.records.clear();
   }
 
   private async flushWindow(): Promise<void> {
     if (this.current !== this.current || this.totals.frames === 0) return;
-    const parts = await this.headers.closeWindow();
+    const local = this.local.closeWindow();
+    const helper: WindowParts = this.helper === null
+      ? { tables: [], sketches: [] }
+      : await this.helper.closeWindow();
+    // Each kind of part runs wholly on one side, so one of each pair is empty.
+    const parts = {
+      tables: this.parts.tables ? helper.tables : local.tables,
+      sketches: this.parts.sketches ? helper.sketches : local.sketches,
+    };
     await this.sink.window({
       startSec: this.current,
       windowSec: this.windowSec,
@@ -155,7 +193,7 @@ export class Engine {
     this.packetsFlushed += this.totals.frames;
     this.windowsFlushed++;
     this.totals.clear();
-    this.headers.clearWindow();
+    this.local.clearWindow();
     this.app?.clear();
   }
 
@@ -165,7 +203,9 @@ export class Engine {
    */
   async finish(): Promise<void> {
     await this.flushWindow();
-    await this.headers.finish();
+    this.local.endFlows();
+    await this.flushRecords();
+    await this.helper?.finish();
     if (this.packetsFlushed !== this.packetsIn) {
       throw new Error(
         `Accounting broken: ${this.packetsIn} packets in, ${this.packetsFlushed} stored`,

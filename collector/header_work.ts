@@ -27,9 +27,12 @@ export const RECORDS_FLUSH = 65536;
 const SLOTS = 4;
 
 export interface HeaderWorkOptions {
+  /** Exact tasks counted here (all or none of the engine's). */
   tasks: readonly TaskSpec[];
+  /** Sketch tasks counted here (all or none of the engine's). */
   sketches: readonly SketchSpec[];
-  flows?: Partial<FlowTrackerOptions>;
+  /** The flow lifecycle's options when it runs here; null when it runs elsewhere. */
+  flows: Partial<FlowTrackerOptions> | null;
   batchPackets: number;
 }
 
@@ -49,8 +52,8 @@ export interface WindowParts {
   sketches: SketchWindow[];
 }
 
-/** A copy of `t` that outlives the table's next add or clear (and crosses threads). */
-export function tableWindow(t: FlowTable): TableWindow {
+/** A copy of table `t` that outlives its next add or clear (and crosses threads). */
+export function tableWindow(t: TableWindow): TableWindow {
   return {
     mask: t.mask,
     records: t.records.slice(0, t.size * ENTRY_WORDS),
@@ -60,57 +63,32 @@ export function tableWindow(t: FlowTable): TableWindow {
   };
 }
 
-export interface HeaderWork {
-  /** Before the packets of `batch` are added (the helper copies its headers here). */
-  begin(batch: PacketBatch): Promise<void>;
-  /** Packets [from, to) of the batch given to `begin`. */
-  add(batch: PacketBatch, from: number, to: number): void;
-  /** After the last `add` of the batch: hands over full record buffers. */
-  end(): Promise<void>;
-  /** The window's tables and sketches, valid until `clearWindow`. */
-  closeWindow(): Promise<WindowParts>;
-  /** Empties the tables and sketches for the next window. */
-  clearWindow(): void;
-  /** End of input: every open flow ended and its record handed over. */
-  finish(): Promise<void>;
-  /** Packets of new flows that found the tracker full (final after `finish`). */
-  readonly overflowPackets: number;
-  /** Frees the helper thread, if any (idempotent). */
-  close(): void;
-}
-
-export class LocalHeaderWork implements HeaderWork {
+/**
+ * Header work on the calling thread, synchronous. The engine runs the parts it keeps on its
+ * own thread with one; the helper thread runs the others with another.
+ */
+export class LocalHeaderWork {
   private readonly tables: FlowTable[];
   private readonly bank: SketchBank;
-  private readonly records = new FlowRecords(1024);
-  private readonly tracker: FlowTracker;
+  private readonly tracker: FlowTracker | null;
+  /** Ended flows not yet handed over; the owner hands them over and clears it. */
+  readonly records = new FlowRecords(1024);
 
-  constructor(
-    opts: HeaderWorkOptions,
-    private readonly onRecords: (r: FlowRecords) => Promise<void>,
-  ) {
+  constructor(opts: HeaderWorkOptions) {
     this.tables = opts.tasks.map((t) => new FlowTable(t.key, t.flowsMax));
     this.bank = new SketchBank(opts.sketches, opts.batchPackets);
-    this.tracker = new FlowTracker(this.records, opts.flows);
-  }
-
-  begin(): Promise<void> {
-    return Promise.resolve();
+    this.tracker = opts.flows === null ? null : new FlowTracker(this.records, opts.flows);
   }
 
   add(batch: PacketBatch, from: number, to: number): void {
     for (const t of this.tables) t.addBatch(batch, from, to);
     this.bank.addRange(batch, from, to);
-    this.tracker.addBatch(batch, from, to);
+    this.tracker?.addBatch(batch, from, to);
   }
 
-  async end(): Promise<void> {
-    if (this.records.length >= RECORDS_FLUSH) await this.flushRecords();
-  }
-
-  closeWindow(): Promise<WindowParts> {
-    // The live tables themselves: the store reads them before clearWindow.
-    return Promise.resolve({ tables: this.tables, sketches: this.bank.snapshot() });
+  /** The window's tables (the live ones: read them before clearWindow) and sketches. */
+  closeWindow(): WindowParts {
+    return { tables: this.tables, sketches: this.bank.snapshot() };
   }
 
   clearWindow(): void {
@@ -118,22 +96,15 @@ export class LocalHeaderWork implements HeaderWork {
     this.bank.clear();
   }
 
-  async finish(): Promise<void> {
-    this.tracker.sweep(true);
-    await this.flushRecords();
+  /** End of input: every open flow ends into `records`. */
+  endFlows(): void {
+    this.tracker?.sweep(true);
   }
 
-  private async flushRecords(): Promise<void> {
-    if (this.records.length === 0) return;
-    await this.onRecords(this.records);
-    this.records.clear();
-  }
-
+  /** Packets of new flows that found the tracker full. */
   get overflowPackets(): number {
-    return this.tracker.overflowPackets;
+    return this.tracker?.overflowPackets ?? 0;
   }
-
-  close(): void {}
 }
 
 type Reply =
@@ -143,8 +114,11 @@ type Reply =
   | { t: "finished"; overflow: number }
   | { t: "error"; message: string };
 
-/** Header work on a helper thread (a Web Worker) fed through shared batch slots. */
-export class ThreadHeaderWork implements HeaderWork {
+/**
+ * Header work on a helper thread (a Web Worker) fed through shared batch slots: `begin` a
+ * batch (its headers are copied into a free slot), `add` its window runs, `end` it.
+ */
+export class ThreadHeaderWork {
   private readonly worker: Worker;
   private readonly slots: PacketBatch[] = [];
   private readonly free: number[] = [];
@@ -167,7 +141,7 @@ export class ThreadHeaderWork implements HeaderWork {
     // Checked here, where a bad option gives its own error before any thread starts.
     for (const t of opts.tasks) new FlowTable(t.key, t.flowsMax);
     new SketchBank(opts.sketches, 1);
-    new FlowTracker(new FlowRecords(0), opts.flows);
+    if (opts.flows !== null) new FlowTracker(new FlowRecords(0), opts.flows);
     const buffers: SharedArrayBuffer[] = [];
     for (let k = 0; k < SLOTS; k++) {
       const buf = new SharedArrayBuffer(PacketBatch.bytesFor(opts.batchPackets));
@@ -185,10 +159,7 @@ export class ThreadHeaderWork implements HeaderWork {
     };
     this.worker.postMessage({
       t: "init",
-      tasks: opts.tasks,
-      sketches: opts.sketches,
-      flows: opts.flows ?? {},
-      batchPackets: opts.batchPackets,
+      opts,
       buffers,
     });
   }
@@ -236,6 +207,7 @@ export class ThreadHeaderWork implements HeaderWork {
     if (this.closed) throw new Error("helper thread already closed");
   }
 
+  /** Before the packets of `batch` are added: waits for a free slot and copies the headers. */
   async begin(batch: PacketBatch): Promise<void> {
     this.check();
     while (this.free.length === 0) {
@@ -247,11 +219,13 @@ export class ThreadHeaderWork implements HeaderWork {
     copyHeaders(batch, this.slots[this.slot]!);
   }
 
-  add(_batch: PacketBatch, from: number, to: number): void {
+  /** Packets [from, to) of the batch given to `begin`. */
+  add(from: number, to: number): void {
     this.check();
     this.worker.postMessage({ t: "add", slot: this.slot, from, to });
   }
 
+  /** After the last `add` of the batch. */
   async end(): Promise<void> {
     this.worker.postMessage({ t: "release", slot: this.slot });
     this.slot = -1;
@@ -260,6 +234,7 @@ export class ThreadHeaderWork implements HeaderWork {
     this.check();
   }
 
+  /** The window's tables and sketches (copies); the helper empties its own. */
   closeWindow(): Promise<WindowParts> {
     this.check();
     return new Promise((ok, no) => {
@@ -268,9 +243,7 @@ export class ThreadHeaderWork implements HeaderWork {
     });
   }
 
-  /** The helper emptied its tables and sketches when it took their copies. */
-  clearWindow(): void {}
-
+  /** End of input: every open flow ended and its record handed over. */
   async finish(): Promise<void> {
     this.check();
     await new Promise<void>((ok, no) => {
@@ -281,10 +254,12 @@ export class ThreadHeaderWork implements HeaderWork {
     this.check();
   }
 
+  /** Packets of new flows that found the tracker full (final after `finish`). */
   get overflowPackets(): number {
     return this.overflow;
   }
 
+  /** Stops the helper thread (idempotent). */
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -1,6 +1,6 @@
 /**
- * The helper thread of {@link ThreadHeaderWork} (header_work.ts): runs the flow tracker and
- * the sketch tasks on header copies in shared batch slots, in the order the messages come.
+ * The helper thread of {@link ThreadHeaderWork} (header_work.ts): runs its parts of the header
+ * work on header copies in shared batch slots, in the order the messages come.
  *
  * @module
  */
@@ -9,35 +9,28 @@
 /// <reference lib="deno.worker" />
 
 import { PacketBatch } from "./batch.ts";
-import { FlowRecords, FlowTracker, type FlowTrackerOptions, RECORD_WORDS } from "./flow_tracker.ts";
-import { SketchBank, type SketchSpec } from "./sketch_bank.ts";
-import { FlowTable } from "./flow_table.ts";
-import type { TaskSpec } from "./engine.ts";
-import { RECORDS_FLUSH, tableWindow, type WindowParts } from "./header_work.ts";
+import { RECORD_WORDS } from "./flow_tracker.ts";
+import {
+  type HeaderWorkOptions,
+  LocalHeaderWork,
+  RECORDS_FLUSH,
+  tableWindow,
+  type WindowParts,
+} from "./header_work.ts";
 
-interface Init {
-  t: "init";
-  tasks: TaskSpec[];
-  sketches: SketchSpec[];
-  flows: Partial<FlowTrackerOptions>;
-  batchPackets: number;
-  buffers: SharedArrayBuffer[];
-}
 type Message =
-  | Init
+  | { t: "init"; opts: HeaderWorkOptions; buffers: SharedArrayBuffer[] }
   | { t: "add"; slot: number; from: number; to: number }
   | { t: "release"; slot: number }
   | { t: "window" }
   | { t: "finish" };
 
 let slots: PacketBatch[] = [];
-let tables: FlowTable[] = [];
-let bank: SketchBank | null = null;
-let tracker: FlowTracker | null = null;
-const records = new FlowRecords(1024);
+let work: LocalHeaderWork | null = null;
 
-/** Hands the buffered records over: a copy moves to the main thread, the buffer is reused. */
+/** Hands the ended flows over: a copy moves to the main thread, the buffer is reused. */
 function sendRecords(): void {
+  const records = work!.records;
   if (records.length === 0) return;
   const words = records.words.slice(0, records.length * RECORD_WORDS);
   self.postMessage({ t: "records", words, length: records.length }, [words.buffer]);
@@ -49,37 +42,34 @@ self.onmessage = (e: MessageEvent<Message>) => {
   try {
     switch (m.t) {
       case "init":
-        slots = m.buffers.map((b) => new PacketBatch(m.batchPackets, b));
-        tables = m.tasks.map((t) => new FlowTable(t.key, t.flowsMax));
-        bank = new SketchBank(m.sketches, m.batchPackets);
-        tracker = new FlowTracker(records, m.flows);
+        slots = m.buffers.map((b) => new PacketBatch(m.opts.batchPackets, b));
+        work = new LocalHeaderWork(m.opts);
         return;
-      case "add": {
-        const batch = slots[m.slot]!;
-        for (const t of tables) t.addBatch(batch, m.from, m.to);
-        bank!.addRange(batch, m.from, m.to);
-        tracker!.addBatch(batch, m.from, m.to);
-        if (records.length >= RECORDS_FLUSH) sendRecords();
+      case "add":
+        work!.add(slots[m.slot]!, m.from, m.to);
+        if (work!.records.length >= RECORDS_FLUSH) sendRecords();
         return;
-      }
       case "release":
         self.postMessage({ t: "free", slot: m.slot });
         return;
       case "window": {
-        const parts: WindowParts = { tables: tables.map(tableWindow), sketches: bank!.snapshot() };
-        // The record copies move, not copied again by the message.
+        const live = work!.closeWindow();
+        const parts: WindowParts = {
+          tables: live.tables.map(tableWindow),
+          sketches: live.sketches,
+        };
+        work!.clearWindow();
+        // The table copies move, not copied again by the message.
         self.postMessage(
           { t: "window", parts },
           parts.tables.map((t) => t.records.buffer as ArrayBuffer),
         );
-        for (const t of tables) t.clear();
-        bank!.clear();
         return;
       }
       case "finish":
-        tracker!.sweep(true);
+        work!.endFlows();
         sendRecords();
-        self.postMessage({ t: "finished", overflow: tracker!.overflowPackets });
+        self.postMessage({ t: "finished", overflow: work!.overflowPackets });
         return;
     }
   } catch (err) {

@@ -10,7 +10,7 @@ import type { Store } from "../storage/store.ts";
 import type { FileSummary } from "./analyze.ts";
 import { BATCH_PACKETS_DEFAULT, PacketBatch } from "./batch.ts";
 import { decodeBatch } from "./decode/mod.ts";
-import { Engine, type TaskSpec } from "./engine.ts";
+import { Engine, HELPER_DEFAULT, type HelperParts, type TaskSpec } from "./engine.ts";
 import { FLOWS_MAX_DEFAULT } from "./flow_table.ts";
 import type { FlowRecords, FlowTrackerOptions } from "./flow_tracker.ts";
 import { FIVE_TUPLE, type KeyField } from "./key_fields.ts";
@@ -31,8 +31,8 @@ export interface IngestOptions {
   app?: boolean;
   flows?: Partial<FlowTrackerOptions>;
   batchPackets?: number;
-  /** Flow lifecycle and sketches on a helper thread (default true; see EngineOptions). */
-  helperThread?: boolean;
+  /** What runs on the helper thread (default HELPER_DEFAULT; see EngineOptions). */
+  helper?: HelperParts;
   /** Called about every batch with bytes read and total of the current file. */
   onProgress?: (file: string, read: number, total: number) => void;
   /** Checked between batches: when it returns true the run stops as at the end of input. */
@@ -82,7 +82,7 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
       app: opts.app,
       flows: opts.flows,
       batchPackets,
-      helperThread: opts.helperThread ?? true,
+      helper: opts.helper ?? HELPER_DEFAULT,
     }, {
       window: (w) => store.writeWindow(sourceNo, w),
       flowRecords: (r: FlowRecords) => store.writeFlowRecords(sourceNo, r),

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { generate } from "../../collector/gen/gen.ts";
 import { GEN_DEFAULTS } from "../../collector/gen/gen.ts";
 import { ingestFiles, type IngestOptions } from "../../collector/ingest.ts";
+import { HELPER_DEFAULT, HELPER_NONE, type HelperParts } from "../../collector/engine.ts";
 import { defaultSketches } from "../../collector/sketch_bank.ts";
 import { ThreadHeaderWork } from "../../collector/header_work.ts";
 import { Store } from "../../storage/mod.ts";
@@ -27,11 +28,11 @@ const DIGEST = "SELECT " + [
 
 async function digest(
   opts: Omit<IngestOptions, "store" | "sourceId">,
-  helperThread: boolean,
+  helper: HelperParts,
 ): Promise<{ run: Awaited<ReturnType<typeof ingestFiles>>; rows: Record<string, unknown> }> {
   const store = await Store.open(":memory:");
   try {
-    const run = await ingestFiles({ ...opts, store, sourceId: "s", helperThread });
+    const run = await ingestFiles({ ...opts, store, sourceId: "s", helper });
     const [rows] = await store.rows(DIGEST);
     return { run, rows: rows! };
   } finally {
@@ -39,21 +40,38 @@ async function digest(
   }
 }
 
-async function assertSame(opts: Omit<IngestOptions, "store" | "sourceId">, what: string) {
-  const here = await digest(opts, false);
-  const helper = await digest(opts, true);
-  assert.equal(helper.run.packets, here.run.packets, what);
-  assert.equal(helper.run.windows, here.run.windows, what);
-  assert.equal(helper.run.flowTrackerOverflow, here.run.flowTrackerOverflow, what);
-  for (const [k, v] of Object.entries(here.rows)) {
-    assert.equal(String(helper.rows[k]), String(v), `${what}: ${k} differs`);
+/** Placements compared with everything on one thread. */
+const PLACEMENTS: HelperParts[] = [
+  HELPER_DEFAULT,
+  { tables: true, sketches: true, tracker: true },
+  { tables: false, sketches: true, tracker: false },
+];
+
+async function assertSame(
+  opts: Omit<IngestOptions, "store" | "sourceId">,
+  what: string,
+  placements = PLACEMENTS,
+) {
+  const here = await digest(opts, HELPER_NONE);
+  for (const parts of placements) {
+    const on = `${what}, helper ${JSON.stringify(parts)}`;
+    const helper = await digest(opts, parts);
+    assert.equal(helper.run.packets, here.run.packets, on);
+    assert.equal(helper.run.windows, here.run.windows, on);
+    assert.equal(helper.run.flowTrackerOverflow, here.run.flowTrackerOverflow, on);
+    for (const [k, v] of Object.entries(here.rows)) {
+      assert.equal(String(helper.rows[k]), String(v), `${on}: ${k} differs`);
+    }
   }
   return here;
 }
 
 Deno.test("helper thread: every shared capture stores the same windows, sketches and records", async () => {
   for (const c of usableCaptures()) {
-    await assertSame({ files: [c.path], sketches: defaultSketches(), windowSec: 1 }, c.name);
+    // Everything on the helper (the other placements are mixes of the two, tested below).
+    await assertSame({ files: [c.path], sketches: defaultSketches(), windowSec: 1 }, c.name, [
+      PLACEMENTS[1]!,
+    ]);
   }
 });
 
@@ -96,7 +114,7 @@ Deno.test("helper thread: a failing record write fails the run and frees the thr
     out.close();
     store.writeFlowRecords = () => Promise.reject(new Error("disk full"));
     await assert.rejects(
-      ingestFiles({ files: [file], store, sourceId: "s", helperThread: true }),
+      ingestFiles({ files: [file], store, sourceId: "s", helper: HELPER_DEFAULT }),
       /disk full/,
     );
   } finally {
@@ -107,7 +125,7 @@ Deno.test("helper thread: a failing record write fails the run and frees the thr
 
 Deno.test("helper thread: bad options fail before a thread starts", () => {
   const noop = () => Promise.resolve();
-  const opts = { tasks: [], sketches: [], batchPackets: 64 };
+  const opts = { tasks: [], sketches: [], flows: {}, batchPackets: 64 };
   assert.throws(
     () => new ThreadHeaderWork({ ...opts, flows: { flowsMax: 0 } }, noop),
     /Invalid flow tracker limit/,
@@ -115,5 +133,5 @@ Deno.test("helper thread: bad options fail before a thread starts", () => {
   const ok = new ThreadHeaderWork(opts, noop);
   ok.close();
   ok.close();
-  assert.throws(() => ok.add(null as never, 0, 0), /closed/);
+  assert.throws(() => ok.add(0, 0), /closed/);
 });
