@@ -1,7 +1,9 @@
 /**
  * End-to-end benchmark: generates synthetic captures with `netspectra gen` into a temp
- * folder (one per flow count), then measures packets/s of each stage on one core and compares
- * with `tcpdump -nn -r FILE -w /dev/null` in the same run.
+ * folder (one per flow count), then measures packets/s of each stage and compares with
+ * `tcpdump -nn -r FILE -w /dev/null` in the same run. Every stage runs on one core except
+ * "same on two threads", which is what `analyze` runs: the exact tasks and the flow lifecycle
+ * on the helper thread (engine.ts HELPER_DEFAULT), the rest on the main thread.
  *
  *   deno task bench [--packets 2M] [--flows 200k,10k] [--runs 3] [--dns PCT] [--http PCT]
  *
@@ -23,6 +25,7 @@ import { GEN_DEFAULTS, generate } from "../collector/gen/gen.ts";
 import { FIVE_TUPLE } from "../collector/key_fields.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 import { ingestFiles } from "../collector/ingest.ts";
+import { HELPER_DEFAULT, HELPER_NONE } from "../collector/engine.ts";
 import { defaultSketches, SketchBank, type SketchSpec } from "../collector/sketch_bank.ts";
 import { AppLayer } from "../collector/app_layer.ts";
 import { Store } from "../storage/mod.ts";
@@ -151,7 +154,7 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
   // with the time spent in the store's calls (appends, and waits for commits left running).
   let storeMs = 0;
   let lastIngest = { windows: 0, records: 0, rows: 0 };
-  const ingestWith = (sketches: SketchSpec[], app = true) => async () => {
+  const ingestWith = (sketches: SketchSpec[], app = true, helper = HELPER_NONE) => async () => {
     const db = `${dir}/bench.duckdb`;
     for (const f of [db, `${db}.wal`]) await Deno.remove(f).catch(() => {});
     const store = await Store.open(db);
@@ -167,7 +170,14 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
     store.finishSource = timed(store.finishSource.bind(store));
     storeMs = 0;
     try {
-      const run = await ingestFiles({ files: [file], store, sourceId: "bench", sketches, app });
+      const run = await ingestFiles({
+        files: [file],
+        store,
+        sourceId: "bench",
+        sketches,
+        app,
+        helper,
+      });
       const [n] = await store.rows(
         "SELECT (SELECT count(*) FROM flow_records) AS recs, (SELECT count(*) FROM window_flows) AS rows",
       );
@@ -200,6 +210,10 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
       `${lastIngest.records} flow records)`,
   );
   await timeStage("pipeline + DNS/HTTP + default sketch tasks", ingestWith(defaultSketches()));
+  await timeStage(
+    "same on two threads (what analyze runs)",
+    ingestWith(defaultSketches(), true, HELPER_DEFAULT),
+  );
   await sketchCost(file);
   await appCost(file);
   const main = new URL("../main.ts", import.meta.url).pathname;
