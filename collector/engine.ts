@@ -14,7 +14,7 @@
 import { BATCH_PACKETS_DEFAULT, type PacketBatch } from "./batch.ts";
 import type { FlowRecords, FlowTrackerOptions } from "./flow_tracker.ts";
 import type { KeyField } from "./key_fields.ts";
-import type { SketchSpec, SketchWindow } from "./sketch_bank.ts";
+import type { SketchKindName, SketchSpec, SketchWindow } from "./sketch_bank.ts";
 import { AppLayer } from "./app_layer.ts";
 import {
   type HeaderWorkOptions,
@@ -69,7 +69,8 @@ export interface EngineOptions {
 /** Parts of the work that can run on the helper thread. */
 export interface HelperParts {
   tables: boolean;
-  sketches: boolean;
+  /** The sketch tasks of these kinds. */
+  sketches: readonly SketchKindName[];
   tracker: boolean;
 }
 
@@ -78,8 +79,8 @@ export interface HelperParts {
  * lookups a packet with their cache misses; the main thread keeps reading, decoding, DNS/HTTP,
  * the sketches and the store, which measured the best balance (bench/RESULTS.md).
  */
-export const HELPER_DEFAULT: HelperParts = { tables: true, sketches: false, tracker: true };
-export const HELPER_NONE: HelperParts = { tables: false, sketches: false, tracker: false };
+export const HELPER_DEFAULT: HelperParts = { tables: true, sketches: [], tracker: true };
+export const HELPER_NONE: HelperParts = { tables: false, sketches: [], tracker: false };
 
 export const WINDOW_SEC_MAX = 86400;
 
@@ -92,6 +93,7 @@ export class Engine {
   private readonly local: LocalHeaderWork;
   private readonly helper: ThreadHeaderWork | null;
   private readonly parts: HelperParts;
+  private readonly sketchSpecs: readonly SketchSpec[];
   /** Start (seconds) of the window being filled; NaN before the first packet. */
   private current = NaN;
   /** Packets given to the engine, and packets handed to the sink inside window totals. */
@@ -110,24 +112,33 @@ export class Engine {
     this.tasks = opts.tasks;
     this.app = opts.app === false ? null : new AppLayer();
     const parts = this.parts = opts.helper ?? HELPER_NONE;
-    const sketches = opts.sketches ?? [];
+    const sketches = this.sketchSpecs = opts.sketches ?? [];
     const flows = opts.flows ?? {};
     const batchPackets = opts.batchPackets ?? BATCH_PACKETS_DEFAULT;
     const on = (helper: boolean): HeaderWorkOptions => ({
       tasks: parts.tables === helper ? opts.tasks : [],
-      sketches: parts.sketches === helper ? sketches : [],
+      sketches: sketches.filter((s) => parts.sketches.includes(s.kind) === helper),
       flows: parts.tracker === helper ? flows : null,
       batchPackets,
     });
     this.local = new LocalHeaderWork(on(false));
-    this.helper = parts.tables || parts.sketches || parts.tracker
-      ? new ThreadHeaderWork(on(true), (r) => sink.flowRecords(r))
-      : null;
+    this.helper =
+      parts.tables || parts.tracker || sketches.some((s) => parts.sketches.includes(s.kind))
+        ? new ThreadHeaderWork(on(true), (r) => sink.flowRecords(r))
+        : null;
   }
 
   /** Packets of new flows that found the flow tracker full (final after `finish`). */
   get trackerOverflowPackets(): number {
     return this.parts.tracker ? this.helper!.overflowPackets : this.local.overflowPackets;
+  }
+
+  /** The sketches of both sides back in task order (each side keeps its tasks' order). */
+  private inTaskOrder(local: SketchWindow[], helper: SketchWindow[]): SketchWindow[] {
+    let l = 0, h = 0;
+    return this.sketchSpecs.map((s) =>
+      this.parts.sketches.includes(s.kind) ? helper[h++]! : local[l++]!
+    );
   }
 
   /** Frees the helper thread, if any; call when done, also after a failure. */
@@ -180,7 +191,7 @@ export class Engine {
     // Each kind of part runs wholly on one side, so one of each pair is empty.
     const parts = {
       tables: this.parts.tables ? helper.tables : local.tables,
-      sketches: this.parts.sketches ? helper.sketches : local.sketches,
+      sketches: this.inTaskOrder(local.sketches, helper.sketches),
     };
     await this.sink.window({
       startSec: this.current,

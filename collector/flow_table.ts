@@ -114,6 +114,8 @@ export class FlowTable {
   /** Entry records, ENTRY_WORDS words each. */
   private entries = new Int32Array(0);
   private readonly k = new Int32Array(KEY_WORDS);
+  /** addBatchHinted's memory: entry + 1 per (tracker record, direction); 0 = not known. */
+  private hintEntry = new Int32Array(0);
 
   constructor(fields: readonly KeyField[], flowsMax = FLOWS_MAX_DEFAULT) {
     if (!Number.isInteger(flowsMax) || flowsMax < 1 || flowsMax > 1 << 26) {
@@ -132,7 +134,7 @@ export class FlowTable {
 
   /** Bytes held by the table's arrays (for the ≤ 150 B/flow budget). */
   get allocatedBytes(): number {
-    return this.slots.byteLength + this.entries.byteLength;
+    return this.slots.byteLength + this.entries.byteLength + this.hintEntry.byteLength;
   }
 
   /** Grows the record array only: slots hold record indexes, which a copy keeps. */
@@ -159,6 +161,7 @@ export class FlowTable {
   /** Empties the table in place, keeping its memory (window rotation). */
   clear(): void {
     this.slots.fill(0);
+    this.hintEntry.fill(0);
     this.size = 0;
     this.overflowPackets = 0;
     this.overflowBytes = 0;
@@ -280,6 +283,48 @@ export class FlowTable {
       }
       this.account(e * ENTRY_WORDS, batch, i, wire, batch.flags[i]!);
     }
+  }
+
+  /**
+   * addBatch with the flow tracker's hints (FlowTracker.addBatch): a packet's table entry is
+   * a function of its tracked flow and direction, since every key field is part of the
+   * tracker's key. So the entry found for a (record, direction) is remembered for the window
+   * and later packets of that flow skip the hash and slot probe (the lookup's cache misses).
+   * A record taken for a new flow forgets both its directions. Same counts as addBatch.
+   */
+  addBatchHinted(batch: PacketBatch, from: number, to: number, hints: Int32Array): void {
+    const k = this.k;
+    for (let i = from; i < to; i++) {
+      if (batch.family[i] === FAMILY_NONE) continue;
+      const hint = hints[i]!;
+      let e = -1, c = -1;
+      if (hint >= 0) {
+        c = hint >>> 1;
+        if (c >= this.hintEntry.length) this.growHints(c);
+        const cache = this.hintEntry;
+        if ((hint & 1) !== 0) cache[c & ~1] = 0, cache[c | 1] = 0;
+        else e = cache[c]! - 1;
+      }
+      if (e < 0) {
+        e = this.findOrInsert(k, 0, this.buildKey(batch, i, k, 0));
+        if (e >= 0 && c >= 0) this.hintEntry[c] = e + 1;
+      }
+      const wire = batch.wireLen[i]!;
+      if (e < 0) {
+        this.overflowPackets++;
+        this.overflowBytes += wire;
+        continue;
+      }
+      this.account(e * ENTRY_WORDS, batch, i, wire, batch.flags[i]!);
+    }
+  }
+
+  private growHints(c: number): void {
+    let n = Math.max(1024, this.hintEntry.length);
+    while (n <= (c | 1)) n *= 2;
+    const bigger = new Int32Array(n);
+    bigger.set(this.hintEntry);
+    this.hintEntry = bigger;
   }
 
   /** Writes packet `i`'s masked key at `k[ko..ko+10)` and returns its hash. */

@@ -250,19 +250,29 @@ export class FlowTracker {
     this.slotMask = 2047;
   }
 
-  /** Tracks slots [from, to) of a decoded batch. */
-  addBatch(batch: PacketBatch, from = 0, to = batch.length): void {
+  /**
+   * Tracks slots [from, to) of a decoded batch. With `hints`, hints[i] tells where packet i
+   * went, for the exact tables to skip their own lookup (FlowTable.addBatchHinted): -1 when it
+   * is not tracked, else `(record << 2) | (fromB << 1) | isNew`, isNew when the record was
+   * (re)used for this flow at this packet.
+   */
+  addBatch(batch: PacketBatch, from = 0, to = batch.length, hints?: Int32Array): void {
     for (let i = from; i < to; i++) {
-      if (batch.family[i] === FAMILY_NONE) continue;
+      if (batch.family[i] === FAMILY_NONE) {
+        if (hints !== undefined) hints[i] = -1;
+        continue;
+      }
       const sec = batch.tsSec[i]!;
       if (sec === sec && sec > this.nowSec) this.nowSec = Math.floor(sec);
-      this.packet(batch, i);
+      const h = this.packet(batch, i);
+      if (hints !== undefined) hints[i] = h;
     }
     const sweepEvery = Math.max(1, Math.min(this.opts.idleSec, this.opts.activeSec) / 4);
     if (this.nowSec - this.lastSweepSec >= sweepEvery) this.sweep(false);
   }
 
-  private packet(batch: PacketBatch, i: number): void {
+  /** Counts packet i into its flow; returns its hint (see addBatch). */
+  private packet(batch: PacketBatch, i: number): number {
     const k = this.k;
     const w = i * 4;
     const fl = batch.flags[i]!;
@@ -295,14 +305,17 @@ export class FlowTracker {
       this.export(r, this.closeReason(r));
       r = -1;
     }
+    let isNew = 0;
     if (r < 0) {
       r = this.insert(h, fromB);
       if (r < 0) {
         this.overflowPackets++;
-        return;
+        return -1;
       }
+      isNew = 1;
     }
     this.update(r, batch, i, fromB, tcp);
+    return (r << 2) | (fromB ? 2 : 0) | isNew;
   }
 
   private update(r: number, batch: PacketBatch, i: number, fromB: boolean, tcp: number): void {

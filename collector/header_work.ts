@@ -73,17 +73,28 @@ export class LocalHeaderWork {
   private readonly tracker: FlowTracker | null;
   /** Ended flows not yet handed over; the owner hands them over and clears it. */
   readonly records = new FlowRecords(1024);
+  /** Where the tracker put each packet of the range, for the tables (when both run here). */
+  private readonly hints: Int32Array | null;
 
   constructor(opts: HeaderWorkOptions) {
     this.tables = opts.tasks.map((t) => new FlowTable(t.key, t.flowsMax));
     this.bank = new SketchBank(opts.sketches, opts.batchPackets);
     this.tracker = opts.flows === null ? null : new FlowTracker(this.records, opts.flows);
+    this.hints = this.tracker !== null && this.tables.length > 0
+      ? new Int32Array(opts.batchPackets)
+      : null;
   }
 
   add(batch: PacketBatch, from: number, to: number): void {
-    for (const t of this.tables) t.addBatch(batch, from, to);
     this.bank.addRange(batch, from, to);
-    this.tracker?.addBatch(batch, from, to);
+    if (this.hints !== null) {
+      // The tracker first: its lookup then spares the tables theirs.
+      this.tracker!.addBatch(batch, from, to, this.hints);
+      for (const t of this.tables) t.addBatchHinted(batch, from, to, this.hints);
+    } else {
+      for (const t of this.tables) t.addBatch(batch, from, to);
+      this.tracker?.addBatch(batch, from, to);
+    }
   }
 
   /** The window's tables (the live ones: read them before clearWindow) and sketches. */
