@@ -1,9 +1,9 @@
 /**
- * The application layer of the engine: DNS and HTTP/1.x metadata per window. DNS is read from
- * each packet on its own; HTTP over TCP through reassembly.
+ * The application layer of the engine: DNS and HTTP/1.x metadata per window. DNS over UDP is
+ * read from each packet on its own; DNS and HTTP over TCP through reassembly.
  *
- * - DNS (UDP and TCP port 53, mDNS 5353, LLMNR 5355; over TCP every length-prefixed message
- *   in the segment): per (query name, type, flavour) the queries, responses, NXDOMAIN and
+ * - DNS (UDP and TCP port 53, mDNS 5353, LLMNR 5355; over TCP the length-prefixed messages
+ *   as reassembly completes them, dns_tcp.ts): per (query name, type, flavour) the queries, responses, NXDOMAIN and
  *   other error responses, and response times — a response is matched to its query by
  *   client address and port, server address and port and message id, within the window.
  * - HTTP over TCP (any port): messages as TCP reassembly completes them (http_reassembly.ts:
@@ -22,6 +22,7 @@ import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "./batch.ts";
 import { decodeDns, DNS_ERROR_NAMES, dnsKind, DnsMessage } from "./decode/dns.ts";
 import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
 import { HttpReassembler, type HttpSink } from "./http_reassembly.ts";
+import { DnsTcpReassembler, type DnsTcpSink } from "./dns_tcp.ts";
 import { TextTable } from "./text_table.ts";
 import { LaneIndex } from "../sketches/_lane_index.ts";
 import { hashWords } from "../sketches/hash.ts";
@@ -44,7 +45,7 @@ export const HTTP_PROTOCOLS = ["http", "ssdp"];
 
 const TCP = 6, UDP = 17, SSDP_PORT = 1900;
 
-export class AppLayer implements HttpSink {
+export class AppLayer implements HttpSink, DnsTcpSink {
   readonly dns = new TextTable(DNS_COUNTERS, DNS_NAMES_MAX, 8 << 20);
   readonly http = new TextTable(1, HTTP_KEYS_MAX, 16 << 20);
   /** Responses per [protocol * STATUS_CODES + code]. */
@@ -63,6 +64,13 @@ export class AppLayer implements HttpSink {
   private readonly scratch = new Uint8Array(HOST_MAX + PATH_MAX + 64);
   /** HTTP over TCP, reassembled; lives across windows (messages span them). */
   readonly streams = new HttpReassembler();
+  /** DNS over TCP, reassembled likewise. */
+  readonly dnsStreams = new DnsTcpReassembler();
+  private dnsLostBefore = 0;
+  /** The packet whose segment the DNS reassembler is reading, for dnsTcp. */
+  private atBatch: PacketBatch | null = null;
+  private at = 0;
+  private atKind = 0;
   // Queries waiting for an answer: the time they were seen, by (client, server, ports, id).
   private readonly pending = new LaneIndex(DNS_PENDING_MAX);
   private readonly sentSec = new Float64Array(DNS_PENDING_MAX);
@@ -85,24 +93,19 @@ export class AppLayer implements HttpSink {
       const proto = batch.proto[i]!, off = batch.payloadOff[i]!;
       const sp = batch.srcPort[i]!, dp = batch.dstPort[i]!;
       const kind = dnsKind(sp, dp);
-      // HTTP streams see every TCP segment: SYN starts the sequence, FIN can end a message.
-      if (proto === TCP && kind === 0) {
-        this.httpStream(batch, i);
+      // TCP streams see every segment: SYN starts the sequence, FIN can end a message.
+      if (proto === TCP) {
+        if (kind === 0) this.streams.segment(batch, i, this);
+        else {
+          // DNS over TCP, messages as reassembly completes them (dnsTcp below).
+          this.at = i, this.atKind = kind, this.atBatch = batch;
+          this.dnsStreams.segment(batch, i, this);
+        }
         continue;
       }
-      if (len === 0) continue;
-      if (proto === UDP) {
-        if (kind !== 0) this.dnsMessage(batch, i, bytes, off, len, kind);
-        else if (sp === SSDP_PORT || dp === SSDP_PORT) this.httpMessage(bytes, off, len, 1);
-      } else if (proto === TCP) {
-        // DNS over TCP (RFC 1035 §4.2.2): each message behind a two-byte length.
-        for (let p = off; p + 2 <= off + len;) {
-          const l = (bytes[p]! << 8) | bytes[p + 1]!;
-          const avail = Math.min(l, off + len - p - 2);
-          if (!this.dnsMessage(batch, i, bytes, p + 2, avail, kind)) break;
-          p += 2 + l;
-        }
-      }
+      if (len === 0 || proto !== UDP) continue;
+      if (kind !== 0) this.dnsMessage(batch, i, bytes, off, len, kind);
+      else if (sp === SSDP_PORT || dp === SSDP_PORT) this.httpMessage(bytes, off, len, 1);
     }
   }
 
@@ -177,14 +180,19 @@ export class AppLayer implements HttpSink {
     this.sentSec[slot] = batch.tsSec[i]!, this.sentNsec[slot] = batch.tsNsec[i]!;
   }
 
-  /** TCP: messages as reassembly completes them (at the packet that completes each). */
-  private httpStream(batch: PacketBatch, i: number): void {
-    this.streams.segment(batch, i, this);
+  /** DnsTcpSink: a whole DNS message over TCP, completed by the packet being read. */
+  dnsTcp(bytes: Uint8Array, off: number, len: number): boolean {
+    return this.dnsMessage(this.atBatch!, this.at, bytes, off, len, this.atKind);
   }
 
   /** HTTP messages lost this window (reassembly limits, sequence gaps). */
   get httpLost(): number {
     return this.streams.lost - this.lostBefore;
+  }
+
+  /** DNS messages over TCP lost this window (reassembly limits, gaps, closed unfinished). */
+  get dnsTcpLost(): number {
+    return this.dnsStreams.lost - this.dnsLostBefore;
   }
 
   /** HttpSink: one completed HTTP message over TCP, counted from its kept text. */
@@ -263,6 +271,8 @@ export class AppLayer implements HttpSink {
   clear(): void {
     this.streams.sweepIdle();
     this.lostBefore = this.streams.lost;
+    this.dnsStreams.sweepIdle();
+    this.dnsLostBefore = this.dnsStreams.lost;
     this.dns.clear(), this.http.clear();
     this.status.fill(0), this.dnsErrors.fill(0), this.rcodes.fill(0);
     this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;

@@ -96,8 +96,8 @@ export function appendHttpStatus(
 }
 
 /**
- * DNS decode problems (reasons dns_*) and HTTP messages lost to reassembly limits or sequence
- * gaps (reason http_lost) as window_decode_errors rows.
+ * DNS decode problems (reasons dns_*) and messages lost to reassembly limits or sequence gaps
+ * (http_lost, and dns_tcp_lost for DNS over TCP) as window_decode_errors rows.
  */
 export function appendAppErrors(
   a: DuckDBAppender,
@@ -111,9 +111,11 @@ export function appendAppErrors(
     a.appendUBigInt(BigInt(app.dnsErrors[r]!));
     a.endRow();
   }
-  if (app.httpLost > 0) {
-    a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendVarchar("http_lost");
-    a.appendUBigInt(BigInt(app.httpLost));
+  const lost: [string, number][] = [["http_lost", app.httpLost], ["dns_tcp_lost", app.dnsTcpLost]];
+  for (const [reason, n] of lost) {
+    if (n === 0) continue;
+    a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendVarchar(reason);
+    a.appendUBigInt(BigInt(n));
     a.endRow();
   }
 }

@@ -8,6 +8,7 @@ import { decodeBatch } from "../collector/decode/mod.ts";
 import { decodeDns, dnsKind, DnsMessage, nameText } from "../collector/decode/dns.ts";
 import { decodeHttp, fieldText, HTTP_REQUEST, HttpMessage } from "../collector/decode/http.ts";
 import { HttpReassembler, type HttpSink } from "../collector/http_reassembly.ts";
+import { DnsTcpReassembler } from "../collector/dns_tcp.ts";
 import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 
@@ -84,17 +85,36 @@ function messageOf(m: DnsMessage) {
 
 /** Every frame's DNS messages carried by the outer UDP/TCP header (TCP: length-prefixed). */
 export async function dnsPerPacket(path: string): Promise<DnsEntry[]> {
+  return await dnsEntries(path, false);
+}
+
+/** Same, DNS over TCP reassembled: messages at the frame that completes them (dns_tcp.ts). */
+export async function dnsReassembled(path: string): Promise<DnsEntry[]> {
+  return await dnsEntries(path, true);
+}
+
+async function dnsEntries(path: string, reassemble: boolean): Promise<DnsEntry[]> {
   const m = new DnsMessage();
   const out: DnsEntry[] = [];
+  const re = new DnsTcpReassembler();
+  let messages: DnsEntry["messages"] = [];
+  const sink = {
+    dnsTcp(bytes: Uint8Array, off: number, len: number) {
+      if (!decodeDns(bytes, off, len, m)) return false;
+      messages.push(messageOf(m));
+      return true;
+    },
+  };
   await forEachFrame(path, (b, i, frame) => {
     const proto = b.proto[i]!;
     if (proto !== 6 && proto !== 17) return;
     const kind = dnsKind(b.srcPort[i]!, b.dstPort[i]!);
     const len = b.payloadLen[i]!;
-    if (kind === 0 || len === 0) return;
+    if (kind === 0 || (len === 0 && !(proto === 6 && reassemble))) return;
     const off = b.payloadOff[i]!, bytes = b.bytes;
-    const messages = [];
-    if (proto === 17) {
+    messages = [];
+    if (proto === 6 && reassemble) re.segment(b, i, sink);
+    else if (proto === 17) {
       if (decodeDns(bytes, off, len, m)) messages.push(messageOf(m));
     } else {
       for (let p = off; p + 2 <= off + len;) {
