@@ -1,6 +1,7 @@
 /**
  * The application layer of the engine: DNS and HTTP/1.x metadata per window. DNS over UDP is
- * read from each packet on its own; DNS and HTTP over TCP through reassembly.
+ * read from each packet on its own; DNS and HTTP over TCP through reassembly; IP fragments
+ * are reassembled first (defrag.ts), for both.
  *
  * - DNS (UDP and TCP port 53, mDNS 5353, LLMNR 5355; over TCP the length-prefixed messages
  *   as reassembly completes them, dns_tcp.ts): per (query name, type, flavour) the queries, responses, NXDOMAIN and
@@ -18,7 +19,8 @@
  * @module
  */
 
-import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "./batch.ts";
+import { FAMILY_NONE, FLAG_FRAGMENT, FLAG_HAS_PORTS, PacketBatch } from "./batch.ts";
+import { Defragmenter } from "./defrag.ts";
 import { decodeDns, DNS_ERROR_NAMES, dnsKind, DnsMessage } from "./decode/dns.ts";
 import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
 import { HttpReassembler, type HttpSink } from "./http_reassembly.ts";
@@ -66,6 +68,10 @@ export class AppLayer implements HttpSink, DnsTcpSink {
   readonly streams = new HttpReassembler();
   /** DNS over TCP, reassembled likewise. */
   readonly dnsStreams = new DnsTcpReassembler();
+  /** IP fragments, reassembled for DNS and HTTP; and the one-packet batch a datagram is read from. */
+  readonly defrag = new Defragmenter();
+  private readonly whole = new PacketBatch(1);
+  private defragLostBefore = 0;
   private dnsLostBefore = 0;
   /** The packet whose segment the DNS reassembler is reading, for dnsTcp. */
   private atBatch: PacketBatch | null = null;
@@ -86,27 +92,42 @@ export class AppLayer implements HttpSink, DnsTcpSink {
   }
 
   addRange(batch: PacketBatch, from: number, to: number): void {
-    const bytes = batch.bytes;
     for (let i = from; i < to; i++) {
-      if (batch.family[i] === FAMILY_NONE || (batch.flags[i]! & FLAG_HAS_PORTS) === 0) continue;
-      const len = batch.payloadLen[i]!;
-      const proto = batch.proto[i]!, off = batch.payloadOff[i]!;
-      const sp = batch.srcPort[i]!, dp = batch.dstPort[i]!;
-      const kind = dnsKind(sp, dp);
-      // TCP streams see every segment: SYN starts the sequence, FIN can end a message.
-      if (proto === TCP) {
-        if (kind === 0) this.streams.segment(batch, i, this);
-        else {
-          // DNS over TCP, messages as reassembly completes them (dnsTcp below).
-          this.at = i, this.atKind = kind, this.atBatch = batch;
-          this.dnsStreams.segment(batch, i, this);
-        }
-        continue;
-      }
-      if (len === 0 || proto !== UDP) continue;
-      if (kind !== 0) this.dnsMessage(batch, i, bytes, off, len, kind);
-      else if (sp === SSDP_PORT || dp === SSDP_PORT) this.httpMessage(bytes, off, len, 1);
+      const fl = batch.flags[i]!;
+      if (batch.family[i] === FAMILY_NONE) continue;
+      if ((fl & FLAG_FRAGMENT) !== 0) this.fragment(batch, i);
+      else if ((fl & FLAG_HAS_PORTS) !== 0) this.packet(batch, i);
     }
+  }
+
+  /** One whole (not fragmented, or reassembled) UDP or TCP packet with its ports. */
+  private packet(batch: PacketBatch, i: number): void {
+    const len = batch.payloadLen[i]!;
+    const proto = batch.proto[i]!, off = batch.payloadOff[i]!;
+    const sp = batch.srcPort[i]!, dp = batch.dstPort[i]!;
+    const kind = dnsKind(sp, dp);
+    // TCP streams see every segment: SYN starts the sequence, FIN can end a message.
+    if (proto === TCP) {
+      if (kind === 0) this.streams.segment(batch, i, this);
+      else {
+        // DNS over TCP, messages as reassembly completes them (dnsTcp below).
+        this.at = i, this.atKind = kind, this.atBatch = batch;
+        this.dnsStreams.segment(batch, i, this);
+      }
+      return;
+    }
+    if (len === 0 || proto !== UDP) return;
+    if (kind !== 0) this.dnsMessage(batch, i, batch.bytes, off, len, kind);
+    else if (sp === SSDP_PORT || dp === SSDP_PORT) this.httpMessage(batch.bytes, off, len, 1);
+  }
+
+  /**
+   * An IP fragment goes to reassembly (defrag.ts), as in tshark's reassembled view: the
+   * datagram is read once whole, at the fragment that completes it.
+   */
+  private fragment(batch: PacketBatch, i: number): void {
+    const w = this.whole;
+    if (this.defrag.addInto(batch, i, w) && (w.flags[0]! & FLAG_HAS_PORTS) !== 0) this.packet(w, 0);
   }
 
   private dnsMessage(
@@ -188,6 +209,11 @@ export class AppLayer implements HttpSink, DnsTcpSink {
   /** HTTP messages lost this window (reassembly limits, sequence gaps). */
   get httpLost(): number {
     return this.streams.lost - this.lostBefore;
+  }
+
+  /** IP datagrams dropped unfinished this window (limits, cut fragments, idle). */
+  get defragLost(): number {
+    return this.defrag.lost - this.defragLostBefore;
   }
 
   /** DNS messages over TCP lost this window (reassembly limits, gaps, closed unfinished). */
@@ -273,6 +299,8 @@ export class AppLayer implements HttpSink, DnsTcpSink {
     this.lostBefore = this.streams.lost;
     this.dnsStreams.sweepIdle();
     this.dnsLostBefore = this.dnsStreams.lost;
+    this.defrag.sweepIdle();
+    this.defragLostBefore = this.defrag.lost;
     this.dns.clear(), this.http.clear();
     this.status.fill(0), this.dnsErrors.fill(0), this.rcodes.fill(0);
     this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;

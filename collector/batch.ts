@@ -62,6 +62,17 @@ export class PacketBatch {
   /** Offset and length of the L4 payload in `bytes` (for the application decoders). */
   readonly payloadOff: Uint32Array;
   readonly payloadLen: Uint32Array;
+  /**
+   * IP fragments only (FLAG_FRAGMENT; stale otherwise), for reassembly (defrag.ts): the
+   * identification, offset in bytes << 1 | More Fragments, where the fragment's data is in
+   * `bytes` and how long, and the protocol of the fragmented part (IPv6: the Fragment
+   * header's Next Header).
+   */
+  readonly fragId: Uint32Array;
+  readonly fragInfo: Uint32Array;
+  readonly fragDataOff: Uint32Array;
+  readonly fragDataLen: Uint32Array;
+  readonly fragNext: Uint8Array;
 
   /**
    * With `buffer` (at least {@link PacketBatch.bytesFor} bytes, e.g. a SharedArrayBuffer a
@@ -97,6 +108,10 @@ export class PacketBatch {
     this.tcpSeq = take(Uint32Array, 4, capacity);
     this.payloadOff = take(Uint32Array, 4, capacity);
     this.payloadLen = take(Uint32Array, 4, capacity);
+    this.fragId = take(Uint32Array, 4, capacity);
+    this.fragInfo = take(Uint32Array, 4, capacity);
+    this.fragDataOff = take(Uint32Array, 4, capacity);
+    this.fragDataLen = take(Uint32Array, 4, capacity);
     this.linkType = take(Uint16Array, 2, capacity);
     this.srcPort = take(Uint16Array, 2, capacity);
     this.dstPort = take(Uint16Array, 2, capacity);
@@ -106,13 +121,14 @@ export class PacketBatch {
     this.proto = take(Uint8Array, 1, capacity);
     this.flags = take(Uint8Array, 1, capacity);
     this.error = take(Uint8Array, 1, capacity);
+    this.fragNext = take(Uint8Array, 1, capacity);
     if (o !== PacketBatch.bytesFor(capacity)) throw new Error("PacketBatch.bytesFor is stale");
   }
 
   /** Bytes of every field of a batch of `capacity` packets (see the constructor). */
   static bytesFor(capacity: number): number {
-    // 1 double, 7 single words and 8 address words, 5 halves, 4 bytes per packet.
-    return capacity * (8 + 4 * 7 + 4 * 8 + 2 * 5 + 4);
+    // 1 double, 11 single words and 8 address words, 5 halves, 5 bytes per packet.
+    return capacity * (8 + 4 * 11 + 4 * 8 + 2 * 5 + 5);
   }
 }
 

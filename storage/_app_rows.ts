@@ -97,7 +97,8 @@ export function appendHttpStatus(
 
 /**
  * DNS decode problems (reasons dns_*) and messages lost to reassembly limits or sequence gaps
- * (http_lost, and dns_tcp_lost for DNS over TCP) as window_decode_errors rows.
+ * (http_lost; dns_tcp_lost for DNS over TCP; ip_defrag_lost for IP datagrams never whole) as
+ * window_decode_errors rows.
  */
 export function appendAppErrors(
   a: DuckDBAppender,
@@ -111,7 +112,11 @@ export function appendAppErrors(
     a.appendUBigInt(BigInt(app.dnsErrors[r]!));
     a.endRow();
   }
-  const lost: [string, number][] = [["http_lost", app.httpLost], ["dns_tcp_lost", app.dnsTcpLost]];
+  const lost: [string, number][] = [
+    ["http_lost", app.httpLost],
+    ["dns_tcp_lost", app.dnsTcpLost],
+    ["ip_defrag_lost", app.defragLost],
+  ];
   for (const [reason, n] of lost) {
     if (n === 0) continue;
     a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendVarchar(reason);

@@ -76,7 +76,8 @@ export async function summarize(
   );
   const errors = await store.rows(
     `SELECT reason, sum(packets) AS packets FROM window_decode_errors
-     WHERE source_no = $1 AND NOT starts_with(reason, 'dns_') AND reason <> 'http_lost'
+     WHERE source_no = $1 AND NOT starts_with(reason, 'dns_')
+       AND reason NOT IN ('http_lost', 'ip_defrag_lost')
      GROUP BY reason ORDER BY packets DESC, reason`,
     src,
   );

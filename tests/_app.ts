@@ -3,7 +3,14 @@
  * and `http.per_packet` (outer carrier), for comparison in the tests.
  */
 
-import { FAMILY_IPV4, FAMILY_NONE, FLAG_HAS_PORTS, PacketBatch } from "../collector/batch.ts";
+import {
+  FAMILY_IPV4,
+  FAMILY_NONE,
+  FLAG_FRAGMENT,
+  FLAG_HAS_PORTS,
+  PacketBatch,
+} from "../collector/batch.ts";
+import { Defragmenter } from "../collector/defrag.ts";
 import { decodeBatch } from "../collector/decode/mod.ts";
 import { decodeDns, dnsKind, DnsMessage, nameText } from "../collector/decode/dns.ts";
 import { decodeHttp, fieldText, HTTP_REQUEST, HttpMessage } from "../collector/decode/http.ts";
@@ -36,21 +43,31 @@ function addr(b: PacketBatch, i: number, which: Int32Array): string {
     : ipv6Text([0, 1, 2, 3].map((k) => which[w + k]! >>> 0));
 }
 
-/** Calls `fn` for every decoded IP frame with ports (frame numbers from 1, as tshark). */
+/**
+ * Calls `fn` for every decoded IP frame with ports (frame numbers from 1, as tshark). With
+ * `defragment`, IP fragments are reassembled first (as the app layer does): a datagram is
+ * given once, whole, at the frame that completes it.
+ */
 async function forEachFrame(
   path: string,
   fn: (b: PacketBatch, i: number, frame: number) => void,
+  defragment = false,
 ): Promise<void> {
   const r = await openCapture(path);
   const b = new PacketBatch();
+  const defrag = new Defragmenter(), whole = new PacketBatch(1);
   let frame = 0;
   try {
     for (let n; (n = await r.fill(b)) > 0;) {
       decodeBatch(b);
       for (let i = 0; i < n; i++) {
         frame++;
-        if (b.family[i] === FAMILY_NONE || (b.flags[i]! & FLAG_HAS_PORTS) === 0) continue;
-        fn(b, i, frame);
+        if (b.family[i] === FAMILY_NONE) continue;
+        if (defragment && (b.flags[i]! & FLAG_FRAGMENT) !== 0) {
+          if (defrag.addInto(b, i, whole) && (whole.flags[0]! & FLAG_HAS_PORTS) !== 0) {
+            fn(whole, 0, frame);
+          }
+        } else if ((b.flags[i]! & FLAG_HAS_PORTS) !== 0) fn(b, i, frame);
       }
     }
   } finally {
@@ -127,7 +144,7 @@ async function dnsEntries(path: string, reassemble: boolean): Promise<DnsEntry[]
     }
     if (messages.length === 0) return;
     out.push({ ...entryOf(b, i, frame, KINDS[kind]!, proto === 6 ? "tcp" : "udp"), messages });
-  });
+  }, reassemble);
   return out;
 }
 
@@ -192,6 +209,6 @@ export async function httpReassembled(
   await forEachFrame(path, (b, i, frame) => {
     e = entryOf(b, i, frame, "http", "tcp");
     re.segment(b, i, sink);
-  });
+  }, true);
   return { requests, responses, lost: re.lost };
 }

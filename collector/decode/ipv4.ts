@@ -22,6 +22,7 @@ import { decodeTransport } from "./transport.ts";
 
 const IPV4_MIN_HEADER = 20;
 const OFF_TOTAL_LEN = 2;
+const OFF_ID = 4;
 const OFF_FRAG = 6;
 const OFF_PROTO = 9;
 const OFF_SRC = 12;
@@ -66,15 +67,22 @@ export function decodeIpv4(
   const proto = b[off + OFF_PROTO]!;
   out.proto[i] = proto;
   const frag = (b[off + OFF_FRAG]! << 8) | b[off + OFF_FRAG + 1]!;
-  if ((frag & (FRAG_OFFSET_MASK | FRAG_MORE)) !== 0) out.flags[i] = out.flags[i]! | FLAG_FRAGMENT;
-  if ((frag & FRAG_OFFSET_MASK) !== 0) return; // not the first fragment: no L4 header here
   const l4 = off + hlen;
+  const datagramEnd = off + totalLen;
+  const limit = datagramEnd < end ? datagramEnd : end;
+  if ((frag & (FRAG_OFFSET_MASK | FRAG_MORE)) !== 0) {
+    out.flags[i] = out.flags[i]! | FLAG_FRAGMENT;
+    out.fragId[i] = (b[off + OFF_ID]! << 8) | b[off + OFF_ID + 1]!;
+    out.fragInfo[i] = ((frag & FRAG_OFFSET_MASK) << 4) | ((frag & FRAG_MORE) !== 0 ? 1 : 0);
+    out.fragDataOff[i] = l4;
+    out.fragDataLen[i] = limit > l4 ? limit - l4 : 0;
+    out.fragNext[i] = proto;
+  }
+  if ((frag & FRAG_OFFSET_MASK) !== 0) return; // not the first fragment: no L4 header here
   if (l4 > end) {
     out.error[i] = ERR_IPV4_OPTIONS_TRUNCATED;
     return;
   }
-  const datagramEnd = off + totalLen;
-  const limit = datagramEnd < end ? datagramEnd : end;
   if (isWalkedExtension(proto)) {
     // tshark dissects these IPv4 payloads as IPv6 extension headers; the flow keeps ip.proto.
     decodeExtensionChain(b, l4, limit, proto, false, out, i);

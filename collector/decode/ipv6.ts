@@ -145,8 +145,17 @@ export function decodeExtensionChain(
       return;
     }
     if (nh === NH_FRAGMENT) {
+      const firstHeader = (out.flags[i]! & FLAG_FRAGMENT) === 0;
       out.flags[i] = out.flags[i]! | FLAG_FRAGMENT;
       const fragOffset = ((b[p + 2]! << 8) | b[p + 3]!) >> 3;
+      if (fragmentsStop && firstHeader) {
+        // The outer header's first Fragment header: what reassembly needs.
+        out.fragId[i] = readWord(b, p + 4) >>> 0;
+        out.fragInfo[i] = (fragOffset << 4) | (b[p + 3]! & 1);
+        out.fragDataOff[i] = p + FRAGMENT_HEADER;
+        out.fragDataLen[i] = limit - p - FRAGMENT_HEADER;
+        out.fragNext[i] = b[p]!;
+      }
       if (fragOffset !== 0 && fragmentsStop) {
         out.proto[i] = b[p]!; // non-first fragment: no upper-layer header in it
         return;

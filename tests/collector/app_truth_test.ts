@@ -28,14 +28,6 @@ type Json = any;
  */
 const CAPPED_QUERIES = new Set(["tcpdump__dns_fwdptr.pcap:1"]);
 
-/**
- * Known differences of the reassembled HTTP view:
- * - pcapplusplus__frag_http_req.pcap frame 11: the request is split into 11 IPv4 fragments;
- *   tshark defragments IP and reports it with the last one. We do not reassemble IP
- *   fragments, so it is not found at all.
- */
-const NEEDS_IP_DEFRAG = new Set(["pcapplusplus__frag_http_req.pcap:11"]);
-
 const outer = (list: Json[] | undefined) =>
   (list ?? []).filter((e) => e.carrier === "outer").map(({ carrier: _c, ...e }) => norm(e));
 
@@ -64,10 +56,7 @@ for (const { path, name, truth } of captures()) {
     const got = await httpReassembled(path);
     for (const kind of ["requests", "responses"] as const) {
       if (kind === "responses") assert.equal(got.lost, 0, "no message lost to limits or gaps");
-      const want = outer(t.http?.reassembled?.[kind]).filter((e: Json) =>
-        !NEEDS_IP_DEFRAG.has(`${name}:${e.frame}`)
-      );
-      assert.deepEqual(got[kind].map(norm), want, kind);
+      assert.deepEqual(got[kind].map(norm), outer(t.http?.reassembled?.[kind]), kind);
     }
   });
   Deno.test(`HTTP per packet matches tshark: ${name}`, async () => {
