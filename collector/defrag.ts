@@ -18,8 +18,7 @@
 import { FAMILY_IPV4, FAMILY_IPV6, FAMILY_NONE, FLAG_FRAGMENT, type PacketBatch } from "./batch.ts";
 import { decodeExtensionChain, isWalkedExtension } from "./decode/ipv6.ts";
 import { decodeTransport } from "./decode/transport.ts";
-import { LaneIndex } from "../sketches/_lane_index.ts";
-import { hashWords } from "../sketches/hash.ts";
+import { FreeList, KeyedSlots } from "./_keyed_slots.ts";
 
 /** Payload bytes of one datagram at most (the IPv4 total length field's range). */
 export const DATAGRAM_MAX = 0xffff;
@@ -28,13 +27,10 @@ const TCP = 6, UDP = 17;
 const UNIT_WORDS = (UNITS + 31) >>> 5;
 
 export class Defragmenter {
-  readonly datagramsMax: number;
   /** Datagrams dropped unfinished (limits, cut or oversized fragments, idle). */
   lost = 0;
-  private readonly index: LaneIndex;
-  private readonly live: Uint8Array;
-  private readonly freeSlots: Int32Array;
-  private freeSlotTop: number;
+  /** The datagrams in progress. */
+  private readonly slots: KeyedSlots;
   /** Per datagram: its buffer (-1: none, its fragments are only absorbed), end (-1: not known). */
   private readonly buf: Int32Array;
   private readonly end: Int32Array;
@@ -46,26 +42,18 @@ export class Defragmenter {
   private pool: Uint8Array | null = null;
   /** Per buffer: one bit per 8-byte unit received. */
   private covered: Int32Array | null = null;
-  private readonly freeBufs: Int32Array;
-  private freeTop: number;
-  private readonly words = new Int32Array(10);
-  private readonly lanes = new Int32Array(2);
+  private readonly freeBufs: FreeList;
   /** Where the datagram completed by the last `add` is (valid until the next `add`). */
   doneOff = 0;
 
   constructor(datagramsMax = 1024, private readonly buffers = 64) {
-    this.datagramsMax = datagramsMax;
-    this.index = new LaneIndex(datagramsMax);
-    this.live = new Uint8Array(datagramsMax);
-    this.freeSlots = Int32Array.from({ length: datagramsMax }, (_, k) => datagramsMax - 1 - k);
-    this.freeSlotTop = datagramsMax;
+    this.slots = new KeyedSlots(datagramsMax);
     this.buf = new Int32Array(datagramsMax);
     this.end = new Int32Array(datagramsMax);
     this.reach = new Int32Array(datagramsMax);
     this.units = new Int32Array(datagramsMax);
     this.touched = new Uint8Array(datagramsMax);
-    this.freeBufs = Int32Array.from({ length: buffers }, (_, k) => buffers - 1 - k);
-    this.freeTop = buffers;
+    this.freeBufs = new FreeList(buffers);
   }
 
   /** The buffers' bytes; a completed datagram's payload starts at `doneOff`. */
@@ -144,28 +132,22 @@ export class Defragmenter {
 
   /** The datagram of fragment i, made if new; -1 when there is no room. */
   private datagram(batch: PacketBatch, i: number): number {
-    const w = this.words, q = i * 4;
+    const k = this.slots, w = k.key, q = i * 4;
     for (let j = 0; j < 4; j++) w[j] = batch.src[q + j]!, w[4 + j] = batch.dst[q + j]!;
     w[8] = batch.fragId[i]!, w[9] = (batch.family[i]! << 8) | batch.fragNext[i]!;
-    hashWords(w, 0, 10, this.lanes);
-    const a = this.lanes[0]!, b = this.lanes[1]!;
-    const s = this.index.find(a, b);
+    const s = k.find();
     if (s >= 0) return s;
-    if (this.freeSlotTop === 0) {
+    const n = k.add();
+    if (n < 0) {
       this.lost++;
       return -1;
     }
-    const n = this.freeSlots[--this.freeSlotTop]!;
-    this.live[n] = 1;
-    this.index.insert(n, a, b);
     this.end[n] = -1, this.units[n] = 0, this.reach[n] = 0;
-    if (this.freeTop === 0) {
-      this.buf[n] = -1; // kept without a buffer, so its other fragments are absorbed
-      this.lost++;
-    } else {
+    const buf = this.buf[n] = this.freeBufs.take();
+    if (buf < 0) this.lost++; // kept without a buffer, so its other fragments are absorbed
+    else {
       this.pool ??= new Uint8Array(this.buffers * DATAGRAM_MAX);
       this.covered ??= new Int32Array(this.buffers * UNIT_WORDS);
-      const buf = this.buf[n] = this.freeBufs[--this.freeTop]!;
       this.covered.fill(0, buf * UNIT_WORDS, (buf + 1) * UNIT_WORDS);
     }
     return n;
@@ -173,22 +155,21 @@ export class Defragmenter {
 
   /** Frees datagram d (and its buffer); `lost` when it ends unfinished with a buffer. */
   private drop(d: number, unfinished: boolean): void {
-    if (this.live[d] === 0) return;
+    if (this.slots.live[d] === 0) return;
     if (this.buf[d]! >= 0) {
       if (unfinished) this.lost++;
-      this.freeBufs[this.freeTop++] = this.buf[d]!;
+      this.freeBufs.give(this.buf[d]!);
     }
     this.buf[d] = -1;
-    this.live[d] = 0;
-    this.index.remove(d);
-    this.freeSlots[this.freeSlotTop++] = d;
+    this.slots.drop(d);
   }
 
   /** At each window's end: drops datagrams that got no fragment since the previous sweep. */
   sweepIdle(): void {
-    if (this.freeSlotTop === this.datagramsMax) return;
-    for (let d = 0; d < this.datagramsMax; d++) {
-      if (this.live[d] === 0) continue;
+    const k = this.slots;
+    if (k.used === 0) return;
+    for (let d = 0; d < k.max; d++) {
+      if (k.live[d] === 0) continue;
       if (this.touched[d] === 0) this.drop(d, true);
       else this.touched[d] = 0;
     }
@@ -196,6 +177,6 @@ export class Defragmenter {
 
   /** Datagrams in progress (for tests and limits). */
   get inProgress(): number {
-    return this.datagramsMax - this.freeSlotTop;
+    return this.slots.used;
   }
 }

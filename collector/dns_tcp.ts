@@ -14,8 +14,7 @@
  */
 
 import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "./batch.ts";
-import { LaneIndex } from "../sketches/_lane_index.ts";
-import { hashWords } from "../sketches/hash.ts";
+import { FreeList, KeyedSlots, NextSeq, SEQ_ALL_SEEN, SEQ_GAP } from "./_keyed_slots.ts";
 
 /** Where whole DNS messages go; false when the bytes are not DNS (the rest is skipped). */
 export interface DnsTcpSink {
@@ -29,15 +28,11 @@ const FIN = 0x01, SYN = 0x02, RST = 0x04, TCP = 6;
 const DONE = 1 << 30;
 
 export class DnsTcpReassembler {
-  readonly streamsMax: number;
   /** Messages lost to a limit, a sequence gap, or a close before they were whole. */
   lost = 0;
-  private readonly index: LaneIndex;
-  private readonly live: Uint8Array;
-  private readonly freeStreams: Int32Array;
-  private freeStreamTop: number;
-  private readonly seqValid: Uint8Array;
-  private readonly nextSeq: Uint32Array;
+  /** The directions followed. */
+  private readonly slots: KeyedSlots;
+  private readonly seq: NextSeq;
   /**
    * Per direction, its unfinished message: bytes seen (0: none), size with the prefix (0:
    * not known yet), the prefix's first byte, and its buffer (-1: not kept, for want of a
@@ -48,25 +43,16 @@ export class DnsTcpReassembler {
   private readonly first: Uint8Array;
   private readonly buf: Int32Array;
   private pool: Uint8Array | null = null;
-  private readonly freeBufs: Int32Array;
-  private freeTop: number;
-  private readonly words = new Int32Array(10);
-  private readonly lanes = new Int32Array(2);
+  private readonly freeBufs: FreeList;
 
   constructor(streamsMax = 4096, private readonly buffers = 64) {
-    this.streamsMax = streamsMax;
-    this.index = new LaneIndex(streamsMax);
-    this.live = new Uint8Array(streamsMax);
-    this.freeStreams = Int32Array.from({ length: streamsMax }, (_, k) => streamsMax - 1 - k);
-    this.freeStreamTop = streamsMax;
-    this.seqValid = new Uint8Array(streamsMax);
-    this.nextSeq = new Uint32Array(streamsMax);
+    this.slots = new KeyedSlots(streamsMax);
+    this.seq = new NextSeq(streamsMax);
     this.buf = new Int32Array(streamsMax);
     this.have = new Int32Array(streamsMax);
     this.need = new Int32Array(streamsMax);
     this.first = new Uint8Array(streamsMax);
-    this.freeBufs = Int32Array.from({ length: buffers }, (_, k) => buffers - 1 - k);
-    this.freeTop = buffers;
+    this.freeBufs = new FreeList(buffers);
   }
 
   /** Feeds TCP packet i of a DNS port; whole messages go to `sink`. Returns how many. */
@@ -84,18 +70,10 @@ export class DnsTcpReassembler {
     }
     const s = this.stream(batch, i, len > 0 || (flags & SYN) !== 0);
     if (s < 0) return len > 0 ? readAlone(bytes, p, end, sink) : 0;
-    const seq = batch.tcpSeq[i]!;
-    if ((flags & SYN) !== 0) this.seqValid[s] = 1, this.nextSeq[s] = (seq + 1) >>> 0;
-    else if (len > 0) {
-      if (this.seqValid[s] === 0) this.seqValid[s] = 1, this.nextSeq[s] = seq;
-      const delta = (seq - this.nextSeq[s]!) | 0;
-      if (delta > 0) this.reset(s); // bytes missing: a message in progress is lost
-      else if (delta < 0) {
-        if (-delta >= len) return this.close(s, flags, 0); // all seen before
-        p -= delta;
-      }
-      this.nextSeq[s] = (seq + len) >>> 0;
-    }
+    const skip = this.seq.advance(s, batch.tcpSeq[i]!, len, (flags & SYN) !== 0);
+    if (skip === SEQ_ALL_SEEN) return this.close(s, flags, 0);
+    if (skip === SEQ_GAP) this.reset(s); // bytes missing: a message in progress is lost
+    else p += skip;
     let done = 0;
     if (this.have[s]! > 0 && p < end) {
       const r = this.resume(s, bytes, p, end, sink);
@@ -162,33 +140,27 @@ export class DnsTcpReassembler {
 
   /** The direction of packet i (made when `create`); -1 when none or no room. */
   private stream(batch: PacketBatch, i: number, create: boolean): number {
-    const w = this.words, q = i * 4;
-    for (let j = 0; j < 4; j++) w[j] = batch.src[q + j]!, w[4 + j] = batch.dst[q + j]!;
-    w[8] = (batch.srcPort[i]! << 16) | batch.dstPort[i]!, w[9] = batch.family[i]!;
-    hashWords(w, 0, 10, this.lanes);
-    const a = this.lanes[0]!, b = this.lanes[1]!;
-    const s = this.index.find(a, b);
+    const k = this.slots;
+    const s = k.findDirection(batch, i);
     if (s >= 0 || !create) return s;
-    if (this.freeStreamTop === 0) return -1;
-    const n = this.freeStreams[--this.freeStreamTop]!;
-    this.live[n] = 1;
-    this.index.insert(n, a, b);
-    this.seqValid[n] = 0, this.buf[n] = -1, this.have[n] = 0;
+    const n = k.add();
+    if (n >= 0) this.seq.reset(n), this.buf[n] = -1, this.have[n] = 0;
     return n;
   }
 
   private take(s: number): boolean {
-    if (this.freeTop === 0) {
+    const b = this.freeBufs.take();
+    if (b < 0) {
       this.lost++;
       return false;
     }
     this.pool ??= new Uint8Array(this.buffers * MESSAGE_MAX);
-    this.buf[s] = this.freeBufs[--this.freeTop]!;
+    this.buf[s] = b;
     return true;
   }
 
   private release(s: number): void {
-    if (this.buf[s]! >= 0) this.freeBufs[this.freeTop++] = this.buf[s]!, this.buf[s] = -1;
+    if (this.buf[s]! >= 0) this.freeBufs.give(this.buf[s]!), this.buf[s] = -1;
   }
 
   /** Drops the unfinished message, if any (`lost`, unless counted when it found no buffer). */
@@ -199,23 +171,19 @@ export class DnsTcpReassembler {
   }
 
   private drop(s: number): void {
-    if (this.live[s] === 0) return;
-    this.live[s] = 0;
-    this.index.remove(s);
-    this.freeStreams[this.freeStreamTop++] = s;
+    this.slots.drop(s);
   }
 
   /** Frees every direction without an unfinished message (at each window's end). */
   sweepIdle(): void {
-    if (this.freeStreamTop === this.streamsMax) return;
-    for (let s = 0; s < this.streamsMax; s++) {
-      if (this.live[s] === 1 && this.have[s] === 0) this.drop(s);
-    }
+    const k = this.slots;
+    if (k.used === 0) return;
+    for (let s = 0; s < k.max; s++) if (k.live[s] === 1 && this.have[s] === 0) k.drop(s);
   }
 
   /** Directions followed (for tests and limits). */
   get streams(): number {
-    return this.streamsMax - this.freeStreamTop;
+    return this.slots.used;
   }
 }
 

@@ -275,13 +275,7 @@ export class FlowTable {
     for (let i = from; i < to; i++) {
       if (batch.family[i] === FAMILY_NONE) continue;
       const e = this.findOrInsert(k, 0, this.buildKey(batch, i, k, 0));
-      const wire = batch.wireLen[i]!;
-      if (e < 0) {
-        this.overflowPackets++;
-        this.overflowBytes += wire;
-        continue;
-      }
-      this.account(e * ENTRY_WORDS, batch, i, wire, batch.flags[i]!);
+      this.count(e, batch, i);
     }
   }
 
@@ -309,14 +303,15 @@ export class FlowTable {
         e = this.findOrInsert(k, 0, this.buildKey(batch, i, k, 0));
         if (e >= 0 && c >= 0) this.hintEntry[c] = e + 1;
       }
-      const wire = batch.wireLen[i]!;
-      if (e < 0) {
-        this.overflowPackets++;
-        this.overflowBytes += wire;
-        continue;
-      }
-      this.account(e * ENTRY_WORDS, batch, i, wire, batch.flags[i]!);
+      this.count(e, batch, i);
     }
+  }
+
+  /** Counts packet i into entry e, or as overflow when the table had no room (e < 0). */
+  private count(e: number, batch: PacketBatch, i: number): void {
+    const wire = batch.wireLen[i]!;
+    if (e >= 0) this.account(e * ENTRY_WORDS, batch, i, wire, batch.flags[i]!);
+    else this.overflowPackets++, this.overflowBytes += wire;
   }
 
   private growHints(c: number): void {

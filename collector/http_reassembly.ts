@@ -20,8 +20,7 @@
 
 import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "./batch.ts";
 import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
-import { LaneIndex } from "../sketches/_lane_index.ts";
-import { hashWords } from "../sketches/hash.ts";
+import { FreeList, KeyedSlots, NextSeq, SEQ_ALL_SEEN, SEQ_GAP } from "./_keyed_slots.ts";
 
 /**
  * Receives each completed message. Its fields are read from `r` (`textBytes` and the
@@ -43,17 +42,12 @@ const TCP = 6, FIN = 0x01, SYN = 0x02, RST = 0x04;
 const CR = 0x0d, LF = 0x0a;
 
 export class HttpReassembler {
-  readonly streamsMax: number;
   /** Messages lost to a limit (streams, header buffers) or a sequence gap. */
   lost = 0;
-  private readonly index: LaneIndex;
-  /** Live directions, and the free slots (a direction is freed at FIN/RST or when idle). */
-  private readonly live: Uint8Array;
-  private readonly freeStreams: Int32Array;
-  private freeStreamTop: number;
+  /** The directions followed (one is freed at FIN/RST or when idle). */
+  private readonly slots: KeyedSlots;
   private readonly phase: Uint8Array;
-  private readonly seqValid: Uint8Array;
-  private readonly nextSeq: Uint32Array;
+  private readonly seq: NextSeq;
   private readonly bodyLeft: Float64Array;
   private readonly chunkState: Uint8Array;
   private readonly lineLen: Int32Array;
@@ -72,8 +66,7 @@ export class HttpReassembler {
   private readonly freeText: Int32Array;
   private freeTextTop: number;
   private readonly pool: Uint8Array;
-  private readonly freeBufs: Int32Array;
-  private freeTop: number;
+  private readonly freeBufs: FreeList;
   /**
    * One bit per cheap hash of a direction's addresses and ports, set while a direction with
    * that hash has state: most TCP packets belong to no HTTP message and skip the full lookup.
@@ -94,21 +87,14 @@ export class HttpReassembler {
   private readonly m = new HttpMessage();
   /** Offset of the segment's payload when `m` already holds its decode, else -1. */
   private decodedAt = -1;
-  private readonly words = new Int32Array(10);
-  private readonly lanes = new Int32Array(2);
 
   constructor(streamsMax = 16384, buffers = 256, private readonly headerBytesMax = 16384) {
-    this.streamsMax = streamsMax;
-    this.index = new LaneIndex(streamsMax);
-    this.live = new Uint8Array(streamsMax);
+    this.slots = new KeyedSlots(streamsMax);
     this.heads = new Int32Array(streamsMax);
     this.asked = new Uint8Array(streamsMax);
     this.quick = new Int32Array(streamsMax);
-    this.freeStreams = Int32Array.from({ length: streamsMax }, (_, k) => streamsMax - 1 - k);
-    this.freeStreamTop = streamsMax;
     this.phase = new Uint8Array(streamsMax);
-    this.seqValid = new Uint8Array(streamsMax);
-    this.nextSeq = new Uint32Array(streamsMax);
+    this.seq = new NextSeq(streamsMax);
     this.bodyLeft = new Float64Array(streamsMax);
     this.chunkState = new Uint8Array(streamsMax);
     this.lineLen = new Int32Array(streamsMax);
@@ -127,8 +113,7 @@ export class HttpReassembler {
     this.freeText = Int32Array.from({ length: slots - 1 }, (_, k) => slots - 2 - k);
     this.freeTextTop = slots - 1;
     this.pool = new Uint8Array(buffers * headerBytesMax);
-    this.freeBufs = Int32Array.from({ length: buffers }, (_, k) => buffers - 1 - k);
-    this.freeTop = buffers;
+    this.freeBufs = new FreeList(buffers);
   }
 
   /** Feeds TCP packet i; completed messages go to `sink`. Returns how many completed. */
@@ -152,20 +137,12 @@ export class HttpReassembler {
     if (!starts && (this.maybe[q >>> 5]! & (1 << (q & 31))) === 0) return 0;
     const s = this.stream(batch, i, starts);
     if (s < 0) return 0;
-    const seq = batch.tcpSeq[i]!;
     let p = batch.payloadOff[i]!;
     const end = p + len;
-    if ((flags & SYN) !== 0) this.seqValid[s] = 1, this.nextSeq[s] = (seq + 1) >>> 0;
-    else if (len > 0) {
-      if (this.seqValid[s] === 0) this.seqValid[s] = 1, this.nextSeq[s] = seq;
-      const delta = (seq - this.nextSeq[s]!) | 0;
-      if (delta > 0) this.reset(s, true); // bytes missing: the message in progress is lost
-      else if (delta < 0) {
-        if (-delta >= len) return this.finish(s, flags, sink, 0); // all seen before
-        p -= delta;
-      }
-      this.nextSeq[s] = (seq + len) >>> 0;
-    }
+    const skip = this.seq.advance(s, batch.tcpSeq[i]!, len, (flags & SYN) !== 0);
+    if (skip === SEQ_ALL_SEEN) return this.finish(s, flags, sink, 0);
+    if (skip === SEQ_GAP) this.reset(s, true); // bytes missing: the message in progress is lost
+    else p += skip;
     let done = 0;
     while (p < end) {
       const ph = this.phase[s]!;
@@ -260,10 +237,7 @@ export class HttpReassembler {
   }
 
   private drop(s: number): void {
-    if (this.live[s] === 0) return;
-    this.live[s] = 0;
-    this.index.remove(s);
-    this.freeStreams[this.freeStreamTop++] = s;
+    this.slots.drop(s);
   }
 
   /**
@@ -272,10 +246,11 @@ export class HttpReassembler {
    * awaiting their answers, keep theirs.
    */
   sweepIdle(): void {
-    if (this.freeStreamTop === this.streamsMax) return;
+    const k = this.slots;
+    if (k.used === 0) return;
     this.maybe.fill(0);
-    for (let s = 0; s < this.streamsMax; s++) {
-      if (this.live[s] === 0) continue;
+    for (let s = 0; s < k.max; s++) {
+      if (k.live[s] === 0) continue;
       if (this.phase[s] === IDLE && this.msg[s] === -1 && this.asked[s] === 0) this.drop(s);
       else this.maybe[this.quick[s]! >>> 5]! |= 1 << (this.quick[s]! & 31);
     }
@@ -283,7 +258,11 @@ export class HttpReassembler {
 
   /** Directions with state (for tests and limits). */
   get streams(): number {
-    return this.streamsMax - this.freeStreamTop;
+    return this.slots.used;
+  }
+
+  get streamsMax(): number {
+    return this.slots.max;
   }
 
   /**
@@ -354,11 +333,7 @@ export class HttpReassembler {
    * request; true when that was a HEAD.
    */
   private answered(): boolean {
-    const b = this.batch!, i = this.at, w = this.words, q = i * 4;
-    for (let j = 0; j < 4; j++) w[j] = b.dst[q + j]!, w[4 + j] = b.src[q + j]!;
-    w[8] = (b.dstPort[i]! << 16) | b.srcPort[i]!, w[9] = b.family[i]!;
-    hashWords(w, 0, 10, this.lanes);
-    const r = this.index.find(this.lanes[0]!, this.lanes[1]!);
+    const r = this.slots.findDirection(this.batch!, this.at, true);
     if (r < 0 || this.asked[r] === 0) return false;
     const head = (this.heads[r]! & 1) === 1;
     this.heads[r] = this.heads[r]! >>> 1;
@@ -418,39 +393,35 @@ export class HttpReassembler {
 
   /** The stream of packet i's direction (created when `create`); -1 when none or no room. */
   private stream(batch: PacketBatch, i: number, create: boolean): number {
-    const w = this.words, q = i * 4;
-    for (let j = 0; j < 4; j++) w[j] = batch.src[q + j]!, w[4 + j] = batch.dst[q + j]!;
-    w[8] = (batch.srcPort[i]! << 16) | batch.dstPort[i]!, w[9] = batch.family[i]!;
-    hashWords(w, 0, 10, this.lanes);
-    const a = this.lanes[0]!, b = this.lanes[1]!;
-    const s = this.index.find(a, b);
+    const k = this.slots;
+    const s = k.findDirection(batch, i);
     if (s >= 0 || !create) return s;
-    if (this.freeStreamTop === 0) {
+    const n = k.add();
+    if (n < 0) {
       this.lost++;
       return -1;
     }
-    const n = this.freeStreams[--this.freeStreamTop]!;
-    this.live[n] = 1;
-    this.index.insert(n, a, b);
     const qh = quickHash(batch, i);
     this.quick[n] = qh;
     this.maybe[qh >>> 5]! |= 1 << (qh & 31);
-    this.phase[n] = IDLE, this.seqValid[n] = 0, this.buf[n] = -1, this.msg[n] = -1;
+    this.phase[n] = IDLE, this.buf[n] = -1, this.msg[n] = -1;
+    this.seq.reset(n);
     this.heads[n] = 0, this.asked[n] = 0;
     return n;
   }
 
   private take(s: number): boolean {
-    if (this.freeTop === 0) {
+    const b = this.freeBufs.take();
+    if (b < 0) {
       this.lost++;
       return false;
     }
-    this.buf[s] = this.freeBufs[--this.freeTop]!, this.bufLen[s] = 0;
+    this.buf[s] = b, this.bufLen[s] = 0;
     return true;
   }
 
   private release(s: number): void {
-    if (this.buf[s]! >= 0) this.freeBufs[this.freeTop++] = this.buf[s]!, this.buf[s] = -1;
+    if (this.buf[s]! >= 0) this.freeBufs.give(this.buf[s]!), this.buf[s] = -1;
   }
 
   /** Drops the message in progress (`lost` when one was). */
