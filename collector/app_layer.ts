@@ -21,7 +21,7 @@
 
 import { FAMILY_NONE, FLAG_FRAGMENT, FLAG_HAS_PORTS, PacketBatch } from "./batch.ts";
 import { Defragmenter } from "./defrag.ts";
-import { decodeDns, DNS_ERROR_NAMES, dnsKind, DnsMessage } from "./decode/dns.ts";
+import { decodeDns, DNS_ERROR_NAMES, dnsKind, dnsKindTcp, DnsMessage } from "./decode/dns.ts";
 import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
 import { HttpReassembler, type HttpSink } from "./http_reassembly.ts";
 import { DnsTcpReassembler, type DnsTcpSink } from "./dns_tcp.ts";
@@ -105,9 +105,9 @@ export class AppLayer implements HttpSink, DnsTcpSink {
     const len = batch.payloadLen[i]!;
     const proto = batch.proto[i]!, off = batch.payloadOff[i]!;
     const sp = batch.srcPort[i]!, dp = batch.dstPort[i]!;
-    const kind = dnsKind(sp, dp);
     // TCP streams see every segment: SYN starts the sequence, FIN can end a message.
     if (proto === TCP) {
+      const kind = dnsKindTcp(sp, dp);
       if (kind === 0) this.streams.segment(batch, i, this);
       else {
         // DNS over TCP, messages as reassembly completes them (dnsTcp below).
@@ -117,6 +117,7 @@ export class AppLayer implements HttpSink, DnsTcpSink {
       return;
     }
     if (len === 0 || proto !== UDP) return;
+    const kind = dnsKind(sp, dp);
     if (kind !== 0) this.dnsMessage(batch, i, batch.bytes, off, len, kind);
     else if (sp === SSDP_PORT || dp === SSDP_PORT) this.httpMessage(batch.bytes, off, len, 1);
   }

@@ -12,7 +12,7 @@ import {
 } from "../collector/batch.ts";
 import { Defragmenter } from "../collector/defrag.ts";
 import { decodeBatch } from "../collector/decode/mod.ts";
-import { decodeDns, dnsKind, DnsMessage, nameText } from "../collector/decode/dns.ts";
+import { decodeDns, dnsKind, dnsKindTcp, DnsMessage, nameText } from "../collector/decode/dns.ts";
 import { decodeHttp, fieldText, HTTP_REQUEST, HttpMessage } from "../collector/decode/http.ts";
 import { HttpReassembler, type HttpSink } from "../collector/http_reassembly.ts";
 import { DnsTcpReassembler } from "../collector/dns_tcp.ts";
@@ -125,7 +125,7 @@ async function dnsEntries(path: string, reassemble: boolean): Promise<DnsEntry[]
   await forEachFrame(path, (b, i, frame) => {
     const proto = b.proto[i]!;
     if (proto !== 6 && proto !== 17) return;
-    const kind = dnsKind(b.srcPort[i]!, b.dstPort[i]!);
+    const kind = (proto === 6 ? dnsKindTcp : dnsKind)(b.srcPort[i]!, b.dstPort[i]!);
     const len = b.payloadLen[i]!;
     if (kind === 0 || (len === 0 && !(proto === 6 && reassemble))) return;
     const off = b.payloadOff[i]!, bytes = b.bytes;

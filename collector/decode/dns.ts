@@ -263,11 +263,19 @@ export function nameText(m: DnsMessage, q: number): string {
   return DECODER.decode(m.names.subarray(o, o + m.nameLen[q]!));
 }
 
-/** Which DNS flavour a UDP/TCP port pair carries, by port (as tshark): 0 when none. */
+/** Which DNS flavour a UDP port pair carries, by port (as tshark): 0 when none. */
 export const APP_DNS = 1, APP_MDNS = 2, APP_LLMNR = 3;
 export function dnsKind(sport: number, dport: number): number {
   if (sport === 5353 || dport === 5353) return APP_MDNS;
   if (sport === 5355 || dport === 5355) return APP_LLMNR;
   if (sport === 53 || dport === 53) return APP_DNS;
   return 0;
+}
+
+/**
+ * The same over TCP, where tshark reads ports 53 and 5353 as plain DNS (mDNS and LLMNR are
+ * registered on UDP only).
+ */
+export function dnsKindTcp(sport: number, dport: number): number {
+  return sport === 53 || dport === 53 || sport === 5353 || dport === 5353 ? APP_DNS : 0;
 }

@@ -178,13 +178,16 @@ export async function generate(
   const state = new Uint8Array(flows);
   const generation = new Uint16Array(flows);
   const seqs = new Uint32Array(flows);
+  // TCP sequence numbers per connection and direction, counted in bytes (SYN and FIN count one)
+  // so that reassembly over TCP sees whole streams.
+  const clientSeq = new Uint32Array(flows), serverSeq = new Uint32Array(flows);
   const buf = new Uint8Array(8 * 1024 * 1024);
   const enc = new TextEncoder();
   const http = enc.encode(
     "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: netspectra-gen\r\n\r\n",
   );
   const httpResp = enc.encode(
-    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 512\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 400\r\n\r\n",
   );
   const ep: Endpoints = { v6: false, src: 0, dst: 0, srcPort: 0, dstPort: 0, vlan: -1 };
   const attacks = opts.attacks === undefined ? null : new Attacks(opts.attacks, packets, opts.seed);
@@ -308,7 +311,13 @@ export async function generate(
       ep.src = client, ep.dst = server, ep.srcPort = clientPort, ep.dstPort = serverPort;
     } else ep.src = server, ep.dst = client, ep.srcPort = serverPort, ep.dstPort = clientPort;
     if (l4 === 1 || l4 === 58) ep.srcPort = f & 0xffff;
-    const seq = seqs[f]!++;
+    let seq = seqs[f]!++;
+    if (l4 === 6) {
+      if (st === 0) clientSeq[f] = mix(h ^ generation[f]!), serverSeq[f] = mix(h + generation[f]!);
+      const dir = toServer ? clientSeq : serverSeq;
+      seq = dir[f]!;
+      dir[f] = (seq + len + ((flags & (SYN | FIN)) !== 0 ? 1 : 0)) >>> 0;
+    }
     const frame = writeRecord(
       header,
       buf,

@@ -9,6 +9,7 @@ import {
   DNS_QUERIES_MAX,
   DNS_RECORDS_WALK_MAX,
   dnsKind,
+  dnsKindTcp,
   DnsMessage,
   nameText,
 } from "../../../collector/decode/dns.ts";
@@ -167,4 +168,16 @@ Deno.test("dnsKind(): DNS, mDNS and LLMNR by port", () => {
     3,
   ], [40000, 80, 0]];
   for (const [s, d, k] of cases) assert.equal(dnsKind(s, d), k, `${s} → ${d}`);
+});
+
+Deno.test("dnsKindTcp(): DNS on TCP ports 53 and 5353, LLMNR not (as tshark registers them)", () => {
+  const cases: [number, number, number][] = [
+    [40000, 53, 1],
+    [53, 40000, 1],
+    [40000, 5353, 1],
+    [5353, 40000, 1],
+    [40000, 5355, 0],
+    [40000, 80, 0],
+  ];
+  for (const [s, d, k] of cases) assert.equal(dnsKindTcp(s, d), k, `${s} → ${d}`);
 });
