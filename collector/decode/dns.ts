@@ -263,13 +263,16 @@ export function nameText(m: DnsMessage, q: number): string {
   return DECODER.decode(m.names.subarray(o, o + m.nameLen[q]!));
 }
 
-/** Which DNS flavour a UDP port pair carries, by port (as tshark): 0 when none. */
+/** DNS flavours (the `num` of the app tables). */
 export const APP_DNS = 1, APP_MDNS = 2, APP_LLMNR = 3;
+
+/**
+ * Which DNS flavour a UDP port pair carries, by port as tshark picks a dissector: the lower
+ * port first; the higher one only when the lower is not a well-known port (below 1024), since
+ * those have dissectors of their own. 0 when none.
+ */
 export function dnsKind(sport: number, dport: number): number {
-  if (sport === 5353 || dport === 5353) return APP_MDNS;
-  if (sport === 5355 || dport === 5355) return APP_LLMNR;
-  if (sport === 53 || dport === 53) return APP_DNS;
-  return 0;
+  return byLowerPort(sport, dport, udpKind);
 }
 
 /**
@@ -277,5 +280,19 @@ export function dnsKind(sport: number, dport: number): number {
  * registered on UDP only).
  */
 export function dnsKindTcp(sport: number, dport: number): number {
-  return sport === 53 || dport === 53 || sport === 5353 || dport === 5353 ? APP_DNS : 0;
+  return byLowerPort(sport, dport, tcpKind);
+}
+
+function udpKind(port: number): number {
+  return port === 53 ? APP_DNS : port === 5353 ? APP_MDNS : port === 5355 ? APP_LLMNR : 0;
+}
+
+function tcpKind(port: number): number {
+  return port === 53 || port === 5353 ? APP_DNS : 0;
+}
+
+function byLowerPort(sport: number, dport: number, kindOf: (port: number) => number): number {
+  const lo = sport < dport ? sport : dport, hi = sport < dport ? dport : sport;
+  const k = kindOf(lo);
+  return k !== 0 || lo < 1024 ? k : kindOf(hi);
 }

@@ -161,12 +161,16 @@ Deno.test("decodeDns(): walks at most DNS_RECORDS_WALK_MAX questions, whatever q
   assert.ok(names.every((x) => x === "a.example"));
 });
 
-Deno.test("dnsKind(): DNS, mDNS and LLMNR by port", () => {
-  const cases: [number, number, number][] = [[40000, 53, 1], [53, 40000, 1], [5353, 5353, 2], [
-    40000,
-    5355,
-    3,
-  ], [40000, 80, 0]];
+Deno.test("dnsKind(): DNS, mDNS and LLMNR by port, the lower port first (as tshark)", () => {
+  const cases: [number, number, number][] = [
+    [40000, 53, 1],
+    [53, 40000, 1],
+    [5353, 5353, 2],
+    [40000, 5355, 3],
+    [40000, 80, 0],
+    [53, 5353, 1],
+    [123, 5353, 0], // NTP's port is tried first
+  ];
   for (const [s, d, k] of cases) assert.equal(dnsKind(s, d), k, `${s} → ${d}`);
 });
 
@@ -178,6 +182,7 @@ Deno.test("dnsKindTcp(): DNS on TCP ports 53 and 5353, LLMNR not (as tshark regi
     [5353, 40000, 1],
     [40000, 5355, 0],
     [40000, 80, 0],
+    [5353, 80, 0], // HTTP's port is tried first
   ];
   for (const [s, d, k] of cases) assert.equal(dnsKindTcp(s, d), k, `${s} → ${d}`);
 });
