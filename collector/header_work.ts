@@ -9,7 +9,7 @@
  * is closed only after every packet before it was counted (messages are handled in order).
  *
  * Protocol (main → helper): init, add {slot, from, to}, release {slot}, window, finish.
- * Helper → main: free {slot}, window {sketches}, records {words, length}, finished {overflow},
+ * Helper → main: free {slot}, window {parts}, records {words, length}, finished {overflow},
  * error {message}. Batches travel as header copies in shared slots, never as messages.
  *
  * @module
@@ -29,7 +29,7 @@ const SLOTS = 4;
 export interface HeaderWorkOptions {
   /** Exact tasks counted here (all or none of the engine's). */
   tasks: readonly TaskSpec[];
-  /** Sketch tasks counted here (all or none of the engine's). */
+  /** Sketch tasks counted here (the engine places them by kind). */
   sketches: readonly SketchSpec[];
   /** The flow lifecycle's options when it runs here; null when it runs elsewhere. */
   flows: Partial<FlowTrackerOptions> | null;
@@ -149,9 +149,9 @@ export class ThreadHeaderWork {
     opts: HeaderWorkOptions,
     private readonly onRecords: (r: FlowRecords) => Promise<void>,
   ) {
-    // Checked here, where a bad option gives its own error before any thread starts.
+    // Checked here, where a bad option gives its own error before any thread starts (sketch
+    // specs were checked with the configuration; building them here would allocate them twice).
     for (const t of opts.tasks) new FlowTable(t.key, t.flowsMax);
-    new SketchBank(opts.sketches, 1);
     if (opts.flows !== null) new FlowTracker(new FlowRecords(0), opts.flows);
     const buffers: SharedArrayBuffer[] = [];
     for (let k = 0; k < SLOTS; k++) {
