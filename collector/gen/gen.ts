@@ -297,7 +297,9 @@ export async function generate(
       l4 = 17;
       serverPort = 53;
       toServer = st === 0;
-      data = dnsMessage(seqs[f]! & 0xffff, f, st === 1, kind === KIND_DNS6);
+      // The answer carries its query's id (the flow's previous packet), so it can be matched.
+      const id = (seqs[f]! - (st === 1 ? 1 : 0)) & 0xffff;
+      data = dnsMessage(id, f, st === 1, kind === KIND_DNS6);
       len = data.length;
       state[f] = st === 0 ? 1 : 0;
     } else {
