@@ -130,3 +130,28 @@ export class NextSeq {
     return delta > 0 ? SEQ_GAP : -delta;
   }
 }
+
+/** At most one buffer per slot, out of a fixed number: which one each slot holds (-1: none). */
+export class SlotBuffers {
+  readonly of: Int32Array;
+  private readonly free: FreeList;
+
+  constructor(slots: number, buffers: number) {
+    this.of = new Int32Array(slots).fill(-1);
+    this.free = new FreeList(buffers);
+  }
+
+  /** Gives slot s a buffer; false when none is left. */
+  take(s: number): boolean {
+    const b = this.free.take();
+    if (b < 0) return false;
+    this.of[s] = b;
+    return true;
+  }
+
+  /** Gives slot s's buffer back, if it holds one. */
+  release(s: number): void {
+    const b = this.of[s]!;
+    if (b >= 0) this.free.give(b), this.of[s] = -1;
+  }
+}

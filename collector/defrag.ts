@@ -18,7 +18,7 @@
 import { FAMILY_IPV4, FAMILY_IPV6, FAMILY_NONE, FLAG_FRAGMENT, type PacketBatch } from "./batch.ts";
 import { decodeExtensionChain, isWalkedExtension } from "./decode/ipv6.ts";
 import { decodeTransport } from "./decode/transport.ts";
-import { FreeList, KeyedSlots } from "./_keyed_slots.ts";
+import { KeyedSlots, SlotBuffers } from "./_keyed_slots.ts";
 
 /** Payload bytes of one datagram at most (the IPv4 total length field's range). */
 export const DATAGRAM_MAX = 0xffff;
@@ -32,7 +32,7 @@ export class Defragmenter {
   /** The datagrams in progress. */
   private readonly slots: KeyedSlots;
   /** Per datagram: its buffer (-1: none, its fragments are only absorbed), end (-1: not known). */
-  private readonly buf: Int32Array;
+  private readonly bufs: SlotBuffers;
   private readonly end: Int32Array;
   /** Per datagram: the furthest byte any fragment reached (a last fragment must not be short). */
   private readonly reach: Int32Array;
@@ -42,18 +42,16 @@ export class Defragmenter {
   private pool: Uint8Array | null = null;
   /** Per buffer: one bit per 8-byte unit received. */
   private covered: Int32Array | null = null;
-  private readonly freeBufs: FreeList;
   /** Where the datagram completed by the last `add` is (valid until the next `add`). */
   doneOff = 0;
 
   constructor(datagramsMax = 1024, private readonly buffers = 64) {
     this.slots = new KeyedSlots(datagramsMax);
-    this.buf = new Int32Array(datagramsMax);
+    this.bufs = new SlotBuffers(datagramsMax, buffers);
     this.end = new Int32Array(datagramsMax);
     this.reach = new Int32Array(datagramsMax);
     this.units = new Int32Array(datagramsMax);
     this.touched = new Uint8Array(datagramsMax);
-    this.freeBufs = new FreeList(buffers);
   }
 
   /** The buffers' bytes; a completed datagram's payload starts at `doneOff`. */
@@ -73,7 +71,7 @@ export class Defragmenter {
     const d = this.datagram(batch, i);
     if (d < 0) return -1;
     this.touched[d] = 1;
-    const b = this.buf[d]!;
+    const b = this.bufs.of[d]!;
     if (b < 0) return -1;
     const to = from + len;
     const cut = batch.capLen[i]! < batch.wireLen[i]!;
@@ -143,9 +141,9 @@ export class Defragmenter {
       return -1;
     }
     this.end[n] = -1, this.units[n] = 0, this.reach[n] = 0;
-    const buf = this.buf[n] = this.freeBufs.take();
-    if (buf < 0) this.lost++; // kept without a buffer, so its other fragments are absorbed
+    if (!this.bufs.take(n)) this.lost++; // kept without a buffer: its fragments are absorbed
     else {
+      const buf = this.bufs.of[n]!;
       this.pool ??= new Uint8Array(this.buffers * DATAGRAM_MAX);
       this.covered ??= new Int32Array(this.buffers * UNIT_WORDS);
       this.covered.fill(0, buf * UNIT_WORDS, (buf + 1) * UNIT_WORDS);
@@ -156,11 +154,8 @@ export class Defragmenter {
   /** Frees datagram d (and its buffer); `lost` when it ends unfinished with a buffer. */
   private drop(d: number, unfinished: boolean): void {
     if (this.slots.live[d] === 0) return;
-    if (this.buf[d]! >= 0) {
-      if (unfinished) this.lost++;
-      this.freeBufs.give(this.buf[d]!);
-    }
-    this.buf[d] = -1;
+    if (unfinished && this.bufs.of[d]! >= 0) this.lost++;
+    this.bufs.release(d);
     this.slots.drop(d);
   }
 

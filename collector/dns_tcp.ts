@@ -14,7 +14,7 @@
  */
 
 import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "./batch.ts";
-import { FreeList, KeyedSlots, NextSeq, SEQ_ALL_SEEN, SEQ_GAP } from "./_keyed_slots.ts";
+import { KeyedSlots, NextSeq, SEQ_ALL_SEEN, SEQ_GAP, SlotBuffers } from "./_keyed_slots.ts";
 
 /** Where whole DNS messages go; false when the bytes are not DNS (the rest is skipped). */
 export interface DnsTcpSink {
@@ -41,18 +41,16 @@ export class DnsTcpReassembler {
   private readonly have: Int32Array;
   private readonly need: Int32Array;
   private readonly first: Uint8Array;
-  private readonly buf: Int32Array;
+  private readonly bufs: SlotBuffers;
   private pool: Uint8Array | null = null;
-  private readonly freeBufs: FreeList;
 
   constructor(streamsMax = 4096, private readonly buffers = 64) {
     this.slots = new KeyedSlots(streamsMax);
     this.seq = new NextSeq(streamsMax);
-    this.buf = new Int32Array(streamsMax);
+    this.bufs = new SlotBuffers(streamsMax, buffers);
     this.have = new Int32Array(streamsMax);
     this.need = new Int32Array(streamsMax);
     this.first = new Uint8Array(streamsMax);
-    this.freeBufs = new FreeList(buffers);
   }
 
   /** Feeds TCP packet i of a DNS port; whole messages go to `sink`. Returns how many. */
@@ -91,7 +89,7 @@ export class DnsTcpReassembler {
       }
       const n = end - p;
       this.have[s] = n, this.need[s] = l >= 0 ? 2 + l : 0, this.first[s] = bytes[p]!;
-      if (this.take(s)) this.pool!.set(bytes.subarray(p, end), this.buf[s]! * MESSAGE_MAX);
+      if (this.take(s)) this.pool!.set(bytes.subarray(p, end), this.bufs.of[s]! * MESSAGE_MAX);
       break;
     }
     return this.close(s, flags, done);
@@ -109,7 +107,7 @@ export class DnsTcpReassembler {
     end: number,
     sink: DnsTcpSink,
   ): number {
-    const b = this.buf[s]!, pool = this.pool, base = b * MESSAGE_MAX;
+    const b = this.bufs.of[s]!, pool = this.pool, base = b * MESSAGE_MAX;
     let have = this.have[s]!;
     if (this.need[s] === 0) {
       // One byte of the prefix so far: the next completes it.
@@ -144,28 +142,26 @@ export class DnsTcpReassembler {
     const s = k.findDirection(batch, i);
     if (s >= 0 || !create) return s;
     const n = k.add();
-    if (n >= 0) this.seq.reset(n), this.buf[n] = -1, this.have[n] = 0;
+    if (n >= 0) this.seq.reset(n), this.bufs.release(n), this.have[n] = 0;
     return n;
   }
 
   private take(s: number): boolean {
-    const b = this.freeBufs.take();
-    if (b < 0) {
+    if (!this.bufs.take(s)) {
       this.lost++;
       return false;
     }
     this.pool ??= new Uint8Array(this.buffers * MESSAGE_MAX);
-    this.buf[s] = b;
     return true;
   }
 
   private release(s: number): void {
-    if (this.buf[s]! >= 0) this.freeBufs.give(this.buf[s]!), this.buf[s] = -1;
+    this.bufs.release(s);
   }
 
   /** Drops the unfinished message, if any (`lost`, unless counted when it found no buffer). */
   private reset(s: number): void {
-    if (this.buf[s]! >= 0) this.lost++;
+    if (this.bufs.of[s]! >= 0) this.lost++;
     this.release(s);
     this.have[s] = 0;
   }

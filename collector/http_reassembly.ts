@@ -20,7 +20,7 @@
 
 import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "./batch.ts";
 import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
-import { FreeList, KeyedSlots, NextSeq, SEQ_ALL_SEEN, SEQ_GAP } from "./_keyed_slots.ts";
+import { KeyedSlots, NextSeq, SEQ_ALL_SEEN, SEQ_GAP, SlotBuffers } from "./_keyed_slots.ts";
 
 /**
  * Receives each completed message. Its fields are read from `r` (`textBytes` and the
@@ -51,7 +51,7 @@ export class HttpReassembler {
   private readonly bodyLeft: Float64Array;
   private readonly chunkState: Uint8Array;
   private readonly lineLen: Int32Array;
-  private readonly buf: Int32Array;
+  private readonly bufs: SlotBuffers;
   private readonly bufLen: Int32Array;
   /** Per direction: the text slot of its message in progress (-1: none). */
   private readonly msg: Int32Array;
@@ -66,7 +66,6 @@ export class HttpReassembler {
   private readonly freeText: Int32Array;
   private freeTextTop: number;
   private readonly pool: Uint8Array;
-  private readonly freeBufs: FreeList;
   /**
    * One bit per cheap hash of a direction's addresses and ports, set while a direction with
    * that hash has state: most TCP packets belong to no HTTP message and skip the full lookup.
@@ -98,7 +97,7 @@ export class HttpReassembler {
     this.bodyLeft = new Float64Array(streamsMax);
     this.chunkState = new Uint8Array(streamsMax);
     this.lineLen = new Int32Array(streamsMax);
-    this.buf = new Int32Array(streamsMax).fill(-1);
+    this.bufs = new SlotBuffers(streamsMax, buffers);
     this.bufLen = new Int32Array(streamsMax);
     this.msg = new Int32Array(streamsMax).fill(-1);
     // One text slot per header buffer and as many again for messages whose body is coming,
@@ -113,7 +112,6 @@ export class HttpReassembler {
     this.freeText = Int32Array.from({ length: slots - 1 }, (_, k) => slots - 2 - k);
     this.freeTextTop = slots - 1;
     this.pool = new Uint8Array(buffers * headerBytesMax);
-    this.freeBufs = new FreeList(buffers);
   }
 
   /** Feeds TCP packet i; completed messages go to `sink`. Returns how many completed. */
@@ -281,7 +279,7 @@ export class HttpReassembler {
       if (!this.take(s)) return -1;
       this.phase[s] = HEADERS;
     }
-    const k = this.buf[s]!, base = k * this.headerBytesMax, had = this.bufLen[s]!;
+    const k = this.bufs.of[s]!, base = k * this.headerBytesMax, had = this.bufLen[s]!;
     const n = Math.min(end - p, this.headerBytesMax - had);
     this.pool.set(b.subarray(p, p + n), base + had);
     this.bufLen[s] = had + n;
@@ -404,24 +402,24 @@ export class HttpReassembler {
     const qh = quickHash(batch, i);
     this.quick[n] = qh;
     this.maybe[qh >>> 5]! |= 1 << (qh & 31);
-    this.phase[n] = IDLE, this.buf[n] = -1, this.msg[n] = -1;
+    this.phase[n] = IDLE, this.msg[n] = -1;
+    this.bufs.release(n);
     this.seq.reset(n);
     this.heads[n] = 0, this.asked[n] = 0;
     return n;
   }
 
   private take(s: number): boolean {
-    const b = this.freeBufs.take();
-    if (b < 0) {
+    if (!this.bufs.take(s)) {
       this.lost++;
       return false;
     }
-    this.buf[s] = b, this.bufLen[s] = 0;
+    this.bufLen[s] = 0;
     return true;
   }
 
   private release(s: number): void {
-    if (this.buf[s]! >= 0) this.freeBufs.give(this.buf[s]!), this.buf[s] = -1;
+    this.bufs.release(s);
   }
 
   /** Drops the message in progress (`lost` when one was). */
