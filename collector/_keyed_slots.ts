@@ -1,8 +1,10 @@
 /**
- * Bookkeeping the reassemblers share. KeyedSlots: a fixed number of slots found by a 10-word key (addresses, ports or ids, and a tag word),
- * with a free list: the directions and datagrams the reassemblers follow
- * (http_reassembly.ts, dns_tcp.ts, defrag.ts). The owner keeps its per-slot state in its own
- * arrays indexed by slot, and resets it when `add` hands out a slot.
+ * Bookkeeping the reassemblers share (http_reassembly.ts, dns_tcp.ts, defrag.ts):
+ * - KeyedSlots: a fixed number of slots found by a 10-word key (addresses, ports or ids, and a
+ *   tag word), with a free list: the directions and datagrams followed. The owner keeps its
+ *   per-slot state in its own arrays indexed by slot and resets it when `add` hands out a slot.
+ * - FreeList and SlotBuffers: free numbers, and one buffer per slot out of a fixed pool.
+ * - NextSeq: the next expected TCP sequence number per direction.
  *
  * @module
  */

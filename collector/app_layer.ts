@@ -3,8 +3,9 @@
  * read from each packet on its own; DNS and HTTP over TCP through reassembly; IP fragments
  * are reassembled first (defrag.ts), for both.
  *
- * - DNS (UDP and TCP port 53, mDNS 5353, LLMNR 5355; over TCP the length-prefixed messages
- *   as reassembly completes them, dns_tcp.ts): per (query name, type, flavour) the queries, responses, NXDOMAIN and
+ * - DNS (UDP port 53, mDNS 5353 and LLMNR 5355, the lower port first as tshark picks; TCP
+ *   ports 53 and 5353 as DNS, the length-prefixed messages as reassembly completes them,
+ *   dns_tcp.ts): per (query name, type, flavour) the queries, responses, NXDOMAIN and
  *   other error responses, and response times — a response is matched to its query by
  *   client address and port, server address and port and message id, within the window.
  * - HTTP over TCP (any port): messages as TCP reassembly completes them (http_reassembly.ts:
@@ -68,7 +69,7 @@ export class AppLayer implements HttpSink, DnsTcpSink {
   readonly streams = new HttpReassembler();
   /** DNS over TCP, reassembled likewise. */
   readonly dnsStreams = new DnsTcpReassembler();
-  /** IP fragments, reassembled for DNS and HTTP; and the one-packet batch a datagram is read from. */
+  /** IP fragments, reassembled for DNS and HTTP; a whole datagram is read from `whole`. */
   readonly defrag = new Defragmenter();
   private readonly whole = new PacketBatch(1);
   private defragLostBefore = 0;

@@ -165,6 +165,13 @@ Deno.test("netspectra user mistakes get one clear line and a non-zero exit", asy
     [["frobnicate"], 2, /unknown command "frobnicate"/],
     [["gen", "--packets", "ten", "-o", "/tmp/x.pcap"], 2, /--packets must be a whole number/],
     [["gen"], 2, /--packets is required; -o FILE is required/],
+    [["gen", "--packets", "10", "--dns", "120", "-o", "/tmp/x.pcap"], 2, /--dns must be a percent/],
+    [["gen", "--packets", "10", "--http", "x", "-o", "/tmp/x.pcap"], 2, /--http must be a percent/],
+    [
+      ["gen", "--packets", "10", "--dns", "60", "--http", "50", "-o", "/tmp/x.pcap"],
+      2,
+      /--dns and --http together must be at most 100/,
+    ],
   ];
   try {
     for (const [args, code, pattern] of cases) {

@@ -132,7 +132,7 @@ Deno.test("Defragmenter: one line per case (what completes at which fragment)", 
   }
 });
 
-Deno.test("Defragmenter: limits — no buffer, datagrams past 65,535 bytes, idle ones swept", async () => {
+Deno.test("Defragmenter: limits (no buffer, past 65,535 bytes, idle datagrams swept)", async () => {
   const dg = udpDatagram(3000);
   const one = new Defragmenter(16, 1);
   assert.deepEqual(
