@@ -313,12 +313,13 @@ export async function generate(
       ep.src = client, ep.dst = server, ep.srcPort = clientPort, ep.dstPort = serverPort;
     } else ep.src = server, ep.dst = client, ep.srcPort = serverPort, ep.dstPort = clientPort;
     if (l4 === 1 || l4 === 58) ep.srcPort = f & 0xffff;
-    let seq = seqs[f]!++;
+    let seq = seqs[f]!++, ack = seq ^ 0x5a5a5a5a;
     if (l4 === 6) {
       if (st === 0) clientSeq[f] = mix(h ^ generation[f]!), serverSeq[f] = mix(h + generation[f]!);
       const dir = toServer ? clientSeq : serverSeq;
       seq = dir[f]!;
       dir[f] = (seq + len + ((flags & (SYN | FIN)) !== 0 ? 1 : 0)) >>> 0;
+      ack = (toServer ? serverSeq : clientSeq)[f]!; // all the other side sent so far
     }
     const frame = writeRecord(
       header,
@@ -332,6 +333,7 @@ export async function generate(
       len,
       opts.startSec,
       usec,
+      ack,
     );
     o += 16 + frame, bytes += frame;
   }
@@ -355,8 +357,9 @@ function writeRecord(
   len: number,
   startSec: number,
   usec: number,
+  ack?: number,
 ): number {
-  const frameLen = writeFrame(buf, o + 16, ep, l4, flags, seq, data, len);
+  const frameLen = writeFrame(buf, o + 16, ep, l4, flags, seq, data, len, ack);
   view.setUint32(o, startSec + Math.floor(usec / 1e6), true);
   view.setUint32(o + 4, Math.floor(usec % 1e6), true);
   view.setUint32(o + 8, frameLen, true);

@@ -43,7 +43,8 @@ function ipv6Addr(b: Uint8Array, o: number, last: number): void {
 }
 
 /**
- * Writes one frame at `o` and returns its length. `l4` is 6, 17, 1 or 58; `payload` bytes
+ * Writes one frame at `o` and returns its length. `l4` is 6, 17, 1 or 58; `ack` is the TCP
+ * acknowledgment number when ACK is set (default: a number derived from `seq`); `payload` bytes
  * (already written by the caller at the returned payload offset is not possible, so the
  * payload is copied from `data` when given, else zero-filled).
  */
@@ -56,6 +57,7 @@ export function writeFrame(
   seq: number,
   data: Uint8Array | null,
   payloadLen: number,
+  ack = seq ^ 0x5a5a5a5a,
 ): number {
   const start = o;
   // Locally administered MACs derived from the addresses keep frames deterministic.
@@ -100,7 +102,7 @@ export function writeFrame(
     put16(b, o, ep.srcPort);
     put16(b, o + 2, ep.dstPort);
     put32(b, o + 4, seq);
-    put32(b, o + 8, (tcpFlags & 0x10) !== 0 ? seq ^ 0x5a5a5a5a : 0);
+    put32(b, o + 8, (tcpFlags & 0x10) !== 0 ? ack : 0);
     b[o + 12] = 0x50;
     b[o + 13] = tcpFlags;
     put16(b, o + 14, 65535);
