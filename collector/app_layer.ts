@@ -10,8 +10,8 @@
  *   client address and port, server address and port and message id, within the window.
  * - HTTP over TCP (any port): messages as TCP reassembly completes them (http_reassembly.ts:
  *   counted at the packet that completes the body, as tshark's reassembled view); SSDP on UDP
- *   1900 per packet. Requests per (host, method, path — the target up to "?"), responses per
- *   status.
+ *   1900 per packet. Requests per (host, method, path — the target up to "?") and per
+ *   User-Agent, responses per status.
  *
  * Malformed DNS messages are counted by reason (dns_truncated, dns_pointer_loop, …).
  * Nothing is allocated per packet: names and paths are copied into the tables' arenas once
@@ -24,7 +24,7 @@ import { FAMILY_NONE, FLAG_FRAGMENT, FLAG_HAS_PORTS, PacketBatch } from "./batch
 import { Defragmenter } from "./defrag.ts";
 import { decodeDns, DNS_ERROR_NAMES, dnsKind, dnsKindTcp, DnsMessage } from "./decode/dns.ts";
 import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
-import { HttpReassembler, type HttpSink } from "./http_reassembly.ts";
+import { AGENT_MAX, HttpReassembler, type HttpSink } from "./http_reassembly.ts";
 import { DnsTcpReassembler, type DnsTcpSink } from "./dns_tcp.ts";
 import { TextTable } from "./text_table.ts";
 import { LaneIndex } from "../sketches/_lane_index.ts";
@@ -37,6 +37,7 @@ const DNS_COUNTERS = 7;
 /** Distinct keys per window, and their text, at most. */
 export const DNS_NAMES_MAX = 1 << 16;
 export const HTTP_KEYS_MAX = 1 << 16;
+export const HTTP_AGENTS_MAX = 1 << 15;
 /** Queries waiting for their answer within a window at most (more are not timed). */
 export const DNS_PENDING_MAX = 1 << 14;
 /** Path bytes kept (longer targets are cut; the cut is part of the key). */
@@ -51,6 +52,8 @@ const TCP = 6, UDP = 17, SSDP_PORT = 1900;
 export class AppLayer implements HttpSink, DnsTcpSink {
   readonly dns = new TextTable(DNS_COUNTERS, DNS_NAMES_MAX, 8 << 20);
   readonly http = new TextTable(1, HTTP_KEYS_MAX, 16 << 20);
+  /** Requests per User-Agent (num: HTTP 0 / SSDP 1); requests without one are not in it. */
+  readonly agents = new TextTable(1, HTTP_AGENTS_MAX, 8 << 20);
   /** Responses per [protocol * STATUS_CODES + code]. */
   readonly status = new Float64Array(2 * STATUS_CODES);
   /** DNS responses per [flavour * 16 + RCODE]. */
@@ -237,6 +240,7 @@ export class AppLayer implements HttpSink, DnsTcpSink {
         r.uriLength(t),
         0,
       );
+      this.countAgent(r.textBytes, r.agentAt(t), r.agentLength(t), 0);
     }
   }
 
@@ -256,7 +260,15 @@ export class AppLayer implements HttpSink, DnsTcpSink {
         h.uriLen,
         protocol,
       );
+      this.countAgent(bytes, h.agentOff, Math.min(h.agentLen, AGENT_MAX), protocol);
     }
+  }
+
+  /** Counts a request under its User-Agent, if it has one (at most AGENT_MAX bytes kept). */
+  private countAgent(b: Uint8Array, off: number, len: number, protocol: number): void {
+    if (len < 0) return;
+    const e = this.agents.entry(b, off, len, protocol);
+    if (e >= 0) this.agents.values[e]!++;
   }
 
   private countResponse(code: number, protocol: number): void {
@@ -303,7 +315,7 @@ export class AppLayer implements HttpSink, DnsTcpSink {
     this.dnsLostBefore = this.dnsStreams.lost;
     this.defrag.sweepIdle();
     this.defragLostBefore = this.defrag.lost;
-    this.dns.clear(), this.http.clear();
+    this.dns.clear(), this.http.clear(), this.agents.clear();
     this.status.fill(0), this.dnsErrors.fill(0), this.rcodes.fill(0);
     this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;
     if (this.freeTop !== DNS_PENDING_MAX) {

@@ -30,10 +30,12 @@ export interface HttpSink {
   message(r: HttpReassembler, m: number): void;
 }
 
-/** Text kept per message in progress: method, host, target and version. */
+/** Text kept per message in progress: method, host, target, version and User-Agent. */
 const METHOD_MAX = 24, HOST_MAX = 255, URI_MAX = 1024, VERSION_LEN = 8;
-const TEXT_SLOT = METHOD_MAX + HOST_MAX + URI_MAX + VERSION_LEN;
+export const AGENT_MAX = 256;
+const TEXT_SLOT = METHOD_MAX + HOST_MAX + URI_MAX + VERSION_LEN + AGENT_MAX;
 const T_METHOD = 0, T_HOST = METHOD_MAX, T_URI = T_HOST + HOST_MAX, T_VERSION = T_URI + URI_MAX;
+const T_AGENT = T_VERSION + VERSION_LEN;
 
 const IDLE = 0, HEADERS = 1, BODY = 2, CHUNKED = 3, UNTIL_CLOSE = 4;
 // Chunked body states.
@@ -55,12 +57,16 @@ export class HttpReassembler {
   private readonly bufLen: Int32Array;
   /** Per direction: the text slot of its message in progress (-1: none). */
   private readonly msg: Int32Array;
-  /** Per text slot: request?, status code, method / host / target lengths (host -1: none). */
+  /**
+   * Per text slot: request?, status code, method / host / target / User-Agent lengths (host and
+   * User-Agent -1: none).
+   */
   private readonly isRequest: Uint8Array;
   private readonly status: Uint16Array;
   private readonly methodLen: Int16Array;
   private readonly hostLen: Int16Array;
   private readonly uriLen: Int16Array;
+  private readonly agentLen: Int16Array;
   /** Message text, TEXT_SLOT bytes per slot (read by sinks, see HttpSink). */
   readonly textBytes: Uint8Array;
   private readonly freeText: Int32Array;
@@ -108,6 +114,7 @@ export class HttpReassembler {
     this.methodLen = new Int16Array(slots);
     this.hostLen = new Int16Array(slots);
     this.uriLen = new Int16Array(slots);
+    this.agentLen = new Int16Array(slots);
     this.textBytes = new Uint8Array(slots * TEXT_SLOT);
     this.freeText = Int32Array.from({ length: slots - 1 }, (_, k) => slots - 2 - k);
     this.freeTextTop = slots - 1;
@@ -193,6 +200,9 @@ export class HttpReassembler {
       ? copyText(b, m.hostOff, m.hostLen, tb, o + T_HOST, HOST_MAX)
       : -1;
     copyText(b, m.versionOff, VERSION_LEN, tb, o + T_VERSION, VERSION_LEN);
+    this.agentLen[t] = request && m.agentLen >= 0
+      ? copyText(b, m.agentOff, m.agentLen, tb, o + T_AGENT, AGENT_MAX)
+      : -1;
   }
 
   // Readers of a completed message's slot (valid during HttpSink.message).
@@ -223,6 +233,13 @@ export class HttpReassembler {
   }
   versionAt(t: number): number {
     return t * TEXT_SLOT + T_VERSION;
+  }
+  /** User-Agent (requests; length -1: none), at most AGENT_MAX bytes. */
+  agentAt(t: number): number {
+    return t * TEXT_SLOT + T_AGENT;
+  }
+  agentLength(t: number): number {
+    return this.agentLen[t]!;
   }
 
   /** On FIN or RST: a response that runs to the close completes (FIN); the rest is dropped. */

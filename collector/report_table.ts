@@ -137,6 +137,17 @@ function appLines(a: AppSummary): string[] {
             .join(", "),
       );
     }
+    if (h.user_agents.length > 0) {
+      out.push(
+        ...table(
+          ["user agent", "requests"],
+          h.user_agents.map((x) => [
+            x.protocol === "http" ? x.user_agent : `${x.user_agent} (ssdp)`,
+            x.requests,
+          ]),
+        ),
+      );
+    }
   }
   return out;
 }

@@ -63,6 +63,8 @@ export interface AppSummary {
       requests: number;
     }[];
     status: { protocol: string; code: number; responses: number }[];
+    /** Requests per User-Agent, most first (requests without one are not listed). */
+    user_agents: { protocol: string; user_agent: string; requests: number }[];
   };
 }
 

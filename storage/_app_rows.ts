@@ -79,6 +79,22 @@ export function appendHttp(
   }
 }
 
+/** Requests per User-Agent (window_http_agents). */
+export function appendHttpAgents(
+  a: DuckDBAppender,
+  sourceNo: number,
+  start: DuckDBTimestampValue,
+  app: AppLayer,
+): void {
+  const t = app.agents;
+  for (let e = 0; e < t.size; e++) {
+    a.appendUInteger(sourceNo), a.appendTimestamp(start);
+    a.appendVarchar(HTTP_PROTOCOLS[t.keyNum[e]! & 1]!), a.appendVarchar(t.keyText(e));
+    a.appendUBigInt(BigInt(t.values[e]!));
+    a.endRow();
+  }
+}
+
 export function appendHttpStatus(
   a: DuckDBAppender,
   sourceNo: number,

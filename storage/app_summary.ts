@@ -46,6 +46,11 @@ export async function summarizeApp(
      WHERE source_no = $1 GROUP BY ALL ORDER BY sum(responses) DESC, code`,
     src,
   );
+  const agents = await store.rows(
+    `SELECT protocol, user_agent, sum(requests) AS requests FROM window_http_agents
+     WHERE source_no = $1 GROUP BY ALL ORDER BY sum(requests) DESC, user_agent ${lim}`,
+    src,
+  );
   const [h] = await store.rows(
     `SELECT (SELECT sum(requests) FROM window_http WHERE source_no = $1) AS req,
             (SELECT sum(responses) FROM window_http_status WHERE source_no = $1) AS res,
@@ -87,6 +92,11 @@ export async function summarizeApp(
         protocol: String(x.protocol),
         code: num(x.code),
         responses: num(x.responses),
+      })),
+      user_agents: agents.map((x) => ({
+        protocol: String(x.protocol),
+        user_agent: String(x.user_agent),
+        requests: num(x.requests),
       })),
     },
   };

@@ -240,6 +240,19 @@ export const MIGRATIONS: readonly string[] = [
     SELECT protocol, host, method, path, sum(requests) AS requests
     FROM window_http GROUP BY protocol, host, method, path;
   `,
+  // v4: HTTP requests per User-Agent.
+  `
+  CREATE TABLE window_http_agents (
+    source_no    UINTEGER NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    protocol     VARCHAR NOT NULL,
+    user_agent   VARCHAR NOT NULL,
+    requests     UBIGINT NOT NULL
+  );
+  CREATE VIEW http_user_agents AS
+    SELECT protocol, user_agent, sum(requests) AS requests
+    FROM window_http_agents GROUP BY protocol, user_agent;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

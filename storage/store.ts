@@ -32,6 +32,7 @@ import {
   appendDns,
   appendDnsRcodes,
   appendHttp,
+  appendHttpAgents,
   appendHttpStatus,
 } from "./_app_rows.ts";
 import type { SketchSpec } from "../collector/sketch_bank.ts";
@@ -91,6 +92,7 @@ const WINDOW_TABLES = [
   "window_dns_rcodes",
   "window_http",
   "window_http_status",
+  "window_http_agents",
 ];
 
 /** Tables with rows per source (deleted when a source is ingested again). */
@@ -488,6 +490,7 @@ export class Store {
         await this.append("window_dns_rcodes", (a) => appendDnsRcodes(a, sourceNo, start, app));
         await this.append("window_http", (a) => appendHttp(a, sourceNo, start, app));
         await this.append("window_http_status", (a) => appendHttpStatus(a, sourceNo, start, app));
+        await this.append("window_http_agents", (a) => appendHttpAgents(a, sourceNo, start, app));
       }
       await this.append("window_tasks", (a) => {
         for (let k = 0; k < w.tasks.length; k++) {

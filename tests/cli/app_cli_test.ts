@@ -21,12 +21,16 @@ Deno.test("analyze shows DNS and HTTP sections, in text and JSON", async () => {
     assert.match(t.stdout, /HTTP \(2 requests, 2 responses\)/);
     assert.match(t.stdout, /www\.ynet\.co\.il\s+GET\s+\/home\/0,7340,L-8,00\.html\s+1/);
     assert.match(t.stdout, /status: 200 × 1, 301 × 1|status: 301 × 1, 200 × 1/);
+    assert.match(t.stdout, /user agent\s+requests\n\s+Wget\/1\.13\.4 \(linux-gnu\)\s+2/);
     const j = await run(["analyze", "--db", "a.duckdb", "--format", "json", sll], dir);
     const doc = JSON.parse(j.stdout);
     assert.equal(doc.dns.queries, 12);
     assert.equal(doc.dns.responses, 10);
     assert.deepEqual(doc.dns.malformed, {});
     assert.equal(doc.http.requests, 2);
+    assert.deepEqual(doc.http.user_agents, [
+      { protocol: "http", user_agent: "Wget/1.13.4 (linux-gnu)", requests: 2 },
+    ]);
     assert.deepEqual(
       doc.http.status.map((s: { code: number }) => s.code).sort(),
       [200, 301],

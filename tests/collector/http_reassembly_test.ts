@@ -6,7 +6,7 @@ import {
   PacketBatch,
   VLAN_NONE,
 } from "../../collector/batch.ts";
-import { HttpReassembler, type HttpSink } from "../../collector/http_reassembly.ts";
+import { AGENT_MAX, HttpReassembler, type HttpSink } from "../../collector/http_reassembly.ts";
 import { AppLayer } from "../../collector/app_layer.ts";
 import { fieldText } from "../../collector/decode/http.ts";
 
@@ -146,4 +146,29 @@ Deno.test("AppLayer: HTTP messages lost to a gap are counted per window (http_lo
   assert.deepEqual([app.httpLost, app.httpResponses, app.httpRequests], [1, 0, 1]);
   app.clear();
   assert.equal(app.httpLost, 0);
+});
+
+Deno.test("HttpReassembler keeps a request's User-Agent (up to AGENT_MAX bytes), -1 without", () => {
+  const long = "x".repeat(AGENT_MAX + 50);
+  const texts = [
+    "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent:  curl/8.0 \r\n\r\n",
+    `GET /b HTTP/1.1\r\nUser-Agent: ${long}\r\n\r\n`,
+    "GET /c HTTP/1.1\r\n\r\n",
+  ];
+  let seq = 1;
+  const segs: Seg[] = texts.map((t) => {
+    const s: Seg = [0, seq, PSH_ACK, t];
+    seq += t.length;
+    return s;
+  });
+  const re = new HttpReassembler();
+  const b = batchOf(segs);
+  const got: (string | null)[] = [];
+  const sink: HttpSink = {
+    message(r, m) {
+      got.push(fieldText(re.textBytes, r.agentAt(m), r.agentLength(m)));
+    },
+  };
+  for (let i = 0; i < segs.length; i++) re.segment(b, i, sink);
+  assert.deepEqual(got, ["curl/8.0", "x".repeat(AGENT_MAX), null]);
 });

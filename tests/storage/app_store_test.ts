@@ -1,8 +1,8 @@
 /**
  * DNS and HTTP per window in the store, against tshark's truth for every shared capture:
- * DNS messages per (flavour, name, type, query/response) against the per-packet view, HTTP
- * requests per (host, method, path) and responses per status against the reassembled view,
- * summed over the windows.
+ * DNS messages per (flavour, name, type, query/response), HTTP requests per (host, method,
+ * path) and responses per status, against the reassembled view (TCP reassembly and IP
+ * defragmentation, as the app layer does), summed over the windows.
  */
 
 import assert from "node:assert/strict";
@@ -20,16 +20,12 @@ function count(map: Map<string, number>, key: string, n = 1) {
 
 for (const { path, name, truth } of usable) {
   const t = truth as Json;
-  const dnsTruth = ((t.dns?.per_packet ?? []) as Json[]).filter((e) => e.carrier === "outer");
-  // HTTP over TCP is counted through reassembly: tshark's reassembled view, but for the
-  // IP-fragmented request (no IP defragmentation; tests/collector/app_truth_test.ts).
+  const dnsTruth = ((t.dns?.reassembled ?? []) as Json[]).filter((e) => e.carrier === "outer");
   const httpTruth = t.http?.reassembled ?? {};
-  const reqTruth = ((httpTruth.requests ?? []) as Json[]).filter((e) =>
-    e.carrier === "outer" && !(name === "pcapplusplus__frag_http_req.pcap" && e.frame === 11)
-  );
+  const reqTruth = ((httpTruth.requests ?? []) as Json[]).filter((e) => e.carrier === "outer");
   const resTruth = ((httpTruth.responses ?? []) as Json[]).filter((e) => e.carrier === "outer");
   if (dnsTruth.length === 0 && reqTruth.length === 0 && resTruth.length === 0) continue;
-  Deno.test(`store: DNS and HTTP per window add up to tshark's per-packet view: ${name}`, async () => {
+  Deno.test(`store: DNS and HTTP per window add up to tshark's reassembled view: ${name}`, async () => {
     const store = await Store.open(":memory:");
     try {
       await ingestToSummary([path], { store, windowSec: 1 });
@@ -101,6 +97,22 @@ Deno.test("store: a DNS answer is timed against its query", async () => {
     const us = (times[1] - times[0]) * 1e6;
     assert.ok(Math.abs(Number(r!.rtt_sum_us) - us) < 1, `${r!.rtt_sum_us} µs vs ${us}`);
     assert.equal(Number(r!.rtt_max_us), Number(r!.rtt_sum_us));
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("store: HTTP requests per User-Agent", async () => {
+  const store = await Store.open(":memory:");
+  try {
+    await ingestToSummary([PCAPS_DIR + "pcapplusplus__sll.pcap"], { store, windowSec: 1 });
+    const rows = await store.rows("SELECT * FROM http_user_agents");
+    assert.deepEqual(
+      rows.map((r) => [r.protocol, r.user_agent, Number(r.requests)]),
+      [["http", "Wget/1.13.4 (linux-gnu)", 2]],
+    );
+    const [n] = await store.rows("SELECT sum(requests) AS n FROM window_http");
+    assert.equal(Number(n!.n), 2, "both requests carried one");
   } finally {
     await store.close();
   }
