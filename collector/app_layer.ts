@@ -64,7 +64,6 @@ export class AppLayer implements HttpSink, DnsTcpSink {
   httpRequests = 0;
   httpResponses = 0;
   /** The reassembler's lost count when this window began. */
-  private lostBefore = 0;
   private readonly m = new DnsMessage();
   private readonly h = new HttpMessage();
   private readonly scratch = new Uint8Array(HOST_MAX + PATH_MAX + 64);
@@ -75,8 +74,6 @@ export class AppLayer implements HttpSink, DnsTcpSink {
   /** IP fragments, reassembled for DNS and HTTP; a whole datagram is read from `whole`. */
   readonly defrag = new Defragmenter();
   private readonly whole = new PacketBatch(1);
-  private defragLostBefore = 0;
-  private dnsLostBefore = 0;
   /** The packet whose segment the DNS reassembler is reading, for dnsTcp. */
   private atBatch: PacketBatch | null = null;
   private at = 0;
@@ -211,19 +208,24 @@ export class AppLayer implements HttpSink, DnsTcpSink {
     return this.dnsMessage(this.atBatch!, this.at, bytes, off, len, this.atKind);
   }
 
+  // Losses this window: each reassembler's count, zeroed at every window end (clear).
+
   /** HTTP messages lost this window (reassembly limits, sequence gaps). */
   get httpLost(): number {
-    return this.streams.lost - this.lostBefore;
+    return this.streams.lost;
   }
 
-  /** IP datagrams dropped unfinished this window (limits, cut fragments, idle). */
+  /**
+   * IP datagrams dropped unfinished this window (limits, cut fragments; idle ones dropped at
+   * the previous window's end).
+   */
   get defragLost(): number {
-    return this.defrag.lost - this.defragLostBefore;
+    return this.defrag.lost;
   }
 
   /** DNS messages over TCP lost this window (reassembly limits, gaps, closed unfinished). */
   get dnsTcpLost(): number {
-    return this.dnsStreams.lost - this.dnsLostBefore;
+    return this.dnsStreams.lost;
   }
 
   /** HttpSink: one completed HTTP message over TCP, counted from its kept text. */
@@ -309,12 +311,9 @@ export class AppLayer implements HttpSink, DnsTcpSink {
    * directions between messages are freed (a message in progress goes on).
    */
   clear(): void {
-    this.streams.sweepIdle();
-    this.lostBefore = this.streams.lost;
-    this.dnsStreams.sweepIdle();
-    this.dnsLostBefore = this.dnsStreams.lost;
-    this.defrag.sweepIdle();
-    this.defragLostBefore = this.defrag.lost;
+    // Zeroed before the sweeps, so what they drop counts in the next window, not in none.
+    this.streams.lost = 0, this.dnsStreams.lost = 0, this.defrag.lost = 0;
+    this.streams.sweepIdle(), this.dnsStreams.sweepIdle(), this.defrag.sweepIdle();
     this.dns.clear(), this.http.clear(), this.agents.clear();
     this.status.fill(0), this.dnsErrors.fill(0), this.rcodes.fill(0);
     this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;

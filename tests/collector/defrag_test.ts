@@ -171,3 +171,24 @@ Deno.test("AppLayer: an HTTP request in 11 IPv4 fragments is counted once, whole
   assert.equal(app.httpRequests, 1);
   assert.equal(app.defragLost, 0);
 });
+
+Deno.test("AppLayer: a datagram that never completes is counted lost, in the window after its drop", async () => {
+  const file = await tempFile(
+    pcapFile([{ sec: 1, frac: 0, data: v4(udpDatagram(3000), 0, 1480, 5, true) }], {
+      linkType: 101,
+    }),
+  );
+  const app = new AppLayer();
+  const r = await openCapture(file);
+  const b = new PacketBatch();
+  for (let n; (n = await r.fill(b)) > 0;) decodeBatch(b), app.addRange(b, 0, n);
+  r.close();
+  await Deno.remove(file);
+  assert.equal(app.defragLost, 0, "still waiting for its other fragments");
+  app.clear(); // the window it came in ends
+  assert.equal(app.defragLost, 0);
+  app.clear(); // a whole window without a fragment: dropped, counted in the next one
+  assert.equal(app.defragLost, 1);
+  app.clear();
+  assert.equal(app.defragLost, 0, "counted once");
+});
