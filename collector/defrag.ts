@@ -43,7 +43,7 @@ export class Defragmenter {
   /** Per buffer: one bit per 8-byte unit received. */
   private covered: Int32Array | null = null;
   /** Where the datagram completed by the last `add` is (valid until the next `add`). */
-  doneOff = 0;
+  private doneOff = 0;
 
   constructor(datagramsMax = 1024, private readonly buffers = 64) {
     this.slots = new KeyedSlots(datagramsMax);
@@ -54,16 +54,11 @@ export class Defragmenter {
     this.touched = new Uint8Array(datagramsMax);
   }
 
-  /** The buffers' bytes; a completed datagram's payload starts at `doneOff`. */
-  get bytes(): Uint8Array {
-    return this.pool ?? new Uint8Array(0);
-  }
-
   /**
    * Adds fragment i (FLAG_FRAGMENT, fields fragId … fragNext). Returns the payload length of
-   * the datagram it completes (its bytes at `bytes[doneOff..]`), else -1.
+   * the datagram it completes (its bytes at `pool[doneOff..]`), else -1.
    */
-  add(batch: PacketBatch, i: number): number {
+  private add(batch: PacketBatch, i: number): number {
     if (batch.family[i] === FAMILY_NONE || (batch.flags[i]! & FLAG_FRAGMENT) === 0) return -1;
     const info = batch.fragInfo[i]!;
     const from = info >>> 1, more = (info & 1) !== 0;

@@ -276,10 +276,6 @@ export class HttpReassembler {
     return this.slots.used;
   }
 
-  get streamsMax(): number {
-    return this.slots.max;
-  }
-
   /**
    * Header phase on bytes [p, end): gathers the header block (in a buffer when it spans
    * segments); when whole, starts the message's body. Returns -1 when every byte was taken

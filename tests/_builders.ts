@@ -163,3 +163,27 @@ export async function tempFile(data: Uint8Array, suffix = ".pcap"): Promise<stri
   await Deno.writeFile(path, data);
   return path;
 }
+
+/** A DNS query for `name` with id `id`, or its answer (one A record, 192.0.2.<id & 255>). */
+export function dnsMessage(id: number, name: string, response = false): number[] {
+  const m = [
+    id >> 8,
+    id & 255,
+    response ? 0x81 : 1,
+    response ? 0x80 : 0,
+    0,
+    1,
+    0,
+    response ? 1 : 0,
+  ];
+  m.push(0, 0, 0, 0);
+  for (const l of name.split(".")) m.push(l.length, ...new TextEncoder().encode(l));
+  m.push(0, 0, 1, 0, 1);
+  if (response) m.push(0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, id & 255);
+  return m;
+}
+
+/** A message behind its two-byte length, as DNS over TCP carries it (RFC 1035 §4.2.2). */
+export function lengthPrefixed(m: number[]): number[] {
+  return [m.length >> 8, m.length & 255, ...m];
+}

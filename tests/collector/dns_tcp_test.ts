@@ -10,16 +10,12 @@ import { DnsTcpReassembler, type DnsTcpSink } from "../../collector/dns_tcp.ts";
 import { decodeDns, DnsMessage, nameText } from "../../collector/decode/dns.ts";
 import { AppLayer } from "../../collector/app_layer.ts";
 import { rng } from "../../collector/gen/gen.ts";
+import { dnsMessage, lengthPrefixed } from "../_builders.ts";
 
 const FIN = 1, SYN = 2, PSH_ACK = 0x18, RST = 4;
 
 /** A DNS query for `name` with message id `id`, behind its two-byte length. */
-function framed(id: number, name: string): number[] {
-  const m = [id >>> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-  for (const l of name.split(".")) m.push(l.length, ...new TextEncoder().encode(l));
-  m.push(0, 0, 1, 0, 1);
-  return [m.length >>> 8, m.length & 255, ...m];
-}
+const framed = (id: number, name: string) => lengthPrefixed(dnsMessage(id, name));
 
 /** One segment: direction (0 client → server), seq, flags, payload bytes, cut by snaplen. */
 type Seg = [dir: number, seq: number, flags: number, payload: number[], cut?: boolean];

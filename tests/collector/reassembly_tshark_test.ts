@@ -10,30 +10,10 @@
 
 import assert from "node:assert/strict";
 import { writeFrame } from "../../collector/gen/packets.ts";
-import { pcapFile, tempFile } from "../_builders.ts";
+import { dnsMessage, lengthPrefixed, pcapFile, tempFile } from "../_builders.ts";
 import { dnsReassembled } from "../_app.ts";
 
 const LONG = `${"a".repeat(60)}.${"b".repeat(60)}.example`;
-
-/** A DNS query or its answer (one A record) for `name`. */
-function message(id: number, name: string, response: boolean): number[] {
-  const m = [
-    id >> 8,
-    id & 255,
-    response ? 0x81 : 1,
-    response ? 0x80 : 0,
-    0,
-    1,
-    0,
-    response ? 1 : 0,
-  ];
-  m.push(0, 0, 0, 0);
-  for (const l of name.split(".")) m.push(l.length, ...new TextEncoder().encode(l));
-  m.push(0, 0, 1, 0, 1);
-  if (response) m.push(0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, id & 255);
-  return m;
-}
-const framed = (m: number[]) => [m.length >> 8, m.length & 255, ...m];
 
 /** 10.0.0.1:40000 ↔ 10.0.0.2:53 over TCP: handshake, queries cut at odd places, answers. */
 function tcpCapture(): Uint8Array {
@@ -55,10 +35,16 @@ function tcpCapture(): Uint8Array {
     view.setUint32(14 + 20 + 8, (flags & 0x10) !== 0 ? next[toServer ? 1 : 0]! : 0);
     records.push({ sec: 1_700_000_000, frac: records.length * 1000, data: buf.slice(0, n) });
   };
-  const q = [framed(message(1, "one.example", false)), framed(message(2, LONG, false))];
-  q.push(framed(message(3, "three.example", false)));
+  const q = [
+    lengthPrefixed(dnsMessage(1, "one.example", false)),
+    lengthPrefixed(dnsMessage(2, LONG, false)),
+  ];
+  q.push(lengthPrefixed(dnsMessage(3, "three.example", false)));
   const queries = q.flat();
-  const answers = [...framed(message(1, "one.example", true)), ...framed(message(2, LONG, true))];
+  const answers = [
+    ...lengthPrefixed(dnsMessage(1, "one.example", true)),
+    ...lengthPrefixed(dnsMessage(2, LONG, true)),
+  ];
   segment(true, 0x02, 999, []), segment(false, 0x12, 4999, []), segment(true, 0x10, 1000, []);
   // Inside the first length prefix, inside a name, across message boundaries.
   const cuts = [1, 20, q[0]!.length + 3, q[0]!.length + q[1]!.length + 5, queries.length];
@@ -70,7 +56,7 @@ function tcpCapture(): Uint8Array {
 
 /** A UDP DNS answer from 10.0.0.2:53 in two IPv4 fragments, the last one first (raw IP). */
 function fragmentCapture(): Uint8Array {
-  const m = message(9, `${LONG}.frag`, true);
+  const m = dnsMessage(9, `${LONG}.frag`, true);
   const udp = [0, 53, 0x9c, 0x40, (8 + m.length) >> 8, (8 + m.length) & 255, 0, 0, ...m];
   const fragment = (from: number, to: number, more: boolean) => {
     const total = 20 + to - from, frag = (from >> 3) | (more ? 0x2000 : 0);
