@@ -6,6 +6,8 @@
 
 import { ANALYZE_USAGE, analyzeCommand } from "./cli/analyze_cmd.ts";
 import { UsageError } from "./cli/args.ts";
+import { UserError } from "./collector/user_error.ts";
+import { SketchFormatError } from "./sketches/mod.ts";
 import { DEMO_USAGE, demoCommand } from "./cli/demo_cmd.ts";
 import { GEN_USAGE, genCommand } from "./cli/gen_cmd.ts";
 import { SQL_USAGE, sqlCommand } from "./cli/sql_cmd.ts";
@@ -61,13 +63,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-function reportError(e: unknown): number {
+/** Exit code of an internal error (a bug): EX_SOFTWARE of sysexits.h. */
+export const EXIT_INTERNAL = 70;
+
+/**
+ * User mistakes (UserError and its kinds, files that cannot be opened) become one line and
+ * exit 1 (2 for usage); anything else is a bug, reported as such with its stack, exit 70.
+ */
+export function reportError(e: unknown): number {
   if (e instanceof UsageError) {
     console.error(`netspectra: ${e.message}`);
     return 2;
   }
-  // PcapFormatError and ConfigError are SyntaxErrors: a bad input file, not a bug.
-  if (e instanceof SyntaxError || e instanceof TypeError || e instanceof RangeError) {
+  if (e instanceof UserError || e instanceof SketchFormatError) {
     console.error(`netspectra: ${e.message}`);
     return 1;
   }
@@ -89,9 +97,29 @@ function reportError(e: unknown): number {
     return 1;
   }
   if (e instanceof Error && e.name === "BrokenPipe") return 0;
-  throw e;
+  // A full disk is the machine's state, not a bug: one line, nothing half-made left.
+  if (e instanceof Error && /No space left on device|disk is full/i.test(e.message)) {
+    console.error(`netspectra: cannot write: no space left on device (${firstLine(e)})`);
+    return 1;
+  }
+  return internalError(e);
+}
+
+function firstLine(e: Error): string {
+  return e.message.split("\n")[0]!;
+}
+
+function internalError(e: unknown): number {
+  const what = e instanceof Error ? `${firstLine(e)}\n${e.stack ?? ""}` : String(e);
+  console.error(`netspectra: internal error: ${what}`);
+  return EXIT_INTERNAL;
 }
 
 if (import.meta.main) {
+  // A promise nobody awaited that failed is a bug: say so plainly, never "Uncaught (in promise)".
+  globalThis.addEventListener("unhandledrejection", (ev) => {
+    ev.preventDefault();
+    Deno.exit(reportError(ev.reason));
+  });
   Deno.exit(await main(Deno.args));
 }

@@ -166,14 +166,12 @@ async function benchCapture(flows: number, tcpdump: string | null): Promise<void
     };
     store.beginSource = timed(store.beginSource.bind(store));
     store.writeWindow = timed(store.writeWindow.bind(store));
-    store.writeFlowRecords = timed(store.writeFlowRecords.bind(store));
     store.finishSource = timed(store.finishSource.bind(store));
     storeMs = 0;
     try {
       const run = await ingestFiles({
         files: [file],
         store,
-        sourceId: "bench",
         sketches,
         app,
         helper,

@@ -15,7 +15,7 @@ import { FIVE_TUPLE, parseKeyFields } from "../collector/key_fields.ts";
 import { REPORT_FORMATS, type ReportFormat, toCsv, toJsonDoc } from "../collector/report.ts";
 import { toTable } from "../collector/report_table.ts";
 import { defaultSketches } from "../collector/sketch_bank.ts";
-import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
+import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
 import { ProgressBar } from "./progress.ts";
 
 /** The store `analyze` writes unless `--db` or the config names another (and `sql` reads). */
@@ -78,7 +78,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
 
   const configPath = args.values.get("config");
   const cfg = configPath === undefined ? null : await loadConfig(configPath);
-  const dbPath = args.values.get("db") ?? cfg?.store.path ?? DB_DEFAULT;
+  const dbPath = parseDbPath(args.values.get("db")) ?? cfg?.store.path ?? DB_DEFAULT;
   const windowText = args.values.get("window");
   const windowSec = windowText === undefined
     ? cfg?.windowSec ?? WINDOW_SEC_DEFAULT

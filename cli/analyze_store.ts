@@ -9,7 +9,7 @@ import type { FlowTrackerOptions } from "../collector/flow_tracker.ts";
 import { ingestFiles, type IngestRun } from "../collector/ingest.ts";
 import type { Summary } from "../collector/summary.ts";
 import type { SketchSpec } from "../collector/sketch_bank.ts";
-import { sourceIdOf, Store } from "../storage/mod.ts";
+import { Store } from "../storage/mod.ts";
 import { summarize } from "../storage/summary.ts";
 
 /**
@@ -31,8 +31,12 @@ export async function analyzeIntoStore(
   },
   limit: number | undefined,
 ): Promise<{ run: IngestRun; summary: Summary }> {
-  const sourceId = await sourceIdOf(files);
   const store = await Store.open(dbPath, { waitMs: waitSec * 1000 });
+  if (store.removedUnfinished > 0) {
+    console.error(
+      `netspectra: removed ${store.removedUnfinished} unfinished analysis(es) a stopped process left in ${dbPath}`,
+    );
+  }
   let stop = false;
   const onSignal = () => stop = true;
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -41,7 +45,6 @@ export async function analyzeIntoStore(
     const run = await ingestFiles({
       files,
       store,
-      sourceId,
       windowSec: opts.windowSec,
       tasks: opts.tasks,
       sketches: opts.sketches,
@@ -58,7 +61,7 @@ export async function analyzeIntoStore(
     }
     const summary = await summarize(
       store,
-      sourceId,
+      run.sourceIds,
       opts.reportTask.name,
       opts.reportTask.key,
       limit,

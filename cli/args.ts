@@ -5,12 +5,9 @@
  * @module
  */
 
-export class UsageError extends TypeError {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+import { UsageError } from "../collector/user_error.ts";
+
+export { UsageError };
 
 export interface FlagSpec {
   /** Flags that take a value. */
@@ -62,15 +59,27 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec, command: stri
   return out;
 }
 
-/** Parses a positive integer flag value (accepts 2M, 500k style suffixes). */
+/**
+ * Parses a whole-number flag value (accepts 2M, 500k, 1.5k style suffixes; the value itself
+ * must be whole: "1.5" is refused, not rounded).
+ */
 export function parseCount(name: string, text: string, min: number, max: number): number {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(text.trim());
   const mult = m?.[2]?.toLowerCase() === "k" ? 1e3 : m?.[2]?.toLowerCase() === "m" ? 1e6 : 1;
-  const v = m ? Math.round(Number(m[1]) * mult) : NaN;
-  if (!Number.isFinite(v) || v < min || v > max) {
+  // Rounded to 9 digits only to undo binary fractions (1.1k is 1100, not 1100.0000000000002).
+  const v = m ? Math.round(Number(m[1]) * mult * 1e9) / 1e9 : NaN;
+  if (!Number.isInteger(v) || v < min || v > max) {
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
   }
   return v;
+}
+
+/** A store path flag: a file name, or ":memory:"; never empty. */
+export function parseDbPath(text: string | undefined): string | undefined {
+  if (text !== undefined && text.trim() === "") {
+    throw new UsageError('--db needs a file name (or ":memory:" to keep nothing)');
+  }
+  return text;
 }
 
 /** Parses a duration like 10s, 5m, 1h, 2d or plain seconds into whole seconds. */

@@ -19,7 +19,7 @@ import { parseIp } from "../collector/ip_text.ts";
 import { KEY_FIELDS, type KeyField } from "../collector/key_fields.ts";
 import { laneOfPacket } from "../collector/sketch_bank.ts";
 import { CountMin } from "../sketches/count_min.ts";
-import { parseArgs, parseDuration, UsageError } from "./args.ts";
+import { parseArgs, parseDbPath, parseDuration, UsageError } from "./args.ts";
 import { DB_DEFAULT } from "./analyze_cmd.ts";
 
 export const ESTIMATE_USAGE =
@@ -79,7 +79,7 @@ export async function estimateCommand(argv: readonly string[]): Promise<number> 
   const { fields, batch } = keyBatch(args.positionals[0]!);
   const waitSec = parseDuration("db-wait", args.values.get("db-wait") ?? "5s", 0, 3600);
   const { Store } = await import("../storage/store.ts");
-  const store = await Store.open(args.values.get("db") ?? DB_DEFAULT, {
+  const store = await Store.open(parseDbPath(args.values.get("db")) ?? DB_DEFAULT, {
     readOnly: true,
     waitMs: waitSec * 1000,
   });

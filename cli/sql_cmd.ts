@@ -4,9 +4,11 @@
  * @module
  */
 
+import { UserError } from "../collector/user_error.ts";
 import { REPORT_FORMATS, type ReportFormat } from "../collector/report.ts";
-import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
+import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
 import { DB_DEFAULT, writeAll } from "./analyze_cmd.ts";
+import { alignRows } from "./print_table.ts";
 
 export const SQL_USAGE = `netspectra sql [options] "SELECT ..."
   read-only SQL on a store written by analyze --db (tables: storage/README.md)
@@ -22,13 +24,7 @@ function cell(v: unknown): string {
 }
 
 function asTable(columns: string[], numeric: boolean[], rows: unknown[][]): string {
-  const text = [columns, ...rows.map((r) => r.map(cell))];
-  const widths = columns.map((_, c) => Math.max(...text.map((r) => (r[c] as string).length)));
-  return text.map((r) =>
-    r.map((v, c) =>
-      numeric[c] ? (v as string).padStart(widths[c]!) : (v as string).padEnd(widths[c]!)
-    ).join("  ").trimEnd()
-  ).join("\n") + "\n";
+  return alignRows(columns, rows.map((r) => r.map(cell)), numeric).join("\n") + "\n";
 }
 
 function asCsv(columns: string[], rows: unknown[][]): string {
@@ -52,11 +48,11 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
   const maxRows = parseCount("max-rows", args.values.get("max-rows") ?? "10000", 1, 1_000_000);
   const timeoutSec = parseDuration("timeout", args.values.get("timeout") ?? "30s", 1, 3600);
   const waitSec = parseDuration("db-wait", args.values.get("db-wait") ?? "5s", 0, 3600);
-  const db = args.values.get("db") ?? DB_DEFAULT;
+  const db = parseDbPath(args.values.get("db")) ?? DB_DEFAULT;
   try {
     await Deno.stat(db);
   } catch {
-    throw new TypeError(
+    throw new UserError(
       `sql: no store at ${db} (write one with: netspectra analyze --db ${db} FILE)`,
     );
   }
@@ -72,8 +68,8 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
       });
     } catch (e) {
       // DuckDB's own errors (syntax, unknown table, refused file access) are user mistakes.
-      if (e instanceof Error && !(e instanceof TypeError)) {
-        throw new TypeError(`sql: ${e.message.split("\n")[0]}`);
+      if (e instanceof Error && !(e instanceof UserError)) {
+        throw new UserError(`sql: ${e.message.split("\n")[0]}`);
       }
       throw e;
     }

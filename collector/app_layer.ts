@@ -27,6 +27,7 @@ import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
 import { AGENT_MAX, HttpReassembler, type HttpSink } from "./http_reassembly.ts";
 import { DnsTcpReassembler, type DnsTcpSink } from "./dns_tcp.ts";
 import { TextTable } from "./text_table.ts";
+import type { AppExport, TextRows } from "./window_export.ts";
 import { LaneIndex } from "../sketches/_lane_index.ts";
 import { hashWords } from "../sketches/hash.ts";
 
@@ -49,7 +50,8 @@ export const HTTP_PROTOCOLS = ["http", "ssdp"];
 
 const TCP = 6, UDP = 17, SSDP_PORT = 1900;
 
-export class AppLayer implements HttpSink, DnsTcpSink {
+/** One open window's DNS and HTTP counters (the engine keeps one per open window). */
+export class AppWindow {
   readonly dns = new TextTable(DNS_COUNTERS, DNS_NAMES_MAX, 8 << 20);
   readonly http = new TextTable(1, HTTP_KEYS_MAX, 16 << 20);
   /** Requests per User-Agent (num: HTTP 0 / SSDP 1); requests without one are not in it. */
@@ -63,7 +65,31 @@ export class AppLayer implements HttpSink, DnsTcpSink {
   dnsMessages = 0;
   httpRequests = 0;
   httpResponses = 0;
-  /** The reassembler's lost count when this window began. */
+
+  /** Zeroes every counter in place, keeping the memory. */
+  clear(): void {
+    this.dns.clear(), this.http.clear(), this.agents.clear();
+    this.status.fill(0), this.dnsErrors.fill(0), this.rcodes.fill(0);
+    this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;
+  }
+}
+
+function textRows(t: TextTable): TextRows {
+  const texts: string[] = [];
+  for (let e = 0; e < t.size; e++) texts.push(t.keyText(e));
+  return {
+    texts,
+    nums: t.keyNum.slice(0, t.size),
+    values: t.values.slice(0, t.size * t.counters),
+    counters: t.counters,
+  };
+}
+
+export class AppLayer implements HttpSink, DnsTcpSink {
+  /** A window of its own, the target when none is given (one-window use: tests, benches). */
+  readonly own = new AppWindow();
+  /** The window being counted into (set per run of packets by addRange). */
+  private w = this.own;
   private readonly m = new DnsMessage();
   private readonly h = new HttpMessage();
   private readonly scratch = new Uint8Array(HOST_MAX + PATH_MAX + 64);
@@ -83,6 +109,7 @@ export class AppLayer implements HttpSink, DnsTcpSink {
   private readonly sentSec = new Float64Array(DNS_PENDING_MAX);
   private readonly sentNsec = new Uint32Array(DNS_PENDING_MAX);
   private readonly free = new Int32Array(DNS_PENDING_MAX);
+  private readonly inUse = new Uint8Array(DNS_PENDING_MAX);
   private freeTop = 0;
   private readonly words = new Int32Array(10);
   private readonly lanes = new Int32Array(2);
@@ -92,7 +119,9 @@ export class AppLayer implements HttpSink, DnsTcpSink {
     this.freeTop = DNS_PENDING_MAX;
   }
 
-  addRange(batch: PacketBatch, from: number, to: number): void {
+  /** Counts packets [from, to) of `batch` into window `win`. */
+  addRange(batch: PacketBatch, from: number, to: number, win = this.own): void {
+    this.w = win;
     for (let i = from; i < to; i++) {
       const fl = batch.flags[i]!;
       if (batch.family[i] === FAMILY_NONE) continue;
@@ -142,13 +171,13 @@ export class AppLayer implements HttpSink, DnsTcpSink {
   ): boolean {
     const m = this.m;
     if (!decodeDns(bytes, off, len, m)) return false;
-    this.dnsMessages++;
-    if (m.error !== 0) this.dnsErrors[m.error]!++;
+    this.w.dnsMessages++;
+    if (m.error !== 0) this.w.dnsErrors[m.error]!++;
     const nameLen = m.queries > 0 ? m.nameLen[0]! : 0;
     const num = kind | ((m.queries > 0 ? m.qtype[0]! : 0) << 8);
-    const e = this.dns.entry(m.names, 0, nameLen, num);
+    const e = this.w.dns.entry(m.names, 0, nameLen, num);
     if (e < 0) return true;
-    const v = this.dns.values, o = e * DNS_COUNTERS;
+    const v = this.w.dns.values, o = e * DNS_COUNTERS;
     const slot = this.pendingSlot(batch, i, m.response, m.id, kind);
     if (!m.response) {
       v[o + DNS_QUERIES]!++;
@@ -157,7 +186,7 @@ export class AppLayer implements HttpSink, DnsTcpSink {
       return true;
     }
     v[o + DNS_RESPONSES]!++;
-    this.rcodes[kind * 16 + m.rcode]!++;
+    this.w.rcodes[kind * 16 + m.rcode]!++;
     if (m.rcode === 3) v[o + DNS_NXDOMAIN]!++;
     else if (m.rcode !== 0) v[o + DNS_ERRORS]!++;
     if (slot >= 0) {
@@ -169,6 +198,7 @@ export class AppLayer implements HttpSink, DnsTcpSink {
         if (us > v[o + DNS_RTT_MAX_US]!) v[o + DNS_RTT_MAX_US] = us;
       }
       this.pending.remove(slot);
+      this.inUse[slot] = 0;
       this.free[this.freeTop++] = slot;
     }
     return true;
@@ -200,32 +230,13 @@ export class AppLayer implements HttpSink, DnsTcpSink {
     if (this.freeTop === 0) return;
     const slot = this.free[--this.freeTop]!;
     this.pending.insert(slot, this.lanes[0]!, this.lanes[1]!);
+    this.inUse[slot] = 1;
     this.sentSec[slot] = batch.tsSec[i]!, this.sentNsec[slot] = batch.tsNsec[i]!;
   }
 
   /** DnsTcpSink: a whole DNS message over TCP, completed by the packet being read. */
   dnsTcp(bytes: Uint8Array, off: number, len: number): boolean {
     return this.dnsMessage(this.atBatch!, this.at, bytes, off, len, this.atKind);
-  }
-
-  // Losses this window: each reassembler's count, zeroed at every window end (clear).
-
-  /** HTTP messages lost this window (reassembly limits, sequence gaps). */
-  get httpLost(): number {
-    return this.streams.lost;
-  }
-
-  /**
-   * IP datagrams dropped unfinished this window (limits, cut fragments; idle ones dropped at
-   * the previous window's end).
-   */
-  get defragLost(): number {
-    return this.defrag.lost;
-  }
-
-  /** DNS messages over TCP lost this window (reassembly limits, gaps, closed unfinished). */
-  get dnsTcpLost(): number {
-    return this.dnsStreams.lost;
   }
 
   /** HttpSink: one completed HTTP message over TCP, counted from its kept text. */
@@ -269,13 +280,13 @@ export class AppLayer implements HttpSink, DnsTcpSink {
   /** Counts a request under its User-Agent, if it has one (at most AGENT_MAX bytes kept). */
   private countAgent(b: Uint8Array, off: number, len: number, protocol: number): void {
     if (len < 0) return;
-    const e = this.agents.entry(b, off, len, protocol);
-    if (e >= 0) this.agents.values[e]!++;
+    const e = this.w.agents.entry(b, off, len, protocol);
+    if (e >= 0) this.w.agents.values[e]!++;
   }
 
   private countResponse(code: number, protocol: number): void {
-    this.httpResponses++;
-    if (code < STATUS_CODES) this.status[protocol * STATUS_CODES + code]!++;
+    this.w.httpResponses++;
+    if (code < STATUS_CODES) this.w.status[protocol * STATUS_CODES + code]!++;
   }
 
   /**
@@ -292,7 +303,7 @@ export class AppLayer implements HttpSink, DnsTcpSink {
     uriLen: number,
     protocol: number,
   ): void {
-    this.httpRequests++;
+    this.w.httpRequests++;
     const s = this.scratch;
     let k = 0;
     for (let j = 0; j < Math.min(hostLen, HOST_MAX); j++) s[k++] = b[hostOff + j]!;
@@ -302,25 +313,78 @@ export class AppLayer implements HttpSink, DnsTcpSink {
     for (let j = 0; j < uriLen && j < PATH_MAX && b[uriOff + j] !== 0x3f; j++) {
       s[k++] = b[uriOff + j]!;
     }
-    const e = this.http.entry(s, 0, k, protocol | (hostLen < 0 ? 2 : 0));
-    if (e >= 0) this.http.values[e]!++;
+    const e = this.w.http.entry(s, 0, k, protocol | (hostLen < 0 ? 2 : 0));
+    if (e >= 0) this.w.http.values[e]!++;
   }
 
   /**
-   * Empties everything in place (window rotation); unanswered queries are forgotten, HTTP
-   * directions between messages are freed (a message in progress goes on).
+   * Window `win` closes at `endSec` (its end): its export, with the reassemblers' losses since
+   * the previous close. Then idle reassembly state is swept, and queries sent before `endSec`
+   * stop waiting for their answer (response times are measured within a window and its
+   * lateness). `win` is cleared for reuse.
    */
-  clear(): void {
+  closeWindow(win: AppWindow, endSec: number): AppExport {
+    const errors = new Map<string, number>();
+    for (let r = 1; r < win.dnsErrors.length; r++) {
+      if (win.dnsErrors[r]! > 0) errors.set(DNS_ERROR_NAMES[r]!, win.dnsErrors[r]!);
+    }
+    const lost: [string, number][] = [
+      ["http_lost", this.streams.lost],
+      ["dns_tcp_lost", this.dnsStreams.lost],
+      ["ip_defrag_lost", this.defrag.lost],
+    ];
+    for (const [reason, n] of lost) if (n > 0) errors.set(reason, n);
+    const out: AppExport = {
+      dns: textRows(win.dns),
+      http: textRows(win.http),
+      agents: textRows(win.agents),
+      status: win.status.slice(),
+      rcodes: win.rcodes.slice(),
+      errors,
+    };
+    win.clear();
     // Zeroed before the sweeps, so what they drop counts in the next window, not in none.
     this.streams.lost = 0, this.dnsStreams.lost = 0, this.defrag.lost = 0;
     this.streams.sweepIdle(), this.dnsStreams.sweepIdle(), this.defrag.sweepIdle();
-    this.dns.clear(), this.http.clear(), this.agents.clear();
-    this.status.fill(0), this.dnsErrors.fill(0), this.rcodes.fill(0);
-    this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;
-    if (this.freeTop !== DNS_PENDING_MAX) {
+    this.forgetQueriesBefore(endSec);
+    return out;
+  }
+
+  /** Closes the own window, dropping its export (one-window use). */
+  clear(): void {
+    this.closeWindow(this.own, Infinity);
+  }
+
+  /** Losses since the last window closed: HTTP messages (limits, sequence gaps). */
+  get httpLost(): number {
+    return this.streams.lost;
+  }
+
+  /** IP datagrams dropped unfinished (limits, cut fragments, idle at a window's close). */
+  get defragLost(): number {
+    return this.defrag.lost;
+  }
+
+  /** DNS messages over TCP lost (limits, gaps, closed unfinished). */
+  get dnsTcpLost(): number {
+    return this.dnsStreams.lost;
+  }
+
+  /** Unanswered queries sent before `sec` are no longer timed. */
+  private forgetQueriesBefore(sec: number): void {
+    if (this.freeTop === DNS_PENDING_MAX) return;
+    if (!(sec < Infinity)) {
       this.pending.clear();
+      this.inUse.fill(0);
       for (let s = 0; s < DNS_PENDING_MAX; s++) this.free[s] = DNS_PENDING_MAX - 1 - s;
       this.freeTop = DNS_PENDING_MAX;
+      return;
+    }
+    for (let slot = 0; slot < DNS_PENDING_MAX; slot++) {
+      if (this.inUse[slot] === 0 || !(this.sentSec[slot]! < sec)) continue;
+      this.pending.remove(slot);
+      this.inUse[slot] = 0;
+      this.free[this.freeTop++] = slot;
     }
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { UserError } from "./user_error.ts";
 import { parse } from "yaml";
 import { type TaskSpec, WINDOW_SEC_MAX } from "./engine.ts";
 import { FLOWS_MAX_DEFAULT } from "./flow_table.ts";
@@ -28,7 +29,7 @@ export const TASKS_MAX = 64;
 /** All sketch tasks' memory budgets together (each window holds one set). */
 export const SKETCH_MEMORY_TOTAL_MAX = 1 << 30;
 
-export class ConfigError extends SyntaxError {
+export class ConfigError extends UserError {
   constructor(readonly file: string, readonly problems: string[]) {
     super(`Invalid configuration ${file}: ${problems.join("; ")}`);
     this.name = "ConfigError";

@@ -1,30 +1,43 @@
 /**
  * The engine: event-time tumbling windows over decoded batches, several exact tasks on the
- * same packets, window totals, and the flow lifecycle.
+ * same packets, sketch tasks, window totals, DNS/HTTP and the flow lifecycle.
  *
  * Windows are aligned on packet timestamps (`floor(ts / windowSec)`), so a file and the same
- * packets seen live give the same windows. When packets move to another window the open one is
- * handed to the sink and its tables are reset in place. Stored windows are additive (rows are
- * summed per window and key when read), so a window handed over in several parts — packets out
- * of order, a capture split over files or runs — reads back the same.
+ * packets seen live give the same windows. A watermark closes them: the latest packet time
+ * seen (and, for live sources, the wall clock given to {@link Engine.advance}); a window
+ * closes once its end plus the allowed lateness is at or below the watermark, even when no
+ * packet comes. A packet whose window is closed is late: it is never merged into the closed
+ * window and never lost, but counted in a late part of that window — an export of its own
+ * (identity: the window and part 1, 2, …) whose packets are all counted as late — so totals
+ * still add up to every packet read, and a capture with one bogus far-future timestamp still
+ * has every packet aggregated. The watermark is
+ * checked at the first packet of each run of packets of one window (packets of one window
+ * cannot close it), so which packets are late does not depend on how the input was cut into
+ * batches.
+ *
+ * Up to 1 + ceil(lateness / window) windows are open at once, each with its own tables, plus
+ * one slot for a late part (closed when a run of another window comes). A
+ * closed window becomes a {@link WindowExport} (plain columns, window_export.ts) handed to the
+ * output — the store's queue, which may make intake wait but never drops.
  *
  * @module
  */
 
 import { BATCH_PACKETS_DEFAULT, type PacketBatch } from "./batch.ts";
-import type { FlowRecords, FlowTrackerOptions } from "./flow_tracker.ts";
+import type { FlowTrackerOptions } from "./flow_tracker.ts";
 import type { KeyField } from "./key_fields.ts";
-import type { SketchKindName, SketchSpec, SketchWindow } from "./sketch_bank.ts";
-import { AppLayer } from "./app_layer.ts";
+import type { SketchKindName, SketchSpec } from "./sketch_bank.ts";
+import { AppLayer, AppWindow } from "./app_layer.ts";
 import {
   type HeaderWorkOptions,
   LocalHeaderWork,
-  RECORDS_FLUSH,
-  type TableWindow,
   ThreadHeaderWork,
   type WindowParts,
+  WINDOWS_OPEN_MAX,
 } from "./header_work.ts";
 import { Totals } from "./totals.ts";
+import { EMPTY_RECORDS } from "./flow_tracker.ts";
+import type { SketchExport, WindowExport, WindowOutput } from "./window_export.ts";
 
 export interface TaskSpec {
   name: string;
@@ -33,25 +46,10 @@ export interface TaskSpec {
   flowsMax: number;
 }
 
-export interface WindowData {
-  startSec: number;
-  windowSec: number;
-  totals: Totals;
-  tasks: readonly { spec: TaskSpec; table: TableWindow }[];
-  /** Sketch tasks' stored form; sketch k is the source's task_no tasks.length + k. */
-  sketches: readonly SketchWindow[];
-  /** DNS and HTTP metadata of the window; null when the app layer is off. */
-  app: AppLayer | null;
-}
-
-/** Where finished windows and flow records go (the store). */
-export interface EngineSink {
-  window(w: WindowData): Promise<void>;
-  flowRecords(recs: FlowRecords): Promise<void>;
-}
-
 export interface EngineOptions {
   windowSec: number;
+  /** How long after its end a window still takes packets (default 2 s, ≤ 7 windows). */
+  latenessSec?: number;
   tasks: readonly TaskSpec[];
   sketches?: readonly SketchSpec[];
   /** Decode DNS and HTTP per window (default true). */
@@ -64,6 +62,9 @@ export interface EngineOptions {
    * (default: none). Same results either way; call `close()` when done.
    */
   helper?: HelperParts;
+  /** The sensor and source every window's identity carries. */
+  sensor: string;
+  source: string;
 }
 
 /** Parts of the work that can run on the helper thread. */
@@ -83,10 +84,20 @@ export const HELPER_DEFAULT: HelperParts = { tables: true, sketches: [], tracker
 export const HELPER_NONE: HelperParts = { tables: false, sketches: [], tracker: false };
 
 export const WINDOW_SEC_MAX = 86400;
+export const LATENESS_SEC_DEFAULT = 2;
+
+/** One open window: its start (NaN when the slot is free) and what only this thread counts. */
+interface OpenWindow {
+  startSec: number;
+  /** 0 for a window; k ≥ 1 for its k-th late part. */
+  part: number;
+  readonly totals: Totals;
+  readonly app: AppWindow | null;
+}
 
 export class Engine {
   readonly windowSec: number;
-  private readonly totals = new Totals();
+  readonly latenessSec: number;
   private readonly tasks: readonly TaskSpec[];
   private readonly app: AppLayer | null;
   /** The header-only parts kept on this thread, and the helper running the others. */
@@ -94,23 +105,50 @@ export class Engine {
   private readonly helper: ThreadHeaderWork | null;
   private readonly parts: HelperParts;
   private readonly sketchSpecs: readonly SketchSpec[];
-  /** Start (seconds) of the window being filled; NaN before the first packet. */
-  private current = NaN;
-  /** Packets given to the engine, and packets handed to the sink inside window totals. */
+  private readonly open: OpenWindow[];
+  /** Latest packet time seen (seconds, fractional); -Infinity before the first. */
+  private maxEventSec = -Infinity;
+  /** Latest time given to advance() (wall clock of a live source). */
+  private clockSec = -Infinity;
+  private readonly sensor: string;
+  private readonly source: string;
+  /** Packets given to the engine, and packets handed over in window totals (late ones too). */
   packetsIn = 0;
-  packetsFlushed = 0;
-  windowsFlushed = 0;
+  packetsOut = 0;
+  latePackets = 0;
+  windowsClosed = 0;
+  /** Late parts stored per window start (their part numbers). */
+  private readonly lateParts = new Map<number, number>();
+  trackerOverflowPackets = 0;
 
-  constructor(opts: EngineOptions, private readonly sink: EngineSink) {
+  constructor(opts: EngineOptions, private readonly output: WindowOutput) {
     if (
       !Number.isInteger(opts.windowSec) || opts.windowSec < 1 || opts.windowSec > WINDOW_SEC_MAX
     ) {
       throw new RangeError(`Invalid window ${opts.windowSec} s: 1..${WINDOW_SEC_MAX}`);
     }
+    const lateness = opts.latenessSec ?? LATENESS_SEC_DEFAULT;
+    const windows = 1 + Math.ceil(lateness / opts.windowSec);
+    if (!(lateness >= 0) || windows > WINDOWS_OPEN_MAX) {
+      throw new RangeError(
+        `Invalid lateness ${lateness} s: 0..${(WINDOWS_OPEN_MAX - 1) * opts.windowSec} ` +
+          `(at most ${WINDOWS_OPEN_MAX - 1} windows of ${opts.windowSec} s)`,
+      );
+    }
     if (opts.tasks.length === 0) throw new RangeError("At least one exact task is needed");
     this.windowSec = opts.windowSec;
+    this.latenessSec = lateness;
     this.tasks = opts.tasks;
+    this.sensor = opts.sensor;
+    this.source = opts.source;
     this.app = opts.app === false ? null : new AppLayer();
+    // The last slot takes late parts.
+    this.open = Array.from({ length: windows + 1 }, () => ({
+      startSec: NaN,
+      part: 0,
+      totals: new Totals(),
+      app: this.app === null ? null : new AppWindow(),
+    }));
     const parts = this.parts = opts.helper ?? HELPER_NONE;
     const sketches = this.sketchSpecs = opts.sketches ?? [];
     const flows = opts.flows ?? {};
@@ -120,25 +158,13 @@ export class Engine {
       sketches: sketches.filter((s) => parts.sketches.includes(s.kind) === helper),
       flows: parts.tracker === helper ? flows : null,
       batchPackets,
+      windows: windows + 1,
     });
     this.local = new LocalHeaderWork(on(false));
     this.helper =
       parts.tables || parts.tracker || sketches.some((s) => parts.sketches.includes(s.kind))
-        ? new ThreadHeaderWork(on(true), (r) => sink.flowRecords(r))
+        ? new ThreadHeaderWork(on(true))
         : null;
-  }
-
-  /** Packets of new flows that found the flow tracker full (final after `finish`). */
-  get trackerOverflowPackets(): number {
-    return this.parts.tracker ? this.helper!.overflowPackets : this.local.overflowPackets;
-  }
-
-  /** The sketches of both sides back in task order (each side keeps its tasks' order). */
-  private inTaskOrder(local: SketchWindow[], helper: SketchWindow[]): SketchWindow[] {
-    let l = 0, h = 0;
-    return this.sketchSpecs.map((s) =>
-      this.parts.sketches.includes(s.kind) ? helper[h++]! : local[l++]!
-    );
   }
 
   /** Frees the helper thread, if any; call when done, also after a failure. */
@@ -146,11 +172,35 @@ export class Engine {
     this.helper?.close();
   }
 
-  /** Window start of packet `i`; packets without a timestamp join the open window. */
+  /** The watermark: windows ending (plus lateness) at or before it are closed. */
+  get watermarkSec(): number {
+    return Math.max(this.maxEventSec, this.clockSec) - this.latenessSec;
+  }
+
+  /** Start of the newest open window (late parts aside), or NaN. */
+  private newestOpen(): number {
+    let newest = NaN;
+    for (let s = 0; s < this.open.length - 1; s++) {
+      const st = this.open[s]!.startSec;
+      if (st === st && !(st <= newest)) newest = st; // free slots are NaN
+    }
+    return newest;
+  }
+
+  /** Hands over the late part being filled, if any. */
+  private async closeLatePart(): Promise<void> {
+    const s = this.open.length - 1;
+    if (this.open[s]!.startSec === this.open[s]!.startSec) await this.closeWindow(s, false);
+  }
+
+  /** Window start of packet `i`; packets without a timestamp join the newest open window. */
   private windowOf(batch: PacketBatch, i: number): number {
     const sec = batch.tsSec[i]!;
-    if (sec !== sec) return this.current === this.current ? this.current : 0;
-    return Math.floor(sec / this.windowSec) * this.windowSec;
+    if (sec === sec) return Math.floor(sec / this.windowSec) * this.windowSec;
+    const newest = this.newestOpen();
+    if (newest === newest) return newest;
+    const t = Math.max(this.maxEventSec, this.clockSec);
+    return Number.isFinite(t) ? Math.floor(t / this.windowSec) * this.windowSec : 0;
   }
 
   async addBatch(batch: PacketBatch): Promise<void> {
@@ -159,67 +209,158 @@ export class Engine {
     let i = 0;
     while (i < n) {
       const w = this.windowOf(batch, i);
-      let j = i + 1;
-      while (j < n && this.windowOf(batch, j) === w) j++;
-      if (w !== this.current) {
-        await this.flushWindow();
-        this.current = w;
+      let runMax = -Infinity; // NaN times (no timestamp) never win a comparison
+      let j = i;
+      for (; j < n && (j === i || this.windowOf(batch, j) === w); j++) {
+        const t = batch.tsSec[j]! + batch.tsNsec[j]! / 1e9;
+        if (t > runMax) runMax = t;
       }
-      this.totals.addBatch(batch, i, j);
-      this.local.add(batch, i, j);
-      this.helper?.add(i, j);
-      this.app?.addRange(batch, i, j);
+      // The run's first packet moves the watermark (it cannot make itself late: its time is
+      // inside its window), then what that closed is closed, so a slot is free for the run.
+      const first = batch.tsSec[i]! + batch.tsNsec[i]! / 1e9;
+      if (first > this.maxEventSec) this.maxEventSec = first;
+      await this.closeUpTo(this.watermarkSec);
+      const late = w + this.windowSec <= this.watermarkSec;
+      const lateSlot = this.open.length - 1;
+      // A late part ends when a run of another window comes.
+      if (this.open[lateSlot]!.startSec !== (late ? w : NaN)) await this.closeLatePart();
+      let s: number;
+      if (late) {
+        s = lateSlot;
+        const part = this.open[s]!;
+        if (part.startSec !== w) {
+          part.startSec = w;
+          part.part = (this.lateParts.get(w) ?? 0) + 1;
+          this.lateParts.set(w, part.part);
+        }
+        this.latePackets += j - i;
+      } else s = this.slotFor(w);
+      const win = this.open[s]!;
+      win.totals.addBatch(batch, i, j);
+      this.local.add(batch, i, j, s);
+      this.helper?.add(i, j, s);
+      this.app?.addRange(batch, i, j, win.app!);
+      if (runMax > this.maxEventSec) this.maxEventSec = runMax;
       i = j;
     }
     this.packetsIn += n;
-    await this.helper?.end();
-    if (this.local.records.length >= RECORDS_FLUSH) await this.flushRecords();
-  }
-
-  private async flushRecords(): Promise<void> {
-    if (this.local.records.length === 0) return;
-    await this.sink.flowRecords(this.local.records);
-    this.local.records.clear();
-  }
-
-  private async flushWindow(): Promise<void> {
-    if (this.current !== this.current || this.totals.frames === 0) return;
-    const local = this.local.closeWindow();
-    const helper: WindowParts = this.helper === null
-      ? { tables: [], sketches: [] }
-      : await this.helper.closeWindow();
-    // Each kind of part runs wholly on one side, so one of each pair is empty.
-    const parts = {
-      tables: this.parts.tables ? helper.tables : local.tables,
-      sketches: this.inTaskOrder(local.sketches, helper.sketches),
-    };
-    await this.sink.window({
-      startSec: this.current,
-      windowSec: this.windowSec,
-      totals: this.totals,
-      tasks: this.tasks.map((spec, k) => ({ spec, table: parts.tables[k]! })),
-      sketches: parts.sketches,
-      app: this.app,
-    });
-    this.packetsFlushed += this.totals.frames;
-    this.windowsFlushed++;
-    this.totals.clear();
-    this.local.clearWindow();
-    this.app?.clear();
+    this.helper?.end();
+    await this.closeUpTo(this.watermarkSec);
   }
 
   /**
-   * End of input (or a signal): flushes the open window, ends every open flow (reason `end`)
-   * and checks that every packet given was handed over.
+   * The clock of a live source moves to `nowSec` (wall time): windows that ended (plus
+   * lateness) by then close and idle flows end, even when no packet comes.
+   */
+  async advance(nowSec: number): Promise<void> {
+    if (!(nowSec > this.clockSec)) return;
+    this.clockSec = nowSec;
+    await this.closeLatePart();
+    this.local.advance(nowSec);
+    this.helper?.advance(nowSec);
+    await this.closeUpTo(this.watermarkSec);
+  }
+
+  /** The window slot (not the late part's) holding window `startSec`, or -1. */
+  private slotOf(startSec: number): number {
+    for (let s = 0; s < this.open.length - 1; s++) {
+      if (this.open[s]!.startSec === startSec) return s;
+    }
+    return -1;
+  }
+
+  /** The slot of window `startSec`, opened if needed. */
+  private slotFor(startSec: number): number {
+    const s = this.slotOf(startSec);
+    if (s >= 0) return s;
+    const free = this.open.findIndex((w, k) =>
+      w.startSec !== w.startSec && k < this.open.length - 1
+    );
+    // 1 + ceil(lateness / window) slots hold every window the watermark leaves open.
+    if (free < 0) throw new Error(`Engine: no free window slot for ${startSec}`);
+    this.open[free]!.startSec = startSec;
+    return free;
+  }
+
+  /** Closes, oldest first, every open window whose end is at or before `watermark`. */
+  private async closeUpTo(watermark: number): Promise<void> {
+    for (;;) {
+      let oldest = -1;
+      for (let s = 0; s < this.open.length - 1; s++) {
+        const st = this.open[s]!.startSec;
+        if (st + this.windowSec <= watermark && (oldest < 0 || st < this.open[oldest]!.startSec)) {
+          oldest = s;
+        }
+      }
+      if (oldest < 0) return;
+      await this.closeWindow(oldest, false);
+    }
+  }
+
+  private async closeWindow(s: number, endFlows: boolean): Promise<void> {
+    const win = this.open[s]!;
+    const startSec = win.startSec;
+    const isLate = s === this.open.length - 1;
+    // Ended flows go with windows, not with late parts (their time is not the part's).
+    const local = this.local.closeWindow(s, endFlows, !isLate);
+    const helper: WindowParts | null = this.helper === null
+      ? null
+      : await this.helper.closeWindow(s, endFlows, !isLate);
+    // Each kind of part runs wholly on one side.
+    const side = (onHelper: boolean) => onHelper ? helper! : local;
+    const tables = side(this.parts.tables).tables;
+    const tracker = side(this.parts.tracker);
+    const totals = win.totals.snapshot(isLate);
+    const out: WindowExport = {
+      id: {
+        sensor: this.sensor,
+        source: this.source,
+        startSec,
+        windowSec: this.windowSec,
+        part: isLate ? win.part : 0,
+      },
+      totals,
+      tasks: this.tasks.map((t, k) => ({ name: t.name, key: t.key, rows: tables[k]! })),
+      sketches: this.inTaskOrder(local.sketches, helper?.sketches ?? []),
+      app: this.app === null ? null : this.app.closeWindow(win.app!, startSec + this.windowSec),
+      records: tracker.records ?? EMPTY_RECORDS,
+      trackerOverflowPackets: tracker.trackerOverflow,
+    };
+    this.packetsOut += totals.packets;
+    this.trackerOverflowPackets += out.trackerOverflowPackets;
+    if (!isLate) this.windowsClosed++;
+    win.totals.clear();
+    win.startSec = NaN;
+    await this.output.push(out);
+  }
+
+  /** The sketches of both sides back in task order (each side keeps its tasks' order). */
+  private inTaskOrder(local: SketchExport[], helper: SketchExport[]): SketchExport[] {
+    let l = 0, h = 0;
+    return this.sketchSpecs.map((s) =>
+      this.parts.sketches.includes(s.kind) ? helper[h++]! : local[l++]!
+    );
+  }
+
+  /**
+   * End of input (or a signal): closes every open window, oldest first; open flows end (reason
+   * `end`) into the newest. Checks that every packet given was handed over.
    */
   async finish(): Promise<void> {
-    await this.flushWindow();
-    this.local.endFlows();
-    await this.flushRecords();
-    await this.helper?.finish();
-    if (this.packetsFlushed !== this.packetsIn) {
+    await this.closeLatePart();
+    for (;;) {
+      const newest = this.newestOpen();
+      let oldest = -1;
+      for (let s = 0; s < this.open.length - 1; s++) {
+        const st = this.open[s]!.startSec;
+        if (st === st && (oldest < 0 || st < this.open[oldest]!.startSec)) oldest = s;
+      }
+      if (oldest < 0) break;
+      await this.closeWindow(oldest, this.open[oldest]!.startSec === newest);
+    }
+    if (this.packetsOut !== this.packetsIn) {
       throw new Error(
-        `Accounting broken: ${this.packetsIn} packets in, ${this.packetsFlushed} stored`,
+        `Accounting broken: ${this.packetsIn} packets in, ${this.packetsOut} handed over`,
       );
     }
   }

@@ -17,8 +17,10 @@ import {
   type PacketBatch,
   VLAN_NONE,
 } from "./batch.ts";
+import { KeyColumnsBuilder } from "./key_columns.ts";
 import type { KeyField } from "./key_fields.ts";
 import { hashKey } from "./key_hash.ts";
+import type { TableColumns } from "./window_export.ts";
 
 export const KEY_WORDS = 10;
 const W_PORTS = 8;
@@ -167,6 +169,42 @@ export class FlowTable {
     this.overflowBytes = 0;
   }
 
+  /** The window's rows as export columns (a copy: the table can be cleared after). */
+  columns(): TableColumns {
+    const n = this.size, t = this.entries;
+    const keys = new KeyColumnsBuilder(n, this.mask);
+    const packets = new Float64Array(n), bytes = new Float64Array(n);
+    const firstSec = new Float64Array(n), lastSec = new Float64Array(n);
+    const firstNsec = new Int32Array(n), lastNsec = new Int32Array(n);
+    const tcpFlags = new Uint16Array(n);
+    for (let e = 0; e < n; e++) {
+      const o = e * ENTRY_WORDS;
+      keys.put(e, t, o);
+      packets[e] = (t[o + E_PKTS_HI]! >>> 0) * TWO_32 + (t[o + E_PKTS_LO]! >>> 0);
+      bytes[e] = (t[o + E_BYTES_HI]! >>> 0) * TWO_32 + (t[o + E_BYTES_LO]! >>> 0);
+      if (t[o + E_FIRST_NSEC] === NO_TS) firstSec[e] = NaN, lastSec[e] = NaN;
+      else {
+        const hi = t[o + E_SEC_HI]!;
+        firstSec[e] = (hi & 0xffff) * TWO_32 + (t[o + E_FIRST_SEC]! >>> 0);
+        lastSec[e] = (hi >>> 16) * TWO_32 + (t[o + E_LAST_SEC]! >>> 0);
+        firstNsec[e] = t[o + E_FIRST_NSEC]!, lastNsec[e] = t[o + E_LAST_NSEC]!;
+      }
+      tcpFlags[e] = t[o + E_TCP_FLAGS]!;
+    }
+    return {
+      ...keys.done(),
+      packets,
+      bytes,
+      firstSec,
+      firstNsec,
+      lastSec,
+      lastNsec,
+      tcpFlags,
+      overflowPackets: this.overflowPackets,
+      overflowBytes: this.overflowBytes,
+    };
+  }
+
   packets(e: number): number {
     const o = e * ENTRY_WORDS;
     return (this.entries[o + E_PKTS_HI]! >>> 0) * TWO_32 + (this.entries[o + E_PKTS_LO]! >>> 0);
@@ -304,6 +342,20 @@ export class FlowTable {
         if (e >= 0 && c >= 0) this.hintEntry[c] = e + 1;
       }
       this.count(e, batch, i);
+    }
+  }
+
+  /**
+   * Forgets the remembered entries of tracker records that `hints[from..to)` says were reused
+   * for another flow (the packets went to another window's table, which saw the reuse itself).
+   */
+  forgetReused(hints: Int32Array, from: number, to: number): void {
+    const cache = this.hintEntry;
+    for (let i = from; i < to; i++) {
+      const hint = hints[i]!;
+      if (hint < 0 || (hint & 1) === 0) continue;
+      const c = hint >>> 1;
+      if (c < cache.length) cache[c & ~1] = 0, cache[c | 1] = 0;
     }
   }
 

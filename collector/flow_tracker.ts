@@ -22,7 +22,9 @@ import {
   type PacketBatch,
   VLAN_NONE,
 } from "./batch.ts";
+import { KeyColumnsBuilder, WHOLE_KEY } from "./key_columns.ts";
 import { hashKey } from "./key_hash.ts";
+import type { RecordColumns } from "./window_export.ts";
 
 export const REASON_FIN = 1;
 export const REASON_RST = 2;
@@ -146,6 +148,54 @@ export class FlowRecords {
   }
 }
 
+/** No records (a late part, or no tracker). */
+export const EMPTY_RECORDS: RecordColumns = recordColumns(new FlowRecords(0));
+
+/** Exported records as the window export's columns (initiator first; a copy). */
+export function recordColumns(recs: FlowRecords): RecordColumns {
+  const n = recs.length, w = recs.words, dbl = recs.doubles;
+  const keys = new KeyColumnsBuilder(n, WHOLE_KEY);
+  const f64 = () => new Float64Array(n), i32 = () => new Int32Array(n);
+  const u32 = () => new Uint32Array(n);
+  const startSec = f64(), endSec = f64(), startNsec = i32(), endNsec = i32();
+  const packetsFwd = f64(), bytesFwd = f64(), packetsRev = f64(), bytesRev = f64();
+  const tcpFlags = new Uint16Array(n), closeCode = new Uint8Array(n);
+  const syn = u32(), synAck = u32(), fin = u32(), rst = u32();
+  for (let r = 0; r < n; r++) {
+    const o = r * RECORD_WORDS, d = o / 2;
+    const bInit = (w[o + R_STATE]! & S_INITIATOR_B) !== 0;
+    keys.put(r, w, o, bInit);
+    const s0 = w[o + R_START_SEC]! >>> 0, s1 = w[o + R_LAST_SEC]! >>> 0;
+    const known = s0 !== 0 || s1 !== 0;
+    startSec[r] = known ? s0 : NaN, endSec[r] = known ? s1 : NaN;
+    startNsec[r] = w[o + R_START_NSEC]!, endNsec[r] = w[o + R_LAST_NSEC]!;
+    const ab = bInit ? 1 : 0; // forward = initiator → responder
+    packetsFwd[r] = dbl[d + D_PKTS_AB + ab]!, bytesFwd[r] = dbl[d + D_BYTES_AB + ab]!;
+    packetsRev[r] = dbl[d + D_PKTS_BA - ab]!, bytesRev[r] = dbl[d + D_BYTES_BA - ab]!;
+    tcpFlags[r] = w[o + R_FLAGS]!;
+    syn[r] = w[o + R_SYN]!, synAck[r] = w[o + R_SYNACK]!;
+    fin[r] = w[o + R_FIN]!, rst[r] = w[o + R_RST]!;
+    closeCode[r] = w[o + R_REASON]!;
+  }
+  return {
+    ...keys.done(),
+    startSec,
+    startNsec,
+    endSec,
+    endNsec,
+    packetsFwd,
+    bytesFwd,
+    packetsRev,
+    bytesRev,
+    tcpFlags,
+    syn,
+    synAck,
+    fin,
+    rst,
+    closeCode,
+  };
+}
+
 /** Readable view of exported record `r` (off the hot path). */
 export interface FlowRecordView {
   family: number;
@@ -267,6 +317,17 @@ export class FlowTracker {
       const h = this.packet(batch, i);
       if (hints !== undefined) hints[i] = h;
     }
+    const sweepEvery = Math.max(1, Math.min(this.opts.idleSec, this.opts.activeSec) / 4);
+    if (this.nowSec - this.lastSweepSec >= sweepEvery) this.sweep(false);
+  }
+
+  /**
+   * The clock moves to `nowSec` without packets (a watermark from the wall clock): flows idle
+   * or active for long enough are exported as a packet at that time would export them.
+   */
+  advance(nowSec: number): void {
+    if (!(nowSec > this.nowSec)) return;
+    this.nowSec = Math.floor(nowSec);
     const sweepEvery = Math.max(1, Math.min(this.opts.idleSec, this.opts.activeSec) / 4);
     if (this.nowSec - this.lastSweepSec >= sweepEvery) this.sweep(false);
   }

@@ -16,51 +16,48 @@
  */
 
 import { copyHeaders, PacketBatch } from "./batch.ts";
-import type { TaskSpec } from "./engine.ts";
-import { ENTRY_WORDS, FlowTable, type KeyMask } from "./flow_table.ts";
-import { FlowRecords, FlowTracker, type FlowTrackerOptions } from "./flow_tracker.ts";
-import { SketchBank, type SketchSpec, type SketchWindow } from "./sketch_bank.ts";
+import { FlowTable } from "./flow_table.ts";
+import type { KeyField } from "./key_fields.ts";
+import {
+  FlowRecords,
+  FlowTracker,
+  type FlowTrackerOptions,
+  recordColumns,
+} from "./flow_tracker.ts";
+import { SketchBank, type SketchSpec } from "./sketch_bank.ts";
+import type { RecordColumns, SketchExport, TableColumns } from "./window_export.ts";
 
-/** Flow records buffered before they are handed to the sink. */
-export const RECORDS_FLUSH = 65536;
 /** Batches in flight to the helper: enough to cover a slow batch, small enough for cache. */
 const SLOTS = 4;
 
+/** An exact task as the header work needs it. */
+export interface TableSpec {
+  key: readonly KeyField[];
+  flowsMax: number;
+}
+
 export interface HeaderWorkOptions {
   /** Exact tasks counted here (all or none of the engine's). */
-  tasks: readonly TaskSpec[];
+  tasks: readonly TableSpec[];
   /** Sketch tasks counted here (the engine places them by kind). */
   sketches: readonly SketchSpec[];
   /** The flow lifecycle's options when it runs here; null when it runs elsewhere. */
   flows: Partial<FlowTrackerOptions> | null;
   batchPackets: number;
+  /** Windows open at once at most (each has its own tables and sketches). */
+  windows: number;
 }
 
-/** What the store reads of an exact task's table for a window (a FlowTable is one). */
-export interface TableWindow {
-  readonly mask: KeyMask;
-  /** `size` records of ENTRY_WORDS words (layout in FLOW_ENTRY). */
-  readonly records: Int32Array;
-  readonly size: number;
-  readonly overflowPackets: number;
-  readonly overflowBytes: number;
-}
-
-/** A window's exact tables (task order) and sketches, from wherever they were counted. */
+/**
+ * A closed window's header parts, as export data: exact tables (task order), sketches, and
+ * the flow records that ended since the previous close (null when the tracker runs elsewhere).
+ */
 export interface WindowParts {
-  tables: TableWindow[];
-  sketches: SketchWindow[];
-}
-
-/** A copy of table `t` that outlives its next add or clear (and crosses threads). */
-export function tableWindow(t: TableWindow): TableWindow {
-  return {
-    mask: t.mask,
-    records: t.records.slice(0, t.size * ENTRY_WORDS),
-    size: t.size,
-    overflowPackets: t.overflowPackets,
-    overflowBytes: t.overflowBytes,
-  };
+  tables: TableColumns[];
+  sketches: SketchExport[];
+  records: RecordColumns | null;
+  /** Packets of new flows that found the tracker full since the previous close. */
+  trackerOverflow: number;
 }
 
 /**
@@ -68,66 +65,96 @@ export function tableWindow(t: TableWindow): TableWindow {
  * own thread with one; the helper thread runs the others with another.
  */
 export class LocalHeaderWork {
-  private readonly tables: FlowTable[];
-  private readonly bank: SketchBank;
+  /** Per open-window slot: the exact tables and the sketch bank. */
+  private readonly tables: FlowTable[][];
+  private readonly banks: SketchBank[];
   private readonly tracker: FlowTracker | null;
-  /** Ended flows not yet handed over; the owner hands them over and clears it. */
-  readonly records = new FlowRecords(1024);
+  /** Ended flows not yet handed over with a window. */
+  private readonly records = new FlowRecords(1024);
+  private overflowBefore = 0;
   /** Where the tracker put each packet of the range, for the tables (when both run here). */
   private readonly hints: Int32Array | null;
 
   constructor(opts: HeaderWorkOptions) {
-    this.tables = opts.tasks.map((t) => new FlowTable(t.key, t.flowsMax));
-    this.bank = new SketchBank(opts.sketches, opts.batchPackets);
+    const w = opts.windows;
+    if (!Number.isInteger(w) || w < 1 || w > WINDOWS_OPEN_MAX) {
+      throw new RangeError(`Invalid open window count ${w}: 1..${WINDOWS_OPEN_MAX}`);
+    }
+    this.tables = Array.from(
+      { length: w },
+      () => opts.tasks.map((t) => new FlowTable(t.key, t.flowsMax)),
+    );
+    this.banks = Array.from({ length: w }, () => new SketchBank(opts.sketches, opts.batchPackets));
     this.tracker = opts.flows === null ? null : new FlowTracker(this.records, opts.flows);
-    this.hints = this.tracker !== null && this.tables.length > 0
+    this.hints = this.tracker !== null && opts.tasks.length > 0
       ? new Int32Array(opts.batchPackets)
       : null;
   }
 
-  add(batch: PacketBatch, from: number, to: number): void {
-    this.bank.addRange(batch, from, to);
+  /** Counts packets [from, to) of `batch` into the window in slot `win`. */
+  add(batch: PacketBatch, from: number, to: number, win: number): void {
+    this.banks[win]!.addRange(batch, from, to);
+    const tables = this.tables[win]!;
     if (this.hints !== null) {
       // The tracker first: its lookup then spares the tables theirs.
       this.tracker!.addBatch(batch, from, to, this.hints);
-      for (const t of this.tables) t.addBatchHinted(batch, from, to, this.hints);
+      // A record the tracker reused for another flow must be forgotten by every window's
+      // tables, not only by the one this packet goes to.
+      for (let k = 0; k < this.tables.length; k++) {
+        if (k === win) continue;
+        for (const t of this.tables[k]!) t.forgetReused(this.hints, from, to);
+      }
+      for (const t of tables) t.addBatchHinted(batch, from, to, this.hints);
     } else {
-      for (const t of this.tables) t.addBatch(batch, from, to);
+      for (const t of tables) t.addBatch(batch, from, to);
       this.tracker?.addBatch(batch, from, to);
     }
   }
 
-  /** The window's tables (the live ones: read them before clearWindow) and sketches. */
-  closeWindow(): WindowParts {
-    return { tables: this.tables, sketches: this.bank.snapshot() };
+  /** The flow lifecycle's clock moves to `nowSec` (a quiet link): idle flows end. */
+  advance(nowSec: number): void {
+    this.tracker?.advance(nowSec);
   }
 
-  clearWindow(): void {
-    for (const t of this.tables) t.clear();
-    this.bank.clear();
+  /**
+   * Closes the window in slot `win`: its parts as export data, with the records ended since
+   * the last close unless `withRecords` is false (with `endFlows`, every open flow ends first,
+   * reason `end`). The slot is empty after.
+   */
+  closeWindow(win: number, endFlows: boolean, withRecords = true): WindowParts {
+    if (endFlows) this.tracker?.sweep(true);
+    const tables = this.tables[win]!;
+    const take = withRecords && this.tracker !== null;
+    const parts: WindowParts = {
+      tables: tables.map((t) => t.columns()),
+      sketches: this.banks[win]!.snapshot(),
+      records: take ? recordColumns(this.records) : null,
+      trackerOverflow: take ? this.overflowPackets - this.overflowBefore : 0,
+    };
+    if (take) this.overflowBefore = this.overflowPackets, this.records.clear();
+    for (const t of tables) t.clear();
+    this.banks[win]!.clear();
+    return parts;
   }
 
-  /** End of input: every open flow ends into `records`. */
-  endFlows(): void {
-    this.tracker?.sweep(true);
-  }
-
-  /** Packets of new flows that found the tracker full. */
+  /** Packets of new flows that found the tracker full, since the start. */
   get overflowPackets(): number {
     return this.tracker?.overflowPackets ?? 0;
   }
 }
 
+/** Windows open at once at most: 1 + ceil(lateness / window) must fit. */
+export const WINDOWS_OPEN_MAX = 8;
+
 type Reply =
   | { t: "free"; slot: number }
   | { t: "window"; parts: WindowParts }
-  | { t: "records"; words: Int32Array; length: number }
-  | { t: "finished"; overflow: number }
   | { t: "error"; message: string };
 
 /**
  * Header work on a helper thread (a Web Worker) fed through shared batch slots: `begin` a
  * batch (its headers are copied into a free slot), `add` its window runs, `end` it.
+ * Messages are handled in order, so a window closed after an add has counted that add.
  */
 export class ThreadHeaderWork {
   private readonly worker: Worker;
@@ -135,24 +162,19 @@ export class ThreadHeaderWork {
   private readonly free: number[] = [];
   private slot = -1;
   private failure: Error | null = null;
-  private overflow = 0;
   /** Who waits for the next reply of each kind (one request of a kind at a time). */
   private waitFree: (() => void) | null = null;
   private waitWindow: { ok: (s: WindowParts) => void; no: (e: Error) => void } | null = null;
-  private waitFinish: { ok: () => void; no: (e: Error) => void } | null = null;
-  /** Record writes run in order behind each other; `writing` counts those not done. */
-  private recordsChain: Promise<void> = Promise.resolve();
-  private writing = 0;
   private closed = false;
 
-  constructor(
-    opts: HeaderWorkOptions,
-    private readonly onRecords: (r: FlowRecords) => Promise<void>,
-  ) {
+  constructor(opts: HeaderWorkOptions) {
     // Checked here, where a bad option gives its own error before any thread starts (sketch
     // specs were checked with the configuration; building them here would allocate them twice).
     for (const t of opts.tasks) new FlowTable(t.key, t.flowsMax);
     if (opts.flows !== null) new FlowTracker(new FlowRecords(0), opts.flows);
+    if (!Number.isInteger(opts.windows) || opts.windows < 1 || opts.windows > WINDOWS_OPEN_MAX) {
+      throw new RangeError(`Invalid open window count ${opts.windows}: 1..${WINDOWS_OPEN_MAX}`);
+    }
     const buffers: SharedArrayBuffer[] = [];
     for (let k = 0; k < SLOTS; k++) {
       const buf = new SharedArrayBuffer(PacketBatch.bytesFor(opts.batchPackets));
@@ -168,11 +190,7 @@ export class ThreadHeaderWork {
       e.preventDefault();
       this.fail(new Error(`helper thread: ${e.message}`));
     };
-    this.worker.postMessage({
-      t: "init",
-      opts,
-      buffers,
-    });
+    this.worker.postMessage({ t: "init", opts, buffers });
   }
 
   private reply(m: Reply): void {
@@ -185,20 +203,6 @@ export class ThreadHeaderWork {
         this.waitWindow?.ok(m.parts);
         this.waitWindow = null;
         return;
-      case "records": {
-        const recs = FlowRecords.of(m.words, m.length);
-        this.writing++;
-        this.recordsChain = this.recordsChain.then(() => this.onRecords(recs)).then(
-          () => void this.writing--,
-          (e) => this.fail(e instanceof Error ? e : new Error(String(e))),
-        );
-        return;
-      }
-      case "finished":
-        this.overflow = m.overflow;
-        this.waitFinish?.ok();
-        this.waitFinish = null;
-        return;
       case "error":
         this.fail(new Error(`helper thread: ${m.message}`));
     }
@@ -207,8 +211,7 @@ export class ThreadHeaderWork {
   private fail(e: Error): void {
     this.failure ??= e;
     this.waitWindow?.no(this.failure);
-    this.waitFinish?.no(this.failure);
-    this.waitWindow = this.waitFinish = null;
+    this.waitWindow = null;
     this.waitFree?.();
     this.close();
   }
@@ -230,44 +233,32 @@ export class ThreadHeaderWork {
     copyHeaders(batch, this.slots[this.slot]!);
   }
 
-  /** Packets [from, to) of the batch given to `begin`. */
-  add(from: number, to: number): void {
+  /** Packets [from, to) of the batch given to `begin`, into the window in slot `win`. */
+  add(from: number, to: number, win: number): void {
     this.check();
-    this.worker.postMessage({ t: "add", slot: this.slot, from, to });
+    this.worker.postMessage({ t: "add", slot: this.slot, from, to, win });
   }
 
   /** After the last `add` of the batch. */
-  async end(): Promise<void> {
+  end(): void {
     this.worker.postMessage({ t: "release", slot: this.slot });
     this.slot = -1;
-    // Record writes may fall behind by one buffer, not more.
-    if (this.writing > 1) await this.recordsChain;
     this.check();
   }
 
-  /** The window's tables and sketches (copies); the helper empties its own. */
-  closeWindow(): Promise<WindowParts> {
+  /** The flow lifecycle's clock moves to `nowSec`. */
+  advance(nowSec: number): void {
+    this.check();
+    this.worker.postMessage({ t: "advance", sec: nowSec });
+  }
+
+  /** Closes the window in slot `win` (see LocalHeaderWork.closeWindow). */
+  closeWindow(win: number, endFlows: boolean, withRecords: boolean): Promise<WindowParts> {
     this.check();
     return new Promise((ok, no) => {
       this.waitWindow = { ok, no };
-      this.worker.postMessage({ t: "window" });
+      this.worker.postMessage({ t: "window", win, endFlows, withRecords });
     });
-  }
-
-  /** End of input: every open flow ended and its record handed over. */
-  async finish(): Promise<void> {
-    this.check();
-    await new Promise<void>((ok, no) => {
-      this.waitFinish = { ok, no };
-      this.worker.postMessage({ t: "finish" });
-    });
-    await this.recordsChain;
-    this.check();
-  }
-
-  /** Packets of new flows that found the tracker full (final after `finish`). */
-  get overflowPackets(): number {
-    return this.overflow;
   }
 
   /** Stops the helper thread (idempotent). */
@@ -276,4 +267,18 @@ export class ThreadHeaderWork {
     this.closed = true;
     this.worker.terminate();
   }
+}
+
+/** Every array buffer of `parts`, to move them to the other thread instead of copying. */
+export function partBuffers(parts: WindowParts): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const add = (o: object) => {
+    for (const v of Object.values(o)) {
+      if (ArrayBuffer.isView(v)) out.add(v.buffer as ArrayBuffer);
+    }
+  };
+  for (const t of parts.tables) add(t);
+  for (const s of parts.sketches) add(s), add(s.keys);
+  if (parts.records !== null) add(parts.records);
+  return [...out];
 }

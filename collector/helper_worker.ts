@@ -9,33 +9,17 @@
 /// <reference lib="deno.worker" />
 
 import { PacketBatch } from "./batch.ts";
-import { RECORD_WORDS } from "./flow_tracker.ts";
-import {
-  type HeaderWorkOptions,
-  LocalHeaderWork,
-  RECORDS_FLUSH,
-  tableWindow,
-  type WindowParts,
-} from "./header_work.ts";
+import { type HeaderWorkOptions, LocalHeaderWork, partBuffers } from "./header_work.ts";
 
 type Message =
   | { t: "init"; opts: HeaderWorkOptions; buffers: SharedArrayBuffer[] }
-  | { t: "add"; slot: number; from: number; to: number }
+  | { t: "add"; slot: number; from: number; to: number; win: number }
   | { t: "release"; slot: number }
-  | { t: "window" }
-  | { t: "finish" };
+  | { t: "advance"; sec: number }
+  | { t: "window"; win: number; endFlows: boolean; withRecords: boolean };
 
 let slots: PacketBatch[] = [];
 let work: LocalHeaderWork | null = null;
-
-/** Hands the ended flows over: a copy moves to the main thread, the buffer is reused. */
-function sendRecords(): void {
-  const records = work!.records;
-  if (records.length === 0) return;
-  const words = records.words.slice(0, records.length * RECORD_WORDS);
-  self.postMessage({ t: "records", words, length: records.length }, [words.buffer]);
-  records.clear();
-}
 
 self.onmessage = (e: MessageEvent<Message>) => {
   const m = e.data;
@@ -46,31 +30,20 @@ self.onmessage = (e: MessageEvent<Message>) => {
         work = new LocalHeaderWork(m.opts);
         return;
       case "add":
-        work!.add(slots[m.slot]!, m.from, m.to);
-        if (work!.records.length >= RECORDS_FLUSH) sendRecords();
+        work!.add(slots[m.slot]!, m.from, m.to, m.win);
         return;
       case "release":
         self.postMessage({ t: "free", slot: m.slot });
         return;
+      case "advance":
+        work!.advance(m.sec);
+        return;
       case "window": {
-        const live = work!.closeWindow();
-        const parts: WindowParts = {
-          tables: live.tables.map(tableWindow),
-          sketches: live.sketches,
-        };
-        work!.clearWindow();
-        // The table copies move, not copied again by the message.
-        self.postMessage(
-          { t: "window", parts },
-          parts.tables.map((t) => t.records.buffer as ArrayBuffer),
-        );
+        // The columns are made here, on this thread, and move (not copied) to the engine.
+        const parts = work!.closeWindow(m.win, m.endFlows, m.withRecords);
+        self.postMessage({ t: "window", parts }, partBuffers(parts));
         return;
       }
-      case "finish":
-        work!.endFlows();
-        sendRecords();
-        self.postMessage({ t: "finished", overflow: work!.overflowPackets });
-        return;
     }
   } catch (err) {
     self.postMessage({ t: "error", message: err instanceof Error ? err.message : String(err) });

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { UsageError } from "./user_error.ts";
+
 export const KEY_FIELDS = ["src_ip", "dst_ip", "proto", "src_port", "dst_port", "vlan"] as const;
 export type KeyField = typeof KEY_FIELDS[number];
 
@@ -31,7 +33,7 @@ export function parseKeyFields(text: string): KeyField[] {
   }
   if (parts.length === 0) problems.push("no fields given");
   if (problems.length > 0) {
-    throw new TypeError(
+    throw new UsageError(
       `Invalid --group-by: ${problems.join("; ")} (fields: ${KEY_FIELDS.join(", ")})`,
     );
   }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { alignRows } from "../cli/print_table.ts";
 import { protoName } from "./report.ts";
 import type { AppSummary, KeyedRow, RunInfo, SketchesSummary, Summary } from "./summary.ts";
 
@@ -21,15 +22,10 @@ function pct(part: number, whole: number): string {
 
 /** Left-aligned text columns, right-aligned numbers. */
 function table(head: string[], body: (string | number)[][]): string[] {
-  const cells = [head, ...body.map((r) => r.map(String))];
-  const widths = head.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
   const numeric = head.map((_, c) =>
     body.length > 0 && body.every((r) => typeof r[c] === "number")
   );
-  return cells.map((r) =>
-    "  " + r.map((v, c) => numeric[c] ? v.padStart(widths[c]!) : v.padEnd(widths[c]!)).join("  ")
-      .trimEnd()
-  );
+  return alignRows(head, body.map((r) => r.map(String)), numeric, "  ");
 }
 
 function endpoint(ip: string | null | undefined, port: number | null | undefined): string {

@@ -13,6 +13,8 @@
 
 import { FAMILY_IPV6, FAMILY_NONE, type PacketBatch } from "./batch.ts";
 import { type KeyMask, keyMask, keyMeta, keyPorts, writeKey } from "./flow_table.ts";
+import { KeyColumnsBuilder } from "./key_columns.ts";
+import type { SketchExport } from "./window_export.ts";
 import type { KeyField } from "./key_fields.ts";
 import { CountMin } from "../sketches/count_min.ts";
 import {
@@ -205,47 +207,30 @@ export interface SketchTask {
 }
 
 /**
- * What the store keeps of one sketch task for a window, as plain data (it crosses from the
- * helper thread by structured clone): the serialised sketch and the keys it reports — a
- * heavy-hitter task's top keys with packets and bytes, a spread task's keys at or above its
- * threshold with their spread — key words laid out as the sketches keep them.
+ * The window's export of `t` (off the hot path: once per task per window): the serialised
+ * sketch and the keys it reports — a heavy-hitter task's top keys with packets and bytes, a
+ * spread task's keys at or above its threshold with their spread. Plain data: it crosses from
+ * the helper thread by structured clone.
  */
-export interface SketchWindow {
-  packets: number;
-  /** The distinct count; null for the other kinds. */
-  estimate: number | null;
-  bytes: Uint8Array;
-  mask: KeyMask;
-  /** Reported keys, HH_KEY_WORDS words each, in rank order. */
-  keys: Int32Array;
-  /** Per reported key: packets and bytes (heavy hitters), spread (spread); else empty. */
-  keyPackets: Float64Array;
-  keyBytes: Float64Array;
-  keySpread: Float64Array;
-}
-
-/** The window's stored form of `t` (off the hot path: once per task per window). */
-export function sketchWindow(t: SketchTask): SketchWindow {
+export function sketchWindow(t: SketchTask): SketchExport {
   const st = t.state;
   let rows: number[] = [];
   let words: Int32Array = new Int32Array(0);
   if (st.kind === "heavy_hitters") rows = st.sketch.top(t.spec.top), words = st.sketch.keys;
   else if (st.kind === "spread") rows = st.sketch.spreaders(), words = st.sketch.keys;
-  const keys = new Int32Array(rows.length * HH_KEY_WORDS);
-  rows.forEach((e, r) =>
-    keys.set(words.subarray(e * HH_KEY_WORDS, (e + 1) * HH_KEY_WORDS), r * HH_KEY_WORDS)
-  );
+  const keys = new KeyColumnsBuilder(rows.length, t.key.mask);
+  rows.forEach((e, r) => keys.put(r, words, e * HH_KEY_WORDS));
   const per = (f: (e: number) => number) => Float64Array.from(rows, f);
   const none = new Float64Array(0);
   return {
+    kind: st.kind,
     packets: t.packets,
     estimate: st.kind === "distinct" ? st.sketch.estimate() : null,
     // HeavyKeeper buckets and spread filters are left out (see their serialize).
     bytes: st.kind === "heavy_hitters" || st.kind === "spread"
       ? st.sketch.serialize(false)
       : st.sketch.serialize(),
-    mask: t.key.mask,
-    keys,
+    keys: keys.done(),
     keyPackets: st.kind === "heavy_hitters" ? per((e) => st.sketch.packets(e)) : none,
     keyBytes: st.kind === "heavy_hitters" ? per((e) => st.sketch.bytes(e)) : none,
     keySpread: st.kind === "spread" ? per((e) => st.sketch.spreadOf(e)) : none,
@@ -352,7 +337,7 @@ export class SketchBank {
   }
 
   /** The window's stored form of every task, in task order. */
-  snapshot(): SketchWindow[] {
+  snapshot(): SketchExport[] {
     return this.tasks.map(sketchWindow);
   }
 

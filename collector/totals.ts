@@ -6,7 +6,8 @@
  */
 
 import { FAMILY_IPV4, FAMILY_IPV6, type PacketBatch } from "./batch.ts";
-import { ERROR_CODES } from "./decode/mod.ts";
+import { ERROR_CODES, ERROR_NAMES } from "./decode/mod.ts";
+import type { TotalsExport } from "./window_export.ts";
 
 export class Totals {
   frames = 0;
@@ -32,6 +33,32 @@ export class Totals {
       this.ipv6Frames = 0;
     this.protoFrames.fill(0), this.protoBytes.fill(0), this.errors.fill(0);
     this.firstSec = Infinity, this.firstNsec = 0, this.lastSec = -Infinity, this.lastNsec = 0;
+  }
+
+  /** The window's totals as export data (a copy); `late`: all of them came late. */
+  snapshot(late = false): TotalsExport {
+    const decodeErrors = new Map<string, number>();
+    for (let c = 1; c < this.errors.length; c++) {
+      if (this.errors[c]! > 0) decodeErrors.set(ERROR_NAMES[c]!, this.errors[c]!);
+    }
+    const timed = Number.isFinite(this.firstSec);
+    return {
+      packets: this.frames,
+      bytes: this.wireBytes,
+      capBytes: this.capBytes,
+      ipv4Packets: this.ipv4Frames,
+      ipv6Packets: this.ipv6Frames,
+      nonIpPackets: this.nonIpFrames,
+      latePackets: late ? this.frames : 0,
+      lateBytes: late ? this.wireBytes : 0,
+      protoPackets: this.protoFrames.slice(),
+      protoBytes: this.protoBytes.slice(),
+      decodeErrors,
+      firstSec: timed ? this.firstSec : NaN,
+      firstNsec: timed ? this.firstNsec : 0,
+      lastSec: timed ? this.lastSec : NaN,
+      lastNsec: timed ? this.lastNsec : 0,
+    };
   }
 
   get nonIpFrames(): number {

@@ -7,9 +7,9 @@
  */
 
 import type { DuckDBAppender, DuckDBTimestampValue } from "@duckdb/node-api";
+import type { AppExport } from "../collector/window_export.ts";
 import {
   APP_NAMES,
-  type AppLayer,
   DNS_ERRORS,
   DNS_NXDOMAIN,
   DNS_QUERIES,
@@ -20,20 +20,19 @@ import {
   HTTP_PROTOCOLS,
   STATUS_CODES,
 } from "../collector/app_layer.ts";
-import { DNS_ERROR_NAMES } from "../collector/decode/dns.ts";
 
 export function appendDns(
   a: DuckDBAppender,
   sourceNo: number,
   start: DuckDBTimestampValue,
-  app: AppLayer,
+  app: AppExport,
 ): void {
   const t = app.dns, c = t.counters;
-  for (let e = 0; e < t.size; e++) {
-    const num = t.keyNum[e]!, v = t.values, o = e * c;
+  for (let e = 0; e < t.texts.length; e++) {
+    const num = t.nums[e]!, v = t.values, o = e * c;
     a.appendUInteger(sourceNo), a.appendTimestamp(start);
     a.appendVarchar(APP_NAMES[num & 0xff] ?? "dns");
-    a.appendVarchar(t.keyText(e));
+    a.appendVarchar(t.texts[e]!);
     a.appendUSmallInt(num >>> 8);
     for (const k of [DNS_QUERIES, DNS_RESPONSES, DNS_NXDOMAIN, DNS_ERRORS, DNS_RTT_COUNT]) {
       a.appendUBigInt(BigInt(v[o + k]!));
@@ -47,7 +46,7 @@ export function appendDnsRcodes(
   a: DuckDBAppender,
   sourceNo: number,
   start: DuckDBTimestampValue,
-  app: AppLayer,
+  app: AppExport,
 ): void {
   for (let k = 0; k < app.rcodes.length; k++) {
     const n = app.rcodes[k]!;
@@ -63,12 +62,12 @@ export function appendHttp(
   a: DuckDBAppender,
   sourceNo: number,
   start: DuckDBTimestampValue,
-  app: AppLayer,
+  app: AppExport,
 ): void {
   const t = app.http;
-  for (let e = 0; e < t.size; e++) {
-    const [host, method, path] = t.keyText(e).split("\0");
-    const num = t.keyNum[e]!;
+  for (let e = 0; e < t.texts.length; e++) {
+    const [host, method, path] = t.texts[e]!.split("\0");
+    const num = t.nums[e]!;
     a.appendUInteger(sourceNo), a.appendTimestamp(start);
     a.appendVarchar(HTTP_PROTOCOLS[num & 1]!);
     if ((num & 2) !== 0) a.appendNull(); // no Host header
@@ -84,12 +83,12 @@ export function appendHttpAgents(
   a: DuckDBAppender,
   sourceNo: number,
   start: DuckDBTimestampValue,
-  app: AppLayer,
+  app: AppExport,
 ): void {
   const t = app.agents;
-  for (let e = 0; e < t.size; e++) {
+  for (let e = 0; e < t.texts.length; e++) {
     a.appendUInteger(sourceNo), a.appendTimestamp(start);
-    a.appendVarchar(HTTP_PROTOCOLS[t.keyNum[e]! & 1]!), a.appendVarchar(t.keyText(e));
+    a.appendVarchar(HTTP_PROTOCOLS[t.nums[e]! & 1]!), a.appendVarchar(t.texts[e]!);
     a.appendUBigInt(BigInt(t.values[e]!));
     a.endRow();
   }
@@ -99,7 +98,7 @@ export function appendHttpStatus(
   a: DuckDBAppender,
   sourceNo: number,
   start: DuckDBTimestampValue,
-  app: AppLayer,
+  app: AppExport,
 ): void {
   for (let k = 0; k < app.status.length; k++) {
     const n = app.status[k]!;
@@ -120,21 +119,9 @@ export function appendAppErrors(
   a: DuckDBAppender,
   sourceNo: number,
   start: DuckDBTimestampValue,
-  app: AppLayer,
+  app: AppExport,
 ): void {
-  for (let r = 1; r < app.dnsErrors.length; r++) {
-    if (app.dnsErrors[r] === 0) continue;
-    a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendVarchar(DNS_ERROR_NAMES[r]!);
-    a.appendUBigInt(BigInt(app.dnsErrors[r]!));
-    a.endRow();
-  }
-  const lost: [string, number][] = [
-    ["http_lost", app.httpLost],
-    ["dns_tcp_lost", app.dnsTcpLost],
-    ["ip_defrag_lost", app.defragLost],
-  ];
-  for (const [reason, n] of lost) {
-    if (n === 0) continue;
+  for (const [reason, n] of app.errors) {
     a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendVarchar(reason);
     a.appendUBigInt(BigInt(n));
     a.endRow();

@@ -13,49 +13,49 @@ const num = (v: DuckDBValue | undefined): number => v === null || v === undefine
 
 export async function summarizeApp(
   store: Store,
-  sourceNo: number,
+  sourceNo: string,
   limit: number | undefined,
 ): Promise<AppSummary> {
   const lim = limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`;
   const src = [sourceNo];
   const [d] = await store.rows(
     `SELECT sum(queries) AS q, sum(responses) AS r, sum(nxdomain) AS nx, sum(errors) AS e
-     FROM window_dns WHERE source_no = $1`,
+     FROM window_dns WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER)`,
     src,
   );
   const bad = await store.rows(
     `SELECT reason, sum(packets) AS n FROM window_decode_errors
-     WHERE source_no = $1 AND starts_with(reason, 'dns_') GROUP BY reason ORDER BY reason`,
+     WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND starts_with(reason, 'dns_') GROUP BY reason ORDER BY reason`,
     src,
   );
   const names = await store.rows(
     `SELECT protocol, qname, qtype, sum(queries) AS queries, sum(responses) AS responses,
             sum(nxdomain) AS nxdomain,
             round(sum(rtt_sum_us) / nullif(sum(rtt_count), 0) / 1000, 3) AS avg_rtt_ms
-     FROM window_dns WHERE source_no = $1 GROUP BY ALL
+     FROM window_dns WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) GROUP BY ALL
      ORDER BY sum(queries) + sum(responses) DESC, qname, qtype, protocol ${lim}`,
     src,
   );
   const top = await store.rows(
     `SELECT protocol, host, method, path, sum(requests) AS requests FROM window_http
-     WHERE source_no = $1 GROUP BY ALL ORDER BY sum(requests) DESC, host, method, path ${lim}`,
+     WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) GROUP BY ALL ORDER BY sum(requests) DESC, host, method, path ${lim}`,
     src,
   );
   const status = await store.rows(
     `SELECT protocol, code, sum(responses) AS responses FROM window_http_status
-     WHERE source_no = $1 GROUP BY ALL ORDER BY sum(responses) DESC, code`,
+     WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) GROUP BY ALL ORDER BY sum(responses) DESC, code`,
     src,
   );
   const agents = await store.rows(
     `SELECT protocol, user_agent, sum(requests) AS requests FROM window_http_agents
-     WHERE source_no = $1 GROUP BY ALL ORDER BY sum(requests) DESC, user_agent ${lim}`,
+     WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) GROUP BY ALL ORDER BY sum(requests) DESC, user_agent ${lim}`,
     src,
   );
   const [h] = await store.rows(
-    `SELECT (SELECT sum(requests) FROM window_http WHERE source_no = $1) AS req,
-            (SELECT sum(responses) FROM window_http_status WHERE source_no = $1) AS res,
+    `SELECT (SELECT sum(requests) FROM window_http WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER)) AS req,
+            (SELECT sum(responses) FROM window_http_status WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER)) AS res,
             (SELECT sum(packets) FROM window_decode_errors
-              WHERE source_no = $1 AND reason = 'http_lost') AS lost`,
+              WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND reason = 'http_lost') AS lost`,
     src,
   );
   const q = num(d!.q), r = num(d!.r);

@@ -13,5 +13,4 @@
  */
 
 export { type OpenOptions, Store, StoreLockedError, StoreOpenError } from "./store.ts";
-export { sourceIdOf } from "./source_id.ts";
 export { SCHEMA_VERSION } from "./schema.ts";

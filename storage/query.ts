@@ -7,13 +7,14 @@
  */
 
 import { StatementType } from "@duckdb/node-api";
+import { UserError } from "../collector/user_error.ts";
 import type { Store } from "./store.ts";
 
 export const QUERY_ROWS_MAX_DEFAULT = 10_000;
 export const QUERY_TIMEOUT_MS_DEFAULT = 30_000;
 
 /** A statement the read-only SQL interface does not run. */
-export class QueryRefusedError extends TypeError {
+export class QueryRefusedError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = "QueryRefusedError";

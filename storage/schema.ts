@@ -253,6 +253,27 @@ export const MIGRATIONS: readonly string[] = [
     SELECT protocol, user_agent, sum(requests) AS requests
     FROM window_http_agents GROUP BY protocol, user_agent;
   `,
+  // v5: window identities, late packets, records committed with their window (issue 12).
+  `
+  ALTER TABLE sources ADD COLUMN sensor_id VARCHAR;
+  ALTER TABLE sources ADD COLUMN kind VARCHAR;
+  ALTER TABLE sources ADD COLUMN content_bytes UBIGINT;
+  ALTER TABLE window_totals ADD COLUMN late_packets UBIGINT DEFAULT 0;
+  ALTER TABLE window_totals ADD COLUMN late_bytes UBIGINT DEFAULT 0;
+  ALTER TABLE window_totals ADD COLUMN tracker_overflow_packets UBIGINT DEFAULT 0;
+  ALTER TABLE window_totals ADD COLUMN part USMALLINT DEFAULT 0;
+  ALTER TABLE flow_records ADD COLUMN window_start TIMESTAMP;
+  CREATE OR REPLACE VIEW windows AS
+    SELECT window_start, any_value(window_sec) AS window_sec, sum(packets) AS packets,
+           sum(bytes) AS bytes, sum(ipv4_packets) AS ipv4_packets,
+           sum(ipv6_packets) AS ipv6_packets, sum(non_ip_packets) AS non_ip_packets,
+           sum(late_packets) AS late_packets
+    FROM window_totals GROUP BY window_start;
+  CREATE VIEW window_ids AS
+    SELECT s.sensor_id, s.source_id, w.window_start, w.window_sec, w.part, t.name AS task,
+           t.task_no
+    FROM window_totals w JOIN sources s USING (source_no) JOIN tasks t USING (source_no);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

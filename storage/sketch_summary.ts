@@ -56,9 +56,9 @@ function keyedOfWords(w: Int32Array, o: number, key: readonly KeyField[]): Keyed
   return row;
 }
 
-async function blobs(store: Store, sourceNo: number, taskNo: number): Promise<Uint8Array[]> {
+async function blobs(store: Store, sourceNo: string, taskNo: number): Promise<Uint8Array[]> {
   const rows = await store.rows(
-    `SELECT sketch FROM window_sketches WHERE source_no = $1 AND task_no = $2
+    `SELECT sketch FROM window_sketches WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
      ORDER BY window_start`,
     [sourceNo, taskNo],
   );
@@ -71,13 +71,13 @@ async function blobs(store: Store, sourceNo: number, taskNo: number): Promise<Ui
  */
 export async function summarizeSketches(
   store: Store,
-  sourceNo: number,
+  sourceNo: string,
   exact: { name: string; taskNo: number; key: readonly KeyField[] } | null,
   limit: number | undefined,
 ): Promise<SketchesSummary> {
   const tasks = await store.rows(
     `SELECT task_no, name, kind, key, params FROM tasks
-     WHERE source_no = $1 AND kind <> 'exact' ORDER BY task_no`,
+     WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND kind <> 'exact' ORDER BY task_no`,
     [sourceNo],
   );
   const out: SketchesSummary = { heavyHitters: [], distinct: [], spread: [], countMin: [] };
@@ -93,13 +93,13 @@ export async function summarizeSketches(
       const order = p.by === "bytes" ? "bytes DESC, packets DESC" : "packets DESC, bytes DESC";
       const exactJoin = covers(key)
         ? `LEFT JOIN (SELECT ${cols}, sum(packets) AS exact_packets, sum(bytes) AS exact_bytes
-             FROM window_flows WHERE source_no = $1 AND task_no = $3 GROUP BY ALL) e
+             FROM window_flows WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $3 GROUP BY ALL) e
              USING (${cols})`
         : "";
       const rows = await store.rows(
         `SELECT s.*${covers(key) ? ", exact_packets, exact_bytes" : ""} FROM (
            SELECT ${cols}, sum(packets) AS packets, sum(bytes) AS bytes FROM window_sketch_keys
-           WHERE source_no = $1 AND task_no = $2 GROUP BY ALL) s ${exactJoin}
+           WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2 GROUP BY ALL) s ${exactJoin}
          ORDER BY ${order}, ${cols} ${lim}`,
         covers(key) ? [...ids, exact!.taskNo] : ids,
       );
@@ -126,7 +126,7 @@ export async function summarizeSketches(
       let estimate = 0;
       if (parts.length === 1) {
         const [r] = await store.rows(
-          "SELECT estimate FROM window_sketches WHERE source_no = $1 AND task_no = $2",
+          "SELECT estimate FROM window_sketches WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2",
           ids,
         );
         estimate = num(r!.estimate!);
@@ -139,7 +139,7 @@ export async function summarizeSketches(
       if (covers(key)) {
         const [r] = await store.rows(
           `SELECT count(*) AS n FROM (SELECT DISTINCT ${keyColumns(key)} FROM window_flows
-           WHERE source_no = $1 AND task_no = $2 AND ip_version IS NOT NULL)`,
+           WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2 AND ip_version IS NOT NULL)`,
           [sourceNo, exact!.taskNo],
         );
         exactCount = num(r!.n!);
@@ -167,7 +167,7 @@ export async function summarizeSketches(
       });
     } else {
       const [r] = await store.rows(
-        "SELECT sum(packets) AS n FROM window_sketches WHERE source_no = $1 AND task_no = $2",
+        "SELECT sum(packets) AS n FROM window_sketches WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2",
         ids,
       );
       out.countMin.push({

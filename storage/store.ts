@@ -11,21 +11,11 @@ import {
   DuckDBInstance,
   DuckDBTimestampValue,
   type DuckDBValue,
-  HUGEINT,
-  INTEGER,
-  TIMESTAMP,
-  UBIGINT,
-  UHUGEINT,
-  UINTEGER,
-  USMALLINT,
-  UTINYINT,
 } from "@duckdb/node-api";
-import type { TaskSpec, WindowData } from "../collector/engine.ts";
-import type { TableWindow } from "../collector/header_work.ts";
-import { ERROR_NAMES } from "../collector/decode/mod.ts";
-import { ENTRY_WORDS, FLOW_ENTRY } from "../collector/flow_table.ts";
-import { FLOW_RECORD, type FlowRecords, RECORD_WORDS } from "../collector/flow_tracker.ts";
-import { ChunkWriter } from "./_chunk.ts";
+import { UserError } from "../collector/user_error.ts";
+import type { WindowExport } from "../collector/window_export.ts";
+import type { TaskSpec } from "../collector/engine.ts";
+import type { SketchSpec } from "../collector/sketch_bank.ts";
 import { appendSketches, appendSketchKeys } from "./_sketch_rows.ts";
 import {
   appendAppErrors,
@@ -35,49 +25,8 @@ import {
   appendHttpAgents,
   appendHttpStatus,
 } from "./_app_rows.ts";
-import type { SketchSpec } from "../collector/sketch_bank.ts";
+import { writeFlowRows, writeRecordRows } from "./_window_rows.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
-
-/** Column types of window_flows and flow_records, in table order (see schema.ts). */
-const WINDOW_FLOW_TYPES = [
-  UINTEGER,
-  USMALLINT,
-  TIMESTAMP,
-  UTINYINT,
-  UHUGEINT,
-  UHUGEINT,
-  USMALLINT,
-  INTEGER,
-  INTEGER,
-  USMALLINT,
-  UBIGINT,
-  UBIGINT,
-  HUGEINT,
-  HUGEINT,
-  USMALLINT,
-];
-const FLOW_RECORD_TYPES = [
-  UINTEGER,
-  HUGEINT,
-  HUGEINT,
-  UTINYINT,
-  UHUGEINT,
-  UHUGEINT,
-  INTEGER,
-  INTEGER,
-  USMALLINT,
-  USMALLINT,
-  UBIGINT,
-  UBIGINT,
-  UBIGINT,
-  UBIGINT,
-  USMALLINT,
-  UINTEGER,
-  UINTEGER,
-  UINTEGER,
-  UINTEGER,
-  UTINYINT,
-];
 
 /** Tables with rows per window (retention drops them by window_start). */
 const WINDOW_TABLES = [
@@ -113,7 +62,7 @@ function sketchParams(
 }
 
 /** The store file is held by another process (DuckDB allows one writer). */
-export class StoreLockedError extends TypeError {
+export class StoreLockedError extends UserError {
   constructor(path: string, detail: string) {
     super(`The store ${path} is in use by another process (${detail}); try again when it is done`);
     this.name = "StoreLockedError";
@@ -121,7 +70,7 @@ export class StoreLockedError extends TypeError {
 }
 
 /** The store cannot be opened: no such folder, not a DuckDB file, no permission. */
-export class StoreOpenError extends TypeError {
+export class StoreOpenError extends UserError {
   constructor(path: string, detail: string) {
     super(`Cannot open the store ${path}: ${detail}`);
     this.name = "StoreOpenError";
@@ -154,101 +103,11 @@ function lockDetail(e: unknown): string | null {
   return m ? m[1]!.split("\n")[0]!.trim() : null;
 }
 
-/** One window_flows row per key of `table`, straight from its records. */
-function writeFlowRows(
-  a: DuckDBAppender,
-  sourceNo: number,
-  taskNo: number,
-  startMicros: number,
-  table: TableWindow,
-): void {
-  const c = new ChunkWriter(a, WINDOW_FLOW_TYPES);
-  const t = table.records;
-  const m = table.mask;
-  const E = FLOW_ENTRY;
-  // Window start as a 64-bit count of microseconds (exact below 2^53).
-  const startLo = startMicros % 4294967296, startHi = Math.floor(startMicros / 4294967296);
-  for (let e = 0; e < table.size; e++) {
-    const o = e * ENTRY_WORDS;
-    const meta = t[o + E.META]!;
-    const family = (meta >>> 8) & 7;
-    c.u32(0, sourceNo), c.u16(1, taskNo), c.u64(2, startLo, startHi);
-    if (family !== 0) c.u8(3, family);
-    else c.null(3);
-    if (m.srcIp) c.addr(4, t, o, family === 4);
-    else c.null(4);
-    if (m.dstIp) c.addr(5, t, o + 4, family === 4);
-    else c.null(5);
-    if (m.proto) c.u16(6, meta & 0xff);
-    else c.null(6);
-    const ports = t[o + E.PORTS]! >>> 0;
-    const hasPorts = (meta & E.META_PORTS_PRESENT) !== 0;
-    if (hasPorts && m.srcPort) c.u32(7, ports >>> 16);
-    else c.null(7);
-    if (hasPorts && m.dstPort) c.u32(8, ports & 0xffff);
-    else c.null(8);
-    if ((meta & E.META_VLAN_PRESENT) !== 0) c.u16(9, (meta >>> 16) & 0xfff);
-    else c.null(9);
-    c.u64(10, t[o + E.PKTS_LO]! >>> 0, t[o + E.PKTS_HI]! >>> 0);
-    c.u64(11, t[o + E.BYTES_LO]! >>> 0, t[o + E.BYTES_HI]! >>> 0);
-    if (t[o + E.FIRST_NSEC] === -1) c.null(12), c.null(13);
-    else {
-      const hi = t[o + E.SEC_HI]!;
-      c.ns(12, (hi & 0xffff) * 4294967296 + (t[o + E.FIRST_SEC]! >>> 0), t[o + E.FIRST_NSEC]!);
-      c.ns(13, (hi >>> 16) * 4294967296 + (t[o + E.LAST_SEC]! >>> 0), t[o + E.LAST_NSEC]!);
-    }
-    c.u16(14, t[o + E.TCP_FLAGS]!);
-    c.endRow();
-  }
-  c.flush();
-}
-
-/** A float64 counter (exact below 2^53) as UBIGINT. */
-function u64Of(c: ChunkWriter, col: number, v: number): void {
-  c.u64(col, v % 4294967296, Math.floor(v / 4294967296));
-}
-
-/** flow_records rows straight from the tracker's record words (initiator first). */
-function writeRecordRows(a: DuckDBAppender, sourceNo: number, recs: FlowRecords): void {
-  const c = new ChunkWriter(a, FLOW_RECORD_TYPES);
-  const R = FLOW_RECORD;
-  const w = recs.words, dbl = recs.doubles;
-  for (let r = 0; r < recs.length; r++) {
-    const o = r * RECORD_WORDS, d = o / 2;
-    const bInit = (w[o + R.STATE]! & R.STATE_INITIATOR_B) !== 0;
-    const meta = w[o + R.META]!;
-    const v4 = ((meta >>> 8) & 7) === 4;
-    c.u32(0, sourceNo);
-    const startSec = w[o + R.START_SEC]! >>> 0, endSec = w[o + R.LAST_SEC]! >>> 0;
-    if (startSec !== 0 || endSec !== 0) {
-      c.ns(1, startSec, w[o + R.START_NSEC]!), c.ns(2, endSec, w[o + R.LAST_NSEC]!);
-    } else c.null(1), c.null(2);
-    c.u8(3, v4 ? 4 : 6);
-    c.addr(4, w, bInit ? o + 4 : o, v4), c.addr(5, w, bInit ? o : o + 4, v4);
-    if ((meta & R.META_PORTS_PRESENT) !== 0) {
-      const ports = w[o + R.PORTS]! >>> 0;
-      const pa = ports >>> 16, pb = ports & 0xffff;
-      c.u32(6, bInit ? pb : pa), c.u32(7, bInit ? pa : pb);
-    } else c.null(6), c.null(7);
-    c.u16(8, meta & 0xff);
-    if ((meta & R.META_VLAN_PRESENT) !== 0) c.u16(9, (meta >>> 16) & 0xfff);
-    else c.null(9);
-    const ab = bInit ? 1 : 0; // forward = initiator → responder
-    u64Of(c, 10, dbl[d + R.D_PKTS_AB + ab]!), u64Of(c, 11, dbl[d + R.D_BYTES_AB + ab]!);
-    u64Of(c, 12, dbl[d + R.D_PKTS_BA - ab]!), u64Of(c, 13, dbl[d + R.D_BYTES_BA - ab]!);
-    c.u16(14, w[o + R.FLAGS]!);
-    c.u32(15, w[o + R.SYN]!), c.u32(16, w[o + R.SYNACK]!);
-    c.u32(17, w[o + R.FIN]!), c.u32(18, w[o + R.RST]!);
-    c.u8(19, w[o + R.REASON]!);
-    c.endRow();
-  }
-  c.flush();
-}
-
 export class Store {
-  /** A COMMIT still running (see writeBehind), and the error it ended with. */
-  private pending: Promise<void> | null = null;
-  private failure: unknown = null;
+  /** File sources a killed run had left unfinished, removed when this store was opened. */
+  removedUnfinished = 0;
+  /** One write at a time: every write runs behind the previous one (see serial). */
+  private chain: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly path: string,
@@ -270,7 +129,10 @@ export class Store {
         const instance = await DuckDBInstance.create(path, config);
         const con = await instance.connect();
         const store = new Store(path, instance, con);
-        if (!opts.readOnly) await store.migrate();
+        if (!opts.readOnly) {
+          await store.migrate();
+          store.removedUnfinished = await store.removeUnfinished();
+        }
         return store;
       } catch (e) {
         const detail = lockDetail(e);
@@ -303,8 +165,9 @@ export class Store {
     );
     const have = await this.schemaVersion();
     if (have > SCHEMA_VERSION) {
-      throw new RangeError(
-        `The store ${this.path} has schema version ${have}, newer than this program's ${SCHEMA_VERSION}`,
+      throw new StoreOpenError(
+        this.path,
+        `it has schema version ${have}, newer than this program's ${SCHEMA_VERSION}`,
       );
     }
     for (let v = have + 1; v <= SCHEMA_VERSION; v++) {
@@ -315,53 +178,48 @@ export class Store {
     }
   }
 
-  /** BEGIN, then `fn`; on error a ROLLBACK and the error. COMMIT is up to the caller. */
-  private async begun<T>(fn: () => Promise<T>): Promise<T> {
-    await this.settle();
-    await this.con.run("BEGIN TRANSACTION");
-    try {
-      return await fn();
-    } catch (e) {
-      await this.con.run("ROLLBACK");
-      throw e;
-    }
+  /**
+   * Runs `fn` after every write started before it has ended: writes to the store are
+   * serialised by design (one connection, one transaction at a time), whoever calls them.
+   */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => {});
+    return run;
   }
 
-  /** Runs `fn` in one transaction; on error nothing of it stays. */
-  async transaction<T>(fn: () => Promise<T>): Promise<T> {
-    return await this.begun(async () => {
+  /** Runs `fn` in one transaction, after the writes before it; on error nothing of it stays. */
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(() => this.inTransaction(fn));
+  }
+
+  private async inTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    await this.con.run("BEGIN TRANSACTION");
+    try {
       const out = await fn();
       await this.con.run("COMMIT");
       return out;
-    });
-  }
-
-  /**
-   * Like `transaction`, but returns once `fn` has appended its rows and leaves the COMMIT
-   * running on DuckDB's threads, so the packet path goes on meanwhile (at window ends the
-   * commit of a large window is a good part of the store's time). Every later use of the store
-   * waits for it first; a commit that failed fails that later call.
-   */
-  private async writeBehind(fn: () => Promise<void>): Promise<void> {
-    await this.begun(fn);
-    this.pending = this.con.run("COMMIT").then(
-      () => {},
-      (e) => {
-        this.failure = e;
-      },
-    );
-  }
-
-  /** Waits for a commit left running by a write; throws if it failed. */
-  async settle(): Promise<void> {
-    if (this.pending !== null) {
-      await this.pending;
-      this.pending = null;
-    }
-    if (this.failure !== null) {
-      const e = this.failure;
-      this.failure = null;
+    } catch (e) {
+      await this.con.run("ROLLBACK").catch(() => {});
       throw e;
+    }
+  }
+
+  /** Waits for every write started so far. */
+  async settle(): Promise<void> {
+    await this.serial(() => Promise.resolve());
+  }
+
+  private async appendAsync(
+    table: string,
+    fill: (a: DuckDBAppender) => Promise<void>,
+  ): Promise<void> {
+    const a = await this.con.createAppender(table);
+    try {
+      await fill(a);
+      a.flushSync();
+    } finally {
+      a.closeSync();
     }
   }
 
@@ -376,33 +234,24 @@ export class Store {
   }
 
   /**
-   * Starts (or restarts) a source and returns its number: rows a previous run of the same
-   * inputs left are removed, so analysing the same capture twice never doubles anything.
+   * Starts a source and returns its number. It is stored under a provisional id until
+   * {@link finishSource} gives it its identity (a capture's content fingerprint is known only
+   * once it has been read whole); an unfinished file source is removed at the next open.
    */
   async beginSource(
-    sourceId: string,
     inputs: string,
     windowSec: number,
     tasks: readonly TaskSpec[],
     sketches: readonly SketchSpec[] = [],
+    sensor = "",
+    kind = "file",
   ): Promise<number> {
     return await this.transaction(async () => {
-      const old = await this.rows("SELECT source_no FROM sources WHERE source_id = $1", [
-        sourceId,
-      ]);
-      let sourceNo: number;
-      if (old.length > 0) {
-        sourceNo = Number(old[0]!.source_no);
-        for (const t of SOURCE_TABLES) {
-          await this.con.run(`DELETE FROM ${t} WHERE source_no = $1`, [sourceNo]);
-        }
-      } else {
-        const next = await this.rows("SELECT coalesce(max(source_no), 0) + 1 AS n FROM sources");
-        sourceNo = Number(next[0]!.n);
-      }
+      const next = await this.query("SELECT coalesce(max(source_no), 0) + 1 AS n FROM sources");
+      const sourceNo = Number(next[0]!.n);
       await this.con.run(
-        "INSERT INTO sources VALUES ($1, $2, $3, $4, now()::TIMESTAMP, NULL, NULL, NULL)",
-        [sourceNo, sourceId, inputs, windowSec],
+        "INSERT INTO sources (source_no, source_id, inputs, window_sec, started_at, sensor_id, kind) VALUES ($1, $2, $3, $4, now()::TIMESTAMP, $5, $6)",
+        [sourceNo, `unfinished-${crypto.randomUUID()}`, inputs, windowSec, sensor, kind],
       );
       for (let k = 0; k < tasks.length; k++) {
         const t = tasks[k]!;
@@ -429,108 +278,176 @@ export class Store {
     });
   }
 
+  /**
+   * The source's run ended whole: it takes its identity `sourceId`, replacing (in the same
+   * transaction) whatever an earlier run of the same identity stored, so the same capture
+   * analysed again, or twice in one run, is counted once.
+   */
   async finishSource(
     sourceNo: number,
-    packets: number,
-    warnings: readonly string[],
+    done: {
+      sourceId: string;
+      packets: number;
+      warnings: readonly string[];
+      /** Length of the content the identity covers. */
+      contentBytes?: number;
+      /** Identities of earlier sources this one contains (a grown capture's first part). */
+      replaces?: readonly string[];
+    },
   ): Promise<void> {
-    await this.settle();
-    await this.con.run(
-      "UPDATE sources SET finished_at = now()::TIMESTAMP, packets = $2, warnings = $3 WHERE source_no = $1",
-      [sourceNo, packets, warnings.join("\n")],
-    );
-  }
-
-  /**
-   * Writes one window (totals, protocols, decode errors, every task's rows) atomically.
-   * Task k of `w.tasks` is the source's task_no k.
-   */
-  async writeWindow(sourceNo: number, w: WindowData): Promise<void> {
-    const startMicros = Math.min(w.startSec, WINDOW_START_MAX_SEC) * 1e6;
-    const start = new DuckDBTimestampValue(
-      BigInt(Math.min(w.startSec, WINDOW_START_MAX_SEC)) * 1_000_000n,
-    );
-    const t = w.totals;
-    await this.writeBehind(async () => {
-      await this.append("window_totals", (a) => {
-        a.appendUInteger(sourceNo);
-        a.appendTimestamp(start);
-        a.appendInteger(w.windowSec);
-        for (
-          const v of [t.frames, t.wireBytes, t.capBytes, t.ipv4Frames, t.ipv6Frames, t.nonIpFrames]
-        ) {
-          a.appendUBigInt(BigInt(v));
-        }
-        if (Number.isFinite(t.firstSec)) {
-          a.appendHugeInt(nsOf(t.firstSec, t.firstNsec));
-          a.appendHugeInt(nsOf(t.lastSec, t.lastNsec));
-        } else a.appendNull(), a.appendNull();
-        a.endRow();
-      });
-      await this.append("window_protocols", (a) => {
-        for (let p = 0; p < 256; p++) {
-          if (t.protoFrames[p] === 0) continue;
-          a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendUSmallInt(p);
-          a.appendUBigInt(BigInt(t.protoFrames[p]!)), a.appendUBigInt(BigInt(t.protoBytes[p]!));
-          a.endRow();
-        }
-      });
-      await this.append("window_decode_errors", (a) => {
-        for (let c = 1; c < t.errors.length; c++) {
-          if (t.errors[c] === 0) continue;
-          a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendVarchar(ERROR_NAMES[c]!);
-          a.appendUBigInt(BigInt(t.errors[c]!));
-          a.endRow();
-        }
-        if (w.app !== null) appendAppErrors(a, sourceNo, start, w.app);
-      });
-      const app = w.app;
-      if (app !== null) {
-        await this.append("window_dns", (a) => appendDns(a, sourceNo, start, app));
-        await this.append("window_dns_rcodes", (a) => appendDnsRcodes(a, sourceNo, start, app));
-        await this.append("window_http", (a) => appendHttp(a, sourceNo, start, app));
-        await this.append("window_http_status", (a) => appendHttpStatus(a, sourceNo, start, app));
-        await this.append("window_http_agents", (a) => appendHttpAgents(a, sourceNo, start, app));
-      }
-      await this.append("window_tasks", (a) => {
-        for (let k = 0; k < w.tasks.length; k++) {
-          const table = w.tasks[k]!.table;
-          a.appendUInteger(sourceNo), a.appendUSmallInt(k), a.appendTimestamp(start);
-          a.appendUBigInt(BigInt(table.size)), a.appendUBigInt(BigInt(table.overflowPackets));
-          a.appendUBigInt(BigInt(table.overflowBytes));
-          a.endRow();
-        }
-      });
-      for (let k = 0; k < w.tasks.length; k++) {
-        const table = w.tasks[k]!.table;
-        await this.append(
-          "window_flows",
-          (a) => writeFlowRows(a, sourceNo, k, startMicros, table),
+    await this.transaction(async () => {
+      for (const id of [done.sourceId, ...done.replaces ?? []]) {
+        const old = await this.query(
+          "SELECT source_no FROM sources WHERE source_id = $1 AND source_no <> $2",
+          [id, sourceNo],
         );
+        for (const r of old) await this.deleteSourceRows(Number(r.source_no));
       }
-      if (w.sketches.length > 0) {
-        const n = w.tasks.length;
-        await this.append(
-          "window_sketches",
-          (a) => appendSketches(a, sourceNo, n, start, w.sketches),
-        );
-        await this.append(
-          "window_sketch_keys",
-          (a) => appendSketchKeys(a, sourceNo, n, start, w.sketches),
-        );
-      }
+      await this.con.run(
+        "UPDATE sources SET source_id = $2, finished_at = now()::TIMESTAMP, packets = $3, warnings = $4, content_bytes = $5 WHERE source_no = $1",
+        [
+          sourceNo,
+          done.sourceId,
+          done.packets,
+          done.warnings.join("\n"),
+          done.contentBytes === undefined ? null : done.contentBytes,
+        ],
+      );
     });
   }
 
-  async writeFlowRecords(sourceNo: number, recs: FlowRecords): Promise<void> {
-    await this.writeBehind(() =>
-      this.append("flow_records", (a) => writeRecordRows(a, sourceNo, recs))
+  /** Finished file sources: identity and content length (for recognising grown captures). */
+  async fileSources(): Promise<{ sourceId: string; bytes: number }[]> {
+    const r = await this.rows(
+      "SELECT source_id, content_bytes FROM sources WHERE finished_at IS NOT NULL AND kind = 'file' AND content_bytes IS NOT NULL",
     );
+    return r.map((x) => ({ sourceId: String(x.source_id), bytes: Number(x.content_bytes) }));
+  }
+
+  /** A source's run failed: everything it stored goes, so nothing half-made stays. */
+  async abandonSource(sourceNo: number): Promise<void> {
+    await this.transaction(() => this.deleteSourceRows(sourceNo));
+  }
+
+  private async deleteSourceRows(sourceNo: number): Promise<void> {
+    for (const t of SOURCE_TABLES) {
+      await this.con.run(`DELETE FROM ${t} WHERE source_no = $1`, [sourceNo]);
+    }
+  }
+
+  /** Removes file sources a killed run left unfinished (their identity was never known). */
+  private async removeUnfinished(): Promise<number> {
+    const left = await this.query(
+      "SELECT source_no FROM sources WHERE finished_at IS NULL AND coalesce(kind, 'file') = 'file'",
+    );
+    if (left.length === 0) return 0;
+    await this.transaction(async () => {
+      for (const r of left) await this.deleteSourceRows(Number(r.source_no));
+    });
+    return left.length;
+  }
+
+  /**
+   * Writes one closed window — totals, protocols, decode errors, DNS/HTTP, every task's rows,
+   * sketches and the flow records that ended with it — in one transaction, behind every
+   * earlier write. Task k of `w.tasks` is the source's task_no k.
+   */
+  writeWindow(sourceNo: number, w: WindowExport): Promise<void> {
+    return this.transaction(() => this.appendWindow(sourceNo, w));
+  }
+
+  private async appendWindow(sourceNo: number, w: WindowExport): Promise<void> {
+    const startSec = Math.min(w.id.startSec, WINDOW_START_MAX_SEC);
+    const startMicros = startSec * 1e6;
+    const start = new DuckDBTimestampValue(BigInt(startSec) * 1_000_000n);
+    const t = w.totals;
+    await this.append("window_totals", (a) => {
+      a.appendUInteger(sourceNo);
+      a.appendTimestamp(start);
+      a.appendInteger(w.id.windowSec);
+      for (
+        const v of [t.packets, t.bytes, t.capBytes, t.ipv4Packets, t.ipv6Packets, t.nonIpPackets]
+      ) {
+        a.appendUBigInt(BigInt(v));
+      }
+      if (t.firstSec === t.firstSec) {
+        a.appendHugeInt(nsOf(t.firstSec, t.firstNsec));
+        a.appendHugeInt(nsOf(t.lastSec, t.lastNsec));
+      } else a.appendNull(), a.appendNull();
+      a.appendUBigInt(BigInt(t.latePackets)), a.appendUBigInt(BigInt(t.lateBytes));
+      a.appendUBigInt(BigInt(w.trackerOverflowPackets));
+      a.appendUSmallInt(w.id.part);
+      a.endRow();
+    });
+    await this.append("window_protocols", (a) => {
+      for (let p = 0; p < 256; p++) {
+        if (t.protoPackets[p] === 0) continue;
+        a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendUSmallInt(p);
+        a.appendUBigInt(BigInt(t.protoPackets[p]!)), a.appendUBigInt(BigInt(t.protoBytes[p]!));
+        a.endRow();
+      }
+    });
+    await this.append("window_decode_errors", (a) => {
+      for (const [reason, n] of t.decodeErrors) {
+        a.appendUInteger(sourceNo), a.appendTimestamp(start), a.appendVarchar(reason);
+        a.appendUBigInt(BigInt(n));
+        a.endRow();
+      }
+      if (w.app !== null) appendAppErrors(a, sourceNo, start, w.app);
+    });
+    const app = w.app;
+    if (app !== null) {
+      await this.append("window_dns", (a) => appendDns(a, sourceNo, start, app));
+      await this.append("window_dns_rcodes", (a) => appendDnsRcodes(a, sourceNo, start, app));
+      await this.append("window_http", (a) => appendHttp(a, sourceNo, start, app));
+      await this.append("window_http_status", (a) => appendHttpStatus(a, sourceNo, start, app));
+      await this.append("window_http_agents", (a) => appendHttpAgents(a, sourceNo, start, app));
+    }
+    await this.append("window_tasks", (a) => {
+      for (let k = 0; k < w.tasks.length; k++) {
+        const rows = w.tasks[k]!.rows;
+        a.appendUInteger(sourceNo), a.appendUSmallInt(k), a.appendTimestamp(start);
+        a.appendUBigInt(BigInt(rows.length)), a.appendUBigInt(BigInt(rows.overflowPackets));
+        a.appendUBigInt(BigInt(rows.overflowBytes));
+        a.endRow();
+      }
+    });
+    for (let k = 0; k < w.tasks.length; k++) {
+      const rows = w.tasks[k]!.rows;
+      await this.appendAsync(
+        "window_flows",
+        (a) => writeFlowRows(a, sourceNo, k, startMicros, rows),
+      );
+    }
+    if (w.sketches.length > 0) {
+      const n = w.tasks.length;
+      await this.append(
+        "window_sketches",
+        (a) => appendSketches(a, sourceNo, n, start, w.sketches),
+      );
+      await this.append(
+        "window_sketch_keys",
+        (a) => appendSketchKeys(a, sourceNo, n, start, w.sketches),
+      );
+    }
+    if (w.records.length > 0) {
+      await this.appendAsync(
+        "flow_records",
+        (a) => writeRecordRows(a, sourceNo, startMicros, w.records),
+      );
+    }
   }
 
   /** Runs a query with bound parameters and returns its rows as objects. */
   async rows(sql: string, params: DuckDBValue[] = []): Promise<Record<string, DuckDBValue>[]> {
-    await this.settle();
+    return await this.serial(() => this.query(sql, params));
+  }
+
+  /** A query inside a write that is already running (no queueing behind it). */
+  private async query(
+    sql: string,
+    params: DuckDBValue[] = [],
+  ): Promise<Record<string, DuckDBValue>[]> {
     const r = await this.con.runAndReadAll(sql, params);
     return r.getRowObjects();
   }
@@ -560,8 +477,7 @@ export class Store {
           "(SELECT min(window_start) FROM window_totals) + INTERVAL 1 MICROSECOND",
           [],
         );
-        await this.settle();
-        await this.con.run("CHECKPOINT");
+        await this.serial(() => this.con.run("CHECKPOINT"));
         dropped++;
       }
     }
@@ -570,14 +486,15 @@ export class Store {
 
   private async dropWindowsBefore(boundSql: string, params: DuckDBValue[]): Promise<void> {
     await this.transaction(async () => {
-      const bound = await this.rows(`SELECT ${boundSql} AS b`, params);
+      const bound = await this.query(`SELECT ${boundSql} AS b`, params);
       const b = bound[0]!.b;
       if (b === null || b === undefined) return;
       for (const t of WINDOW_TABLES) {
         await this.con.run(`DELETE FROM ${t} WHERE window_start < $1`, [b]);
       }
+      // Records go with the window they were committed with (older stores: by end time).
       await this.con.run(
-        "DELETE FROM flow_records WHERE end_ns < epoch_ns($1::TIMESTAMP)::HUGEINT",
+        "DELETE FROM flow_records WHERE coalesce(window_start < $1, end_ns < epoch_ns($1::TIMESTAMP)::HUGEINT)",
         [b],
       );
     });
@@ -592,10 +509,7 @@ export class Store {
     return Number(x.block_size) * (Number(x.total_blocks) - Number(x.free_blocks));
   }
 
-  /**
-   * Waits for a running commit, then closes the connection and the instance (DuckDB flushes
-   * its WAL). Throws the commit's error, if it failed, after closing.
-   */
+  /** Waits for every write started, then closes the connection and the instance. */
   async close(): Promise<void> {
     try {
       await this.settle();
@@ -607,7 +521,6 @@ export class Store {
 
   /** Closes at once; only for stores that were never written (read-only, queries). */
   closeSync(): void {
-    if (this.pending !== null) throw new Error("Store closed while a commit is running");
     this.con.closeSync();
     this.instance.closeSync();
   }

@@ -43,40 +43,47 @@ export function keyColumns(keys: readonly KeyField[]): string {
   return cols.join(", ");
 }
 
-/** Reads the report of `sourceId`'s task `task` (key `groupBy`), top `limit` rows. */
+/**
+ * Reads the report over the sources `sourceIds` (one per input of a run), task `task` (key
+ * `groupBy`), top `limit` rows.
+ */
 export async function summarize(
   store: Store,
-  sourceId: string,
+  sourceIds: readonly string[],
   task: string,
   groupBy: readonly KeyField[],
   limit?: number,
 ): Promise<Summary> {
   const ids = await store.rows(
     `SELECT s.source_no, t.task_no FROM sources s LEFT JOIN tasks t
-       ON t.source_no = s.source_no AND t.name = $2 WHERE s.source_id = $1`,
-    [sourceId, task],
+       ON t.source_no = s.source_no AND t.name = $2
+     WHERE list_contains(string_split($1, ','), s.source_id) ORDER BY s.source_no`,
+    [sourceIds.join(","), task],
   );
-  if (ids.length === 0) throw new RangeError(`No source ${sourceId} in the store`);
-  const sourceNo = Number(ids[0]!.source_no);
+  if (ids.length === 0) throw new RangeError(`No source ${sourceIds.join(", ")} in the store`);
+  // A set of source numbers, bound as one text "1,2,3" (see the IN clauses).
+  const sourceNo = ids.map((r) => Number(r.source_no)).join(",");
+  const sourceId = [...new Set(sourceIds)].join(",");
   const taskNo = ids[0]!.task_no === null ? -1 : Number(ids[0]!.task_no);
   const src = [sourceNo];
   const srcTask = [sourceNo, taskNo];
   const [tot] = await store.rows(
-    `SELECT count(*) AS windows, any_value(window_sec) AS window_sec, sum(packets) AS frames,
+    `SELECT count(*) FILTER (WHERE coalesce(part, 0) = 0) AS windows,
+            any_value(window_sec) AS window_sec, sum(packets) AS frames,
             sum(bytes) AS bytes, sum(cap_bytes) AS cap_bytes, sum(ipv4_packets) AS v4,
             sum(ipv6_packets) AS v6, sum(non_ip_packets) AS non_ip,
             min(first_ns) AS first_ns, max(last_ns) AS last_ns
-     FROM window_totals WHERE source_no = $1`,
+     FROM window_totals WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER)`,
     src,
   );
   const protocols = await store.rows(
     `SELECT proto, sum(packets) AS packets, sum(bytes) AS bytes FROM window_protocols
-     WHERE source_no = $1 GROUP BY proto ORDER BY packets DESC, proto`,
+     WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) GROUP BY proto ORDER BY packets DESC, proto`,
     src,
   );
   const errors = await store.rows(
     `SELECT reason, sum(packets) AS packets FROM window_decode_errors
-     WHERE source_no = $1 AND NOT starts_with(reason, 'dns_')
+     WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND NOT starts_with(reason, 'dns_')
        AND reason NOT IN ('http_lost', 'ip_defrag_lost')
      GROUP BY reason ORDER BY packets DESC, reason`,
     src,
@@ -85,13 +92,13 @@ export async function summarize(
   const cols = keyColumns(groupBy);
   const [count] = await store.rows(
     `SELECT count(*) AS n FROM (SELECT DISTINCT ${cols} FROM window_flows
-     WHERE source_no = $1 AND task_no = $2)`,
+     WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2)`,
     srcTask,
   );
   const flowSql = (keys: string, order: string) =>
     `SELECT ${keys}, sum(packets) AS packets, sum(bytes) AS bytes, min(first_ns) AS first_ns,
             max(last_ns) AS last_ns, bit_or(tcp_flags) AS tcp_flags
-     FROM window_flows WHERE source_no = $1 AND task_no = $2
+     FROM window_flows WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
      GROUP BY ALL ORDER BY ${order}, ${keys} NULLS FIRST
      ${limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`}`;
   const flows = await store.rows(flowSql(cols, "packets DESC, bytes DESC"), srcTask);
@@ -100,19 +107,19 @@ export async function summarize(
   const talkers = groupBy.includes("src_ip")
     ? await store.rows(
       `SELECT ip_version, src_addr, sum(packets) AS packets, sum(bytes) AS bytes
-       FROM window_flows WHERE source_no = $1 AND task_no = $2
+       FROM window_flows WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
        GROUP BY ALL ORDER BY bytes DESC, packets DESC, ip_version, src_addr
        ${limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`}`,
       srcTask,
     )
     : null;
   const [over] = await store.rows(
-    `SELECT sum(overflow_packets) AS p FROM window_tasks WHERE source_no = $1 AND task_no = $2`,
+    `SELECT sum(overflow_packets) AS p FROM window_tasks WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2`,
     srcTask,
   );
   const records = await store.rows(
     `SELECT close_reason(close_code) AS reason, count(*) AS n FROM flow_records
-     WHERE source_no = $1 GROUP BY ALL ORDER BY reason`,
+     WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) GROUP BY ALL ORDER BY reason`,
     src,
   );
   const toRow = (r: Record<string, DuckDBValue>, keys: readonly KeyField[]): FlowRow => {

@@ -18,19 +18,22 @@ import { summarize } from "../storage/summary.ts";
 /** ingest → store (":memory:" unless given) → summary. */
 export async function ingestToSummary(
   files: string[],
-  opts: Partial<IngestOptions> & { groupBy?: readonly KeyField[]; limit?: number } = {},
+  opts: Partial<Omit<IngestOptions, "store">> & {
+    store?: Store;
+    groupBy?: readonly KeyField[];
+    limit?: number;
+  } = {},
 ): Promise<{ run: IngestRun; summary: Summary }> {
   const store = opts.store ?? await Store.open(":memory:");
   try {
     const key = opts.groupBy ?? FIVE_TUPLE;
     const run = await ingestFiles({
-      sourceId: "test",
       tasks: [defaultTask(key)],
       ...opts,
       files,
       store,
     });
-    const summary = await summarize(store, run.sourceId, "flows", key, opts.limit);
+    const summary = await summarize(store, run.sourceIds, "flows", key, opts.limit);
     return { run, summary };
   } finally {
     if (opts.store === undefined) await store.close();

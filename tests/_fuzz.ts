@@ -121,7 +121,8 @@ export function fuzzDecoders(seeds: SeedPacket[], count: number, seed: number): 
     totals.addBatch(batch);
     flows.addBatch(batch);
     app.addRange(batch, 0, n);
-    dnsMessages += app.dnsMessages, httpMessages += app.httpRequests + app.httpResponses;
+    dnsMessages += app.own.dnsMessages,
+      httpMessages += app.own.httpRequests + app.own.httpResponses;
     app.clear();
     done += n;
   }

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { UsageError } from "../user_error.ts";
 import { mix, rng } from "./_random.ts";
 import type { Endpoints } from "./packets.ts";
 
@@ -54,7 +55,7 @@ export class Attacks {
 
   constructor(opts: AttackOptions, packets: number, seed: number) {
     if (!Number.isInteger(opts.scans) || opts.scans < 0 || opts.scans > SCANS_MAX) {
-      throw new RangeError(`--scans must be 0..${SCANS_MAX}`);
+      throw new UsageError(`--scans must be 0..${SCANS_MAX}`);
     }
     this.rand = rng((seed ^ 0x5ca77ac5) >>> 0);
     let spreads = Array.from(

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { UsageError } from "../user_error.ts";
 import { type Endpoints, writeFrame } from "./packets.ts";
 import { type AttackOptions, type AttackPacket, Attacks } from "./attacks.ts";
 import { mix, rng } from "./_random.ts";
@@ -156,19 +157,19 @@ export async function generate(
 ): Promise<GenSummary> {
   const { packets, flows } = opts;
   if (!Number.isInteger(packets) || packets < 1 || packets > GEN_PACKETS_MAX) {
-    throw new RangeError(`--packets must be 1..${GEN_PACKETS_MAX}`);
+    throw new UsageError(`--packets must be 1..${GEN_PACKETS_MAX}`);
   }
   if (!Number.isInteger(flows) || flows < 1 || flows > GEN_FLOWS_MAX) {
-    throw new RangeError(`--flows must be 1..${GEN_FLOWS_MAX}`);
+    throw new UsageError(`--flows must be 1..${GEN_FLOWS_MAX}`);
   }
   const dnsPercent = opts.dnsPercent, httpPercent = opts.httpPercent;
   for (const [name, v] of [["--dns", dnsPercent], ["--http", httpPercent]] as const) {
     if (v !== undefined && !(v >= 0 && v <= 100)) {
-      throw new RangeError(`${name} must be a percentage from 0 to 100`);
+      throw new UsageError(`${name} must be a percentage from 0 to 100`);
     }
   }
   if ((dnsPercent ?? 0) + (httpPercent ?? 0) > 100) {
-    throw new RangeError("--dns and --http together must be at most 100 percent");
+    throw new UsageError("--dns and --http together must be at most 100 percent");
   }
   const rand = rng(opts.seed);
   const cdf = zipfCdf(flows, opts.zipfAlpha);

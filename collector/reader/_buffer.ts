@@ -7,6 +7,7 @@
  */
 
 import type { ByteSource } from "./_source.ts";
+import { ContentHash } from "./content_hash.ts";
 
 export const BUFFER_BYTES_DEFAULT = 4 * 1024 * 1024;
 /** Largest record or block any reader accepts; the window grows up to twice that. */
@@ -22,8 +23,25 @@ export class ByteWindow {
   base = 0;
   eof = false;
 
-  constructor(readonly source: ByteSource, bufferBytes = BUFFER_BYTES_DEFAULT) {
+  constructor(
+    readonly source: ByteSource,
+    bufferBytes = BUFFER_BYTES_DEFAULT,
+    /** Every byte read passes through it (the capture's content identity). */
+    readonly hash = new ContentHash(),
+  ) {
     this.buf = new Uint8Array(bufferBytes);
+  }
+
+  /** Reads the rest of the input into the hash only (after the reader stopped early). */
+  async drain(): Promise<void> {
+    if (this.eof) return;
+    const scratch = new Uint8Array(1 << 20);
+    for (;;) {
+      const n = await this.source.read(scratch);
+      if (n === null) break;
+      this.hash.update(scratch.subarray(0, n));
+    }
+    this.eof = true;
   }
 
   get available(): number {
@@ -61,6 +79,7 @@ export class ByteWindow {
         this.eof = true;
         break;
       }
+      this.hash.update(this.buf.subarray(this.end, this.end + n));
       this.end += n;
     }
     return this.available;

@@ -75,6 +75,14 @@ export abstract class RecordReader implements CaptureReader {
     this.done = true;
   }
 
+  async contentIdentity(drain: boolean): Promise<
+    { identity: string; bytes: number; prefixes: Map<number, string> }
+  > {
+    if (drain) await this.win.drain();
+    const h = this.win.hash;
+    return { identity: h.identity(), bytes: h.length, prefixes: h.prefixes };
+  }
+
   close(): void {
     this.win.source.close();
   }

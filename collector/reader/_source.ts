@@ -8,6 +8,7 @@
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { createGunzip } from "node:zlib";
+import { UserError } from "../user_error.ts";
 
 /** Where capture bytes come from. `read` returns null at the end, like Deno.Reader. */
 export interface ByteSource {
@@ -26,12 +27,28 @@ const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 const RAW_CHUNK_BYTES = 256 * 1024;
 
+/**
+ * A plain file, pipe or FIFO. The bytes read to look at the magic are given back first
+ * (never a seek: named pipes, `<(…)` and /dev/stdin cannot seek).
+ */
 class FileSource implements ByteSource {
   rawBytesRead = 0;
   readonly compressed = false;
   readonly problem = null;
-  constructor(private readonly file: Deno.FsFile, readonly rawBytesTotal: number) {}
+  constructor(
+    private readonly file: Deno.FsFile,
+    readonly rawBytesTotal: number,
+    private prefix: Uint8Array,
+  ) {
+    this.rawBytesRead = prefix.length;
+  }
   async read(into: Uint8Array): Promise<number | null> {
+    if (this.prefix.length > 0) {
+      const n = Math.min(into.length, this.prefix.length);
+      into.set(this.prefix.subarray(0, n));
+      this.prefix = this.prefix.subarray(n);
+      return n;
+    }
     const n = await this.file.read(into);
     if (n !== null) this.rawBytesRead += n;
     return n;
@@ -139,7 +156,7 @@ export async function openByteSource(path: string): Promise<ByteSource> {
     const info = await f.stat();
     if (info.isDirectory) {
       f.close();
-      throw new TypeError(`Cannot read ${path}: it is a directory`);
+      throw new UserError(`Cannot read ${path}: it is a directory`);
     }
     total = info.size;
     readRaw = (into) => f.read(into);
@@ -159,9 +176,6 @@ export async function openByteSource(path: string): Promise<ByteSource> {
     const stream = Readable.toWeb(gunzip) as unknown as ReadableStream<Uint8Array>;
     return new StreamSource(stream, counter, total, true);
   }
-  if (file !== null) {
-    await file.seek(0, Deno.SeekMode.Start);
-    return new FileSource(file, total);
-  }
+  if (file !== null) return new FileSource(file, total, prefix);
   return new StreamSource(countingStream(prefix, readRaw, counter), counter, 0, false);
 }

@@ -19,6 +19,7 @@
 
 import { ByteWindow } from "./_buffer.ts";
 import { openByteSource } from "./_source.ts";
+import { ContentHash } from "./content_hash.ts";
 import { PcapFormatError } from "./errors.ts";
 import { pcapByteOrder, PcapReader } from "./pcap.ts";
 import { BT_SHB, PcapngReader } from "./pcapng.ts";
@@ -38,11 +39,14 @@ function hex32(b: Uint8Array): string {
  * a capture we read, with a message like `Cannot read x.pcap: unknown magic 0x…`, and the
  * usual Deno errors when the file cannot be opened.
  */
-export async function openCapture(path: string): Promise<CaptureReader> {
+export async function openCapture(
+  path: string,
+  opts: { prefixLengths?: Iterable<number> } = {},
+): Promise<CaptureReader> {
   const name = path === "-" ? "<stdin>" : path;
   const source = await openByteSource(path);
   try {
-    const win = new ByteWindow(source);
+    const win = new ByteWindow(source, undefined, new ContentHash(opts.prefixLengths));
     const got = await win.ensure(4);
     if (got === 0) {
       throw new PcapFormatError(`Cannot read ${name}: ${source.problem ?? "the file is empty"}`, 0);

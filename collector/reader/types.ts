@@ -23,5 +23,12 @@ export interface CaptureReader {
   /** Progress: bytes taken from the file (compressed bytes for gzip) and its size. */
   readonly rawBytesRead: number;
   readonly rawBytesTotal: number;
+  /**
+   * The content identity of the whole input (reads what is left of it, if reading stopped
+   * early, through the hash only). See content_hash.ts.
+   */
+  contentIdentity(
+    drain: boolean,
+  ): Promise<{ identity: string; bytes: number; prefixes: Map<number, string> }>;
   close(): void;
 }

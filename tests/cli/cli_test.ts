@@ -115,11 +115,9 @@ Deno.test("netspectra analyze reads several files, stdin and gzip alike", async 
   const gz = await run(["analyze", "--format", "json", "-"], await gzip(data));
   for (const r of [one, two, piped, gz]) assert.equal(r.code, 0, r.stderr);
   const [a, b, c, d] = [one, two, piped, gz].map((r) => JSON.parse(r.stdout));
-  assert.equal(b.totals.frames, 2 * a.totals.frames);
-  assert.deepEqual(
-    b.flows.map((f: { packets: number }) => f.packets),
-    a.flows.map((f: { packets: number }) => 2 * f.packets),
-  );
+  // The same capture twice in one run is one capture (its content is its identity).
+  assert.equal(b.totals.frames, a.totals.frames);
+  assert.deepEqual(b.flows, a.flows);
   assert.deepEqual(c.flows, a.flows);
   assert.deepEqual(d.flows, a.flows);
   assert.equal(c.files[0].name, "-");
@@ -159,7 +157,11 @@ Deno.test("netspectra user mistakes get one clear line and a non-zero exit", asy
       /version 1\.\d+ is not supported/,
     ],
     [["analyze", "--format", "xml", FLAGS], 2, /--format must be one of table, csv, json/],
-    [["analyze", "--group-by", "src_ip,nope", FLAGS], 1, /unknown field "nope"/],
+    [["analyze", "--group-by", "src_ip,nope", FLAGS], 2, /unknown field "nope"/],
+    [["analyze", "--limit", "1.5", FLAGS], 2, /--limit must be a whole number/],
+    [["analyze", "--db", "", FLAGS], 2, /--db needs a file name/],
+    [["sql", "--db", "", "SELECT 1"], 2, /--db needs a file name/],
+    [["analyze", PCAPS_DIR], 1, /Cannot read .*pcaps\/?: it is a directory/],
     [["analyze", "--bogus", FLAGS], 2, /unknown flag --bogus/],
     [["analyze"], 2, /no input files/],
     [["frobnicate"], 2, /unknown command "frobnicate"/],

@@ -112,7 +112,7 @@ Deno.test("netspectra sql refuses writes, file access and several statements, in
       ],
       ["DELETE FROM window_totals", /Only read-only statements.*DELETE/],
       [
-        "INSERT INTO sources VALUES (9,'x','y',1,now(),NULL,NULL,NULL)",
+        "INSERT INTO sources (source_no, source_id, inputs, window_sec, started_at) VALUES (9, 'x', 'y', 1, now())",
         /Only read-only statements/,
       ],
       ["SET enable_external_access = true", /Only read-only statements/],

@@ -166,9 +166,9 @@ Deno.test("AppLayer: an HTTP request in 11 IPv4 fragments is counted once, whole
   const b = new PacketBatch();
   for (let n; (n = await r.fill(b)) > 0;) decodeBatch(b), app.addRange(b, 0, n);
   r.close();
-  const keys = Array.from({ length: app.http.size }, (_, e) => app.http.keyText(e));
+  const keys = Array.from({ length: app.own.http.size }, (_, e) => app.own.http.keyText(e));
   assert.deepEqual(keys, ["js.bizographics.com\0GET\0/convert_data.js"]);
-  assert.equal(app.httpRequests, 1);
+  assert.equal(app.own.httpRequests, 1);
   assert.equal(app.defragLost, 0);
 });
 

@@ -217,12 +217,12 @@ Deno.test("AppLayer: DNS split across TCP segments is counted once, whole, at it
     [1, 4, FIN, []],
   ]);
   app.addRange(b, 0, 2);
-  assert.equal(app.dnsMessages, 1, "the first message, completed by the second segment");
+  assert.equal(app.own.dnsMessages, 1, "the first message, completed by the second segment");
   app.addRange(b, 2, b.length);
-  assert.equal(app.dnsMessages, 2);
-  const names = Array.from({ length: app.dns.size }, (_, e) => app.dns.keyText(e)).sort();
+  assert.equal(app.own.dnsMessages, 2);
+  const names = Array.from({ length: app.own.dns.size }, (_, e) => app.own.dns.keyText(e)).sort();
   assert.deepEqual(names, ["a.example", "c.test"]);
-  assert.equal(app.dnsErrors.reduce((n, v) => n + v, 0), 0, "no message read cut short");
+  assert.equal(app.own.dnsErrors.reduce((n, v) => n + v, 0), 0, "no message read cut short");
   assert.equal(app.dnsTcpLost, 1, "the answer cut by the FIN");
   app.clear();
   assert.equal(app.dnsTcpLost, 0, "counted per window");

@@ -27,12 +27,12 @@ const DIGEST = "SELECT " + [
 ).join(", ");
 
 async function digest(
-  opts: Omit<IngestOptions, "store" | "sourceId">,
+  opts: Omit<IngestOptions, "store">,
   helper: HelperParts,
 ): Promise<{ run: Awaited<ReturnType<typeof ingestFiles>>; rows: Record<string, unknown> }> {
   const store = await Store.open(":memory:");
   try {
-    const run = await ingestFiles({ ...opts, store, sourceId: "s", helper });
+    const run = await ingestFiles({ ...opts, store, helper });
     const [rows] = await store.rows(DIGEST);
     return { run, rows: rows! };
   } finally {
@@ -48,7 +48,7 @@ const PLACEMENTS: HelperParts[] = [
 ];
 
 async function assertSame(
-  opts: Omit<IngestOptions, "store" | "sourceId">,
+  opts: Omit<IngestOptions, "store">,
   what: string,
   placements = PLACEMENTS,
 ) {
@@ -104,19 +104,28 @@ Deno.test("helper thread: many windows, record buffers handed over, tracker over
   }
 });
 
-Deno.test("helper thread: a failing record write fails the run and frees the thread", async () => {
+Deno.test("helper thread: a failing window write fails the run, frees the thread, leaves nothing", async () => {
   const dir = await Deno.makeTempDir();
   const store = await Store.open(":memory:");
   try {
     const file = `${dir}/g.pcap`;
     const out = await Deno.open(file, { write: true, create: true });
-    await generate(out, { ...GEN_DEFAULTS, packets: 20_000, flows: 2_000 });
+    await generate(out, { ...GEN_DEFAULTS, packets: 20_000, flows: 2_000, ratePps: 2_000 });
     out.close();
-    store.writeFlowRecords = () => Promise.reject(new Error("disk full"));
+    let writes = 0;
+    const write = store.writeWindow.bind(store);
+    // The second window fails, after the first was committed.
+    store.writeWindow = (n, w) =>
+      ++writes === 2 ? Promise.reject(new Error("disk full")) : write(n, w);
     await assert.rejects(
-      ingestFiles({ files: [file], store, sourceId: "s", helper: HELPER_DEFAULT }),
+      ingestFiles({ files: [file], store, windowSec: 1, helper: HELPER_DEFAULT }),
       /disk full/,
     );
+    assert.equal(writes, 2);
+    const [left] = await store.rows(
+      "SELECT (SELECT count(*) FROM sources) + (SELECT count(*) FROM tasks) + (SELECT count(*) FROM window_totals) + (SELECT count(*) FROM flow_records) AS n",
+    );
+    assert.equal(Number(left!.n), 0, "the failed source left nothing half-made");
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });
@@ -124,14 +133,14 @@ Deno.test("helper thread: a failing record write fails the run and frees the thr
 });
 
 Deno.test("helper thread: bad options fail before a thread starts", () => {
-  const noop = () => Promise.resolve();
-  const opts = { tasks: [], sketches: [], flows: {}, batchPackets: 64 };
+  const opts = { tasks: [], sketches: [], flows: {}, batchPackets: 64, windows: 2 };
   assert.throws(
-    () => new ThreadHeaderWork({ ...opts, flows: { flowsMax: 0 } }, noop),
+    () => new ThreadHeaderWork({ ...opts, flows: { flowsMax: 0 } }),
     /Invalid flow tracker limit/,
   );
-  const ok = new ThreadHeaderWork(opts, noop);
+  assert.throws(() => new ThreadHeaderWork({ ...opts, windows: 0 }), /open window count/);
+  const ok = new ThreadHeaderWork(opts);
   ok.close();
   ok.close();
-  assert.throws(() => ok.add(0, 0), /closed/);
+  assert.throws(() => ok.add(0, 0, 0), /closed/);
 });

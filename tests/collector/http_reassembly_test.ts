@@ -143,7 +143,7 @@ Deno.test("AppLayer: HTTP messages lost to a gap are counted per window (http_lo
     [0, 1, PSH_ACK, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n"],
   ]);
   app.addRange(b, 0, b.length);
-  assert.deepEqual([app.httpLost, app.httpResponses, app.httpRequests], [1, 0, 1]);
+  assert.deepEqual([app.httpLost, app.own.httpResponses, app.own.httpRequests], [1, 0, 1]);
   app.clear();
   assert.equal(app.httpLost, 0);
 });

@@ -94,9 +94,8 @@ Deno.test("store: one file, two halves in two runs, and shuffled files give iden
     const tables: string[] = [];
     for (const plan of [[[files[0]!]], [[files[1]!], [files[2]!]], [[files[3]!, files[4]!]]]) {
       const store = await Store.open(":memory:");
-      let k = 0;
       for (const inputs of plan) {
-        await ingestToSummary(inputs, { store, windowSec: 10, sourceId: `s${k++}` });
+        await ingestToSummary(inputs, { store, windowSec: 10 });
       }
       tables.push(await windowTable(store));
       await store.close();
@@ -116,7 +115,7 @@ Deno.test("store: ingesting the same source again replaces it instead of doublin
     const path = PCAPS_DIR + "pcapplusplus__three_http_streams.pcap";
     for (let k = 0; k < 2; k++) {
       const store = await Store.open(db);
-      await ingestToSummary([path], { store, sourceId: "same" });
+      await ingestToSummary([path], { store });
       await store.close();
     }
     const store = await Store.open(db, { readOnly: true });
@@ -136,7 +135,7 @@ Deno.test("store: schema version is recorded and a reopened file keeps its data"
     const db = `${dir}/v.duckdb`;
     let store = await Store.open(db);
     assert.equal(await store.schemaVersion(), SCHEMA_VERSION);
-    await ingestToSummary([PCAPS_DIR + "tcpdump__print-flags.pcap"], { store, sourceId: "a" });
+    await ingestToSummary([PCAPS_DIR + "tcpdump__print-flags.pcap"], { store });
     await store.close();
     store = await Store.open(db);
     assert.equal(await store.schemaVersion(), SCHEMA_VERSION);
@@ -161,7 +160,6 @@ Deno.test("store: retention by age keeps only recent windows", async () => {
     await ingestToSummary([PCAPS_DIR + "pcapplusplus__sll.pcap"], {
       store,
       windowSec: 10,
-      sourceId: "r",
     });
     const before = await store.rows(
       "SELECT count(*) AS n, min(window_start) AS lo, max(window_start) AS hi FROM window_totals",

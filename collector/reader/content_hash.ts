@@ -1,0 +1,55 @@
+/**
+ * A capture's content identity: a hash of all its (decompressed) bytes, computed while it is
+ * read, so a file, its gzip, the same bytes through a pipe or stdin all get the same identity,
+ * and any other content gets another.
+ *
+ * Chained SHA-256 over 1 MiB blocks — H_k = SHA-256(H_{k-1} ‖ block_k) — and the identity of
+ * the first L bytes is SHA-256(H_{⌊L/B⌋} ‖ tail ‖ L). The chain lets the identity of any
+ * prefix length asked for in advance be had on the way (`prefixAt`), which is how a grown
+ * capture recognises the earlier analysis of its first part.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+
+const BLOCK_BYTES = 1 << 20;
+
+export class ContentHash {
+  private chain = new Uint8Array(32);
+  private readonly block = new Uint8Array(BLOCK_BYTES);
+  private used = 0;
+  /** Bytes hashed so far. */
+  length = 0;
+  /** Prefix lengths still to reach (ascending), and the identities of those reached. */
+  private readonly wanted: number[];
+  readonly prefixes = new Map<number, string>();
+
+  constructor(prefixLengths: Iterable<number> = []) {
+    this.wanted = [...new Set(prefixLengths)].filter((n) => n > 0).sort((a, b) => a - b);
+  }
+
+  update(bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length) {
+      const next = this.wanted[0];
+      let take = Math.min(bytes.length - off, BLOCK_BYTES - this.used);
+      if (next !== undefined && next - this.length < take) take = next - this.length;
+      this.block.set(bytes.subarray(off, off + take), this.used);
+      this.used += take, this.length += take, off += take;
+      if (this.used === BLOCK_BYTES) {
+        const h = createHash("sha256").update(this.chain).update(this.block);
+        this.chain = new Uint8Array(h.digest());
+        this.used = 0;
+      }
+      if (next === this.length) this.prefixes.set(this.wanted.shift()!, this.identity());
+    }
+  }
+
+  /** The identity of the bytes so far (32 hex characters). */
+  identity(): string {
+    const len = new TextEncoder().encode(`;${this.length}`);
+    return createHash("sha256").update(this.chain).update(this.block.subarray(0, this.used))
+      .update(len).digest("hex").slice(0, 32);
+  }
+}
