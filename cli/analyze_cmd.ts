@@ -10,7 +10,7 @@
 import { loadConfig } from "../collector/config.ts";
 import { type TaskSpec, WINDOW_SEC_MAX } from "../collector/engine.ts";
 import { defaultTask, WINDOW_SEC_DEFAULT } from "../collector/ingest.ts";
-import { FLOWS_MAX_DEFAULT } from "../collector/flow_table.ts";
+import { flowsMaxFor, TABLE_MEMORY_DEFAULT } from "../collector/flow_table.ts";
 import { FIVE_TUPLE, parseKeyFields } from "../collector/key_fields.ts";
 import { REPORT_FORMATS, type ReportFormat, toCsv, toJsonDoc } from "../collector/report.ts";
 import { toTable } from "../collector/report_table.ts";
@@ -29,7 +29,10 @@ export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   --group-by FIELDS  key fields: src_ip,dst_ip,proto,src_port,dst_port,vlan (default: 5-tuple)
   --format FMT       table (default), csv or json
   --limit N          rows to show (table default 10; csv/json default: all)
-  --flows-max N      distinct keys kept at most (default ${FLOWS_MAX_DEFAULT}); more are counted as overflow
+  --memory BYTES     memory the exact tables may grow to (default 1G): sets the keys kept per window
+  --flows-max N      distinct keys kept per window at most (default: what --memory holds, ${
+  flowsMaxFor(TABLE_MEMORY_DEFAULT, 1)
+} for one task); packets of keys beyond are counted in an "other" row
   --no-progress      never draw the progress bar
   --db FILE          the DuckDB store the results go to (default ./${DB_DEFAULT}; ":memory:" keeps
                      nothing): windows of packet time, bidirectional flow records; query it with netspectra sql
@@ -52,6 +55,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       "format",
       "limit",
       "flows-max",
+      "memory",
       "db",
       "window",
       "db-wait",
@@ -72,9 +76,10 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   const limitText = args.values.get("limit");
   const limit = limitText === undefined ? undefined : parseCount("limit", limitText, 0, 1e9);
   const flowsMaxText = args.values.get("flows-max");
-  const flowsMax = flowsMaxText === undefined
-    ? FLOWS_MAX_DEFAULT
-    : parseCount("flows-max", flowsMaxText, 1, 1 << 26);
+  const memoryText = args.values.get("memory");
+  const memoryBytes = memoryText === undefined
+    ? TABLE_MEMORY_DEFAULT
+    : parseCount("memory", memoryText, 1 << 20, 2 ** 40);
 
   const configPath = args.values.get("config");
   const cfg = configPath === undefined ? null : await loadConfig(configPath);
@@ -90,13 +95,21 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
     3600,
   );
   const tasks: TaskSpec[] = cfg === null
-    ? [{ ...defaultTask(groupBy), flowsMax }]
+    ? [{ ...defaultTask(groupBy), flowsMax: flowsMaxFor(memoryBytes, 1) }]
     : cfg.tasks.map((t, k) => k === 0 && groupByText !== undefined ? { ...t, key: groupBy } : t);
   const sketches = args.booleans.has("no-sketches")
     ? []
     : cfg === null
     ? defaultSketches()
     : cfg.sketches;
+  // An explicit --flows-max wins; else the config's per-task limit; else the memory budget.
+  if (flowsMaxText !== undefined) {
+    const n = parseCount("flows-max", flowsMaxText, 1, 1 << 26);
+    for (const t of tasks) t.flowsMax = n;
+  } else if (memoryText !== undefined || cfg === null) {
+    const n = flowsMaxFor(memoryBytes, tasks.length);
+    for (const t of tasks) t.flowsMax = n;
+  }
   const taskName = args.values.get("task") ?? tasks[0]!.name;
   const reportTask = tasks.find((t) => t.name === taskName);
   if (reportTask === undefined) {

@@ -33,7 +33,8 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec, command: stri
       out.positionals.push(...argv.slice(i + 1));
       break;
     }
-    if (a === "-" || !a.startsWith("-")) {
+    // A word with a space is a value (a query starting with a "--" comment), never a flag.
+    if (a === "-" || !a.startsWith("-") || /\s/.test(a)) {
       out.positionals.push(a);
       continue;
     }
@@ -64,8 +65,9 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec, command: stri
  * must be whole: "1.5" is refused, not rounded).
  */
 export function parseCount(name: string, text: string, min: number, max: number): number {
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(text.trim());
-  const mult = m?.[2]?.toLowerCase() === "k" ? 1e3 : m?.[2]?.toLowerCase() === "m" ? 1e6 : 1;
+  const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(text.trim());
+  const unit = m?.[2]?.toLowerCase();
+  const mult = unit === "k" ? 1e3 : unit === "m" ? 1e6 : unit === "g" ? 1e9 : 1;
   // Rounded to 9 digits only to undo binary fractions (1.1k is 1100, not 1100.0000000000002).
   const v = m ? Math.round(Number(m[1]) * mult * 1e9) / 1e9 : NaN;
   if (!Number.isInteger(v) || v < min || v > max) {

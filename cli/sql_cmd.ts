@@ -9,6 +9,7 @@ import { REPORT_FORMATS, type ReportFormat } from "../collector/report.ts";
 import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
 import { DB_DEFAULT, writeAll } from "./analyze_cmd.ts";
 import { alignRows } from "./print_table.ts";
+import type { QueryHead } from "../storage/query.ts";
 
 export const SQL_USAGE = `netspectra sql [options] "SELECT ..."
   read-only SQL on a store written by analyze --db (tables: storage/README.md)
@@ -16,6 +17,7 @@ export const SQL_USAGE = `netspectra sql [options] "SELECT ..."
   --format FMT     table (default), csv or json
   --max-rows N     rows at most (default 10000); more are cut with a note on stderr
   --timeout DUR    stop the query after this long (default 30s)
+  --memory-limit N memory the query may use (default 1G); a query needing more fails
   --db-wait DUR    wait this long for a process writing the store to finish (default 5s)`;
 
 function cell(v: unknown): string {
@@ -23,19 +25,30 @@ function cell(v: unknown): string {
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
-function asTable(columns: string[], numeric: boolean[], rows: unknown[][]): string {
-  return alignRows(columns, rows.map((r) => r.map(cell)), numeric).join("\n") + "\n";
-}
+const esc = (s: string) => /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 
-function asCsv(columns: string[], rows: unknown[][]): string {
-  const esc = (s: string) => /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  return [columns.map(esc).join(","), ...rows.map((r) => r.map((v) => esc(cell(v))).join(","))]
-    .join("\n") + "\n";
+/** Output in pieces of about this many bytes: never one string for the whole result. */
+const FLUSH_BYTES = 1 << 20;
+
+/** Writes text to stdout in pieces (a result can be larger than a string may be). */
+class Out {
+  private parts: string[] = [];
+  private bytes = 0;
+  private readonly enc = new TextEncoder();
+  async add(text: string): Promise<void> {
+    this.parts.push(text);
+    this.bytes += text.length;
+    if (this.bytes >= FLUSH_BYTES) await this.flush();
+  }
+  async flush(): Promise<void> {
+    for (const p of this.parts) await writeAll(Deno.stdout, this.enc.encode(p));
+    this.parts = [], this.bytes = 0;
+  }
 }
 
 export async function sqlCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
-    values: ["db", "format", "max-rows", "timeout", "db-wait"],
+    values: ["db", "format", "max-rows", "timeout", "db-wait", "memory-limit"],
     booleans: [],
   }, "sql");
   if (args.positionals.length !== 1) {
@@ -48,6 +61,12 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
   const maxRows = parseCount("max-rows", args.values.get("max-rows") ?? "10000", 1, 1_000_000);
   const timeoutSec = parseDuration("timeout", args.values.get("timeout") ?? "30s", 1, 3600);
   const waitSec = parseDuration("db-wait", args.values.get("db-wait") ?? "5s", 0, 3600);
+  const memoryLimitBytes = parseCount(
+    "memory-limit",
+    args.values.get("memory-limit") ?? "1G",
+    16 << 20,
+    2 ** 40,
+  );
   const db = parseDbPath(args.values.get("db")) ?? DB_DEFAULT;
   try {
     await Deno.stat(db);
@@ -57,14 +76,39 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
     );
   }
   const { Store } = await import("../storage/mod.ts");
-  const { runReadOnlyQuery } = await import("../storage/query.ts");
-  const store = await Store.open(db, { readOnly: true, sandboxed: true, waitMs: waitSec * 1000 });
+  const { streamReadOnlyQuery } = await import("../storage/query.ts");
+  const store = await Store.open(db, {
+    readOnly: true,
+    sandboxed: true,
+    waitMs: waitSec * 1000,
+    memoryLimitBytes,
+  });
   try {
+    const out = new Out();
+    let head: QueryHead = { columns: [], numeric: [] };
+    // A table needs its widths first, so it keeps its (capped) rows; csv and json stream.
+    const tableRows: string[][] = [];
+    let first = true;
     let r;
     try {
-      r = await runReadOnlyQuery(store, args.positionals[0]!, {
+      r = await streamReadOnlyQuery(store, args.positionals[0]!, {
         maxRows,
         timeoutMs: timeoutSec * 1000,
+        onHead: async (h) => {
+          head = h;
+          if (format === "csv") await out.add(h.columns.map(esc).join(",") + "\n");
+          else if (format === "json") await out.add("[");
+        },
+        onRows: async (rows) => {
+          for (const row of rows) {
+            if (format === "csv") await out.add(row.map((v) => esc(cell(v))).join(",") + "\n");
+            else if (format === "json") {
+              const o = Object.fromEntries(head.columns.map((c, k) => [c, row[k]]));
+              await out.add((first ? "\n " : ",\n ") + JSON.stringify(o));
+            } else tableRows.push(row.map(cell));
+            first = false;
+          }
+        },
       });
     } catch (e) {
       // DuckDB's own errors (syntax, unknown table, refused file access) are user mistakes.
@@ -73,16 +117,13 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
       }
       throw e;
     }
-    let text: string;
-    if (format === "json") {
-      text = JSON.stringify(
-        r.rows.map((row) => Object.fromEntries(r.columns.map((c, k) => [c, row[k]]))),
-        null,
-        1,
-      ) + "\n";
-    } else if (format === "csv") text = asCsv(r.columns, r.rows);
-    else text = asTable(r.columns, r.numeric, r.rows);
-    await writeAll(Deno.stdout, new TextEncoder().encode(text));
+    if (format === "json") await out.add(first ? "]\n" : "\n]\n");
+    else if (format === "table") {
+      for (const line of alignRows(head.columns, tableRows, head.numeric)) {
+        await out.add(line + "\n");
+      }
+    }
+    await out.flush();
     if (r.truncated) console.error(`netspectra: result cut at ${maxRows} rows (--max-rows)`);
     return 0;
   } finally {

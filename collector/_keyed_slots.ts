@@ -12,6 +12,7 @@
 import type { PacketBatch } from "./batch.ts";
 import { LaneIndex } from "../sketches/_lane_index.ts";
 import { hashWords } from "../sketches/hash.ts";
+import { KEY_SEED } from "./key_hash.ts";
 
 export class KeyedSlots {
   readonly max: number;
@@ -45,7 +46,7 @@ export class KeyedSlots {
 
   /** The slot of the key in `key`, or -1. */
   find(): number {
-    hashWords(this.key, 0, 10, this.lanes);
+    hashWords(this.key, 0, 10, this.lanes, KEY_SEED);
     return this.index.find(this.lanes[0]!, this.lanes[1]!);
   }
 

@@ -30,6 +30,7 @@ import { TextTable } from "./text_table.ts";
 import type { AppExport, TextRows } from "./window_export.ts";
 import { LaneIndex } from "../sketches/_lane_index.ts";
 import { hashWords } from "../sketches/hash.ts";
+import { KEY_SEED } from "./key_hash.ts";
 
 /** DNS counters per (name, type, flavour), in this order in `dns.values`. */
 export const DNS_QUERIES = 0, DNS_RESPONSES = 1, DNS_NXDOMAIN = 2, DNS_ERRORS = 3;
@@ -221,7 +222,7 @@ export class AppLayer implements HttpSink, DnsTcpSink {
     const sport = response ? batch.srcPort[i]! : batch.dstPort[i]!;
     for (let j = 0; j < 4; j++) w[j] = client[q + j]!, w[4 + j] = server[q + j]!;
     w[8] = (cport << 16) | sport, w[9] = id | (kind << 16);
-    hashWords(w, 0, 10, this.lanes);
+    hashWords(w, 0, 10, this.lanes, KEY_SEED);
     return this.pending.find(this.lanes[0]!, this.lanes[1]!);
   }
 

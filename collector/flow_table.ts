@@ -39,6 +39,19 @@ const SLOT_TAG = ~SLOT_INDEX;
 
 /** Default upper bound on distinct keys per table (≈ 90 MB of records and slots at the bound). */
 export const FLOWS_MAX_DEFAULT = 1 << 20;
+/** Bytes per key a table may hold at worst (records just grown plus slots just doubled). */
+export const TABLE_BYTES_PER_KEY = 136;
+/** Default memory budget of the exact tables (`--memory`). */
+export const TABLE_MEMORY_DEFAULT = 1 << 30;
+
+/**
+ * The key limit per table that keeps `tasks` exact tables, `windows` of them open at once,
+ * within `memoryBytes` at the worst case (tables grow as keys come; this is a ceiling).
+ */
+export function flowsMaxFor(memoryBytes: number, tasks: number, windows = 2): number {
+  const n = Math.floor(memoryBytes / (Math.max(1, tasks) * windows * TABLE_BYTES_PER_KEY));
+  return Math.max(1, Math.min(1 << 26, n));
+}
 
 /** Which parts of the key a task keeps. */
 export interface KeyMask {

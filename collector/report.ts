@@ -192,7 +192,10 @@ export function toJsonDoc(run: RunInfo, s: Summary): Record<string, unknown> {
       first_ts: t.firstTs,
       last_ts: t.lastTs,
       flow_table_overflow_packets: s.overflowPackets,
+      late_packets: t.latePackets,
     },
+    /** False when the exact table overflowed: flows and talkers then miss those packets. */
+    flows_complete: s.overflowPackets === 0,
     group_by: s.groupBy,
     flow_count: s.flowCount,
     flows: s.flows,

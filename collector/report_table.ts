@@ -148,8 +148,14 @@ function appLines(a: AppSummary): string[] {
   return out;
 }
 
-function sketchLines(k: SketchesSummary): string[] {
+/**
+ * The sketch panels. With `truncated` (the exact table overflowed) the table's counts are not
+ * called exact and no error is computed against them: they are lower bounds.
+ */
+function sketchLines(k: SketchesSummary, truncated: boolean): string[] {
   const out: string[] = [];
+  const exactHead = truncated ? "table (incomplete)" : "exact";
+  const err = (est: number, exact: number | null) => truncated ? "-" : errText(est, exact);
   for (const h of k.heavyHitters) {
     const exact = h.exactTask === null ? "" : `; exact from task ${h.exactTask}`;
     out.push(
@@ -162,8 +168,8 @@ function sketchLines(k: SketchesSummary): string[] {
     const ex = (r: typeof h.rows[number]) => h.by === "bytes" ? r.exact_bytes : r.exact_packets;
     out.push(
       ...table(
-        ["key", `${h.by} (sketch)`, `${h.by} (exact)`, "error"],
-        h.rows.map((r) => [keyText(r, h.key), v(r), ex(r) ?? "-", errText(v(r), ex(r))]),
+        ["key", `${h.by} (sketch)`, `${h.by} (${exactHead})`, "error"],
+        h.rows.map((r) => [keyText(r, h.key), v(r), ex(r) ?? "-", err(v(r), ex(r))]),
       ),
     );
   }
@@ -171,13 +177,13 @@ function sketchLines(k: SketchesSummary): string[] {
     out.push("", "Distinct counts (HyperLogLog; exact where an exact task covers the key)");
     out.push(
       ...table(
-        ["task", "key", "estimate", "exact", "error"],
+        ["task", "key", "estimate", exactHead, "error"],
         k.distinct.map((d) => [
           d.task,
           d.key.join(","),
           Math.round(d.estimate),
           d.exact ?? "-",
-          errText(d.estimate, d.exact),
+          err(d.estimate, d.exact),
         ]),
       ),
     );
@@ -224,6 +230,25 @@ export function toTable(run: RunInfo, s: Summary): string {
       run.files.map((f) => [f.name, f.format, f.linkTypes.join(",") || "-", f.records]),
     ),
   );
+  const ipFrames = t.ipv4Frames + t.ipv6Frames;
+  const truncated = s.overflowPackets > 0;
+  if (truncated) {
+    out.push(
+      "",
+      `WARNING: the exact table of task ${s.task} was full: ${s.overflowPackets} packets (${
+        pct(s.overflowPackets, ipFrames)
+      } of IP packets) are counted in an "other" row, not per key.`,
+      "  Top talkers, top flows and the table counts beside the sketches leave them out;",
+      "  raise --flows-max (or --memory) to count every key.",
+    );
+  }
+  if (t.latePackets > 0) {
+    out.push(
+      "",
+      `Note: ${t.latePackets} packets came after their window had closed (timestamps going back ` +
+        "more than the lateness); they are stored as late parts of their windows.",
+    );
+  }
   out.push("", "Summary");
   out.push(`  frames    ${t.frames}  (${t.ipv4Frames + t.ipv6Frames} IP, ${t.nonIpFrames} non-IP)`);
   out.push(`  bytes     ${t.bytes} on the wire (${si(t.bytes, "B")}), ${t.capBytes} captured`);
@@ -235,7 +260,7 @@ export function toTable(run: RunInfo, s: Summary): string {
     );
   }
   out.push("", "Protocol mix");
-  const ip = t.ipv4Frames + t.ipv6Frames;
+  const ip = ipFrames;
   out.push(
     ...table(["layer", "protocol", "frames", "share"], [
       ["L3", "IPv4", t.ipv4Frames, pct(t.ipv4Frames, t.frames)],
@@ -247,11 +272,12 @@ export function toTable(run: RunInfo, s: Summary): string {
   out.push("", "Decode problems");
   if (s.decodeErrors.length === 0) out.push("  none");
   else out.push(...table(["reason", "frames"], s.decodeErrors.map((e) => [e.reason, e.packets])));
-  if (s.overflowPackets > 0) {
-    out.push(`  flow table full: ${s.overflowPackets} packets not aggregated`);
+  if (truncated) {
+    out.push(`  flow table full: ${s.overflowPackets} packets in the "other" row, not per key`);
   }
   if (s.talkers !== null) {
-    out.push("", `Top talkers (sources by bytes, ${s.talkers.length} shown)`);
+    const partial = truncated ? "; incomplete: the table was full" : "";
+    out.push("", `Top talkers (sources by bytes, ${s.talkers.length} shown${partial})`);
     out.push(
       ...table(
         ["source", "packets", "bytes", "share"],
@@ -282,7 +308,7 @@ export function toTable(run: RunInfo, s: Summary): string {
     out.push(...table(["reason", "records"], s.flowRecords.map((r) => [r.reason, r.records])));
   }
   if (s.app !== null) out.push(...appLines(s.app));
-  if (s.sketches !== null) out.push(...sketchLines(s.sketches));
+  if (s.sketches !== null) out.push(...sketchLines(s.sketches, truncated));
   if (run.warnings.length > 0) {
     out.push("", "Warnings");
     for (const w of run.warnings) out.push(`  ${w}`);

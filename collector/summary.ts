@@ -121,6 +121,8 @@ export interface Summary {
     ipv4Frames: number;
     ipv6Frames: number;
     nonIpFrames: number;
+    /** Of the frames, those that came after their window had closed (stored as late parts). */
+    latePackets: number;
     firstTs: string | null;
     lastTs: string | null;
   };
@@ -182,6 +184,7 @@ export function summaryOf(res: AnalyzeResult, limit?: number): Summary {
       ipv4Frames: t.ipv4Frames,
       ipv6Frames: t.ipv6Frames,
       nonIpFrames: t.nonIpFrames,
+      latePackets: 0,
       firstTs: tsText(t.firstSec, t.firstNsec),
       lastTs: tsText(t.lastSec, t.lastNsec),
     },

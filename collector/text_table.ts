@@ -13,6 +13,7 @@
 
 import { LANE_INDEX_MAX, LaneIndex } from "../sketches/_lane_index.ts";
 import { hashBytes } from "../sketches/hash.ts";
+import { KEY_SEED } from "./key_hash.ts";
 
 export class TextTable {
   size = 0;
@@ -68,7 +69,7 @@ export class TextTable {
    * -1 when it is new and does not fit (counted in `overflow`).
    */
   entry(b: Uint8Array, off: number, len: number, num: number): number {
-    hashBytes(b, off, len, num, this.lanes);
+    hashBytes(b, off, len, num ^ KEY_SEED, this.lanes);
     const a = this.lanes[0]!, h = this.lanes[1]!;
     const e = this.index.find(a, h);
     if (e >= 0) return e;

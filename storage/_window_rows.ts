@@ -116,6 +116,15 @@ export async function writeFlowRows(
     c.endRow();
     if ((r + 1) % YIELD_ROWS === 0) await yieldNow();
   }
+  if (t.overflowPackets > 0) {
+    // The "other" row: packets that found the table full, so the rows still add up to the
+    // window's IP packets. ip_version 0 marks it (real keys have 4, 6 or NULL).
+    c.u32(0, sourceNo), c.u16(1, taskNo), c.u64(2, startLo, startHi), c.u8(3, 0);
+    for (let col = 4; col <= 9; col++) c.null(col);
+    u64Of(c, 10, t.overflowPackets), u64Of(c, 11, t.overflowBytes);
+    c.null(12), c.null(13), c.u16(14, 0);
+    c.endRow();
+  }
   c.flush();
 }
 

@@ -93,7 +93,7 @@ export async function summarizeSketches(
       const order = p.by === "bytes" ? "bytes DESC, packets DESC" : "packets DESC, bytes DESC";
       const exactJoin = covers(key)
         ? `LEFT JOIN (SELECT ${cols}, sum(packets) AS exact_packets, sum(bytes) AS exact_bytes
-             FROM window_flows WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $3 GROUP BY ALL) e
+             FROM window_flows WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $3 GROUP BY ALL) e
              USING (${cols})`
         : "";
       const rows = await store.rows(
@@ -139,7 +139,7 @@ export async function summarizeSketches(
       if (covers(key)) {
         const [r] = await store.rows(
           `SELECT count(*) AS n FROM (SELECT DISTINCT ${keyColumns(key)} FROM window_flows
-           WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2 AND ip_version IS NOT NULL)`,
+           WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2 AND ip_version IS NOT NULL AND ip_version <> 0)`,
           [sourceNo, exact!.taskNo],
         );
         exactCount = num(r!.n!);

@@ -83,6 +83,8 @@ export interface OpenOptions {
   waitMs?: number;
   /** For SQL that is not the user's own shell: no file or network access, config locked. */
   sandboxed?: boolean;
+  /** DuckDB's memory limit (a query needing more fails instead of swapping the box). */
+  memoryLimitBytes?: number;
 }
 
 const NS = 1_000_000_000n;
@@ -119,6 +121,9 @@ export class Store {
   static async open(path: string, opts: OpenOptions = {}): Promise<Store> {
     const config: Record<string, string> = {};
     if (opts.readOnly) config.access_mode = "READ_ONLY";
+    if (opts.memoryLimitBytes !== undefined) {
+      config.memory_limit = `${Math.floor(opts.memoryLimitBytes / 1024)}KiB`;
+    }
     if (opts.sandboxed) {
       config.enable_external_access = "false";
       config.lock_configuration = "true";

@@ -72,6 +72,7 @@ export async function summarize(
             any_value(window_sec) AS window_sec, sum(packets) AS frames,
             sum(bytes) AS bytes, sum(cap_bytes) AS cap_bytes, sum(ipv4_packets) AS v4,
             sum(ipv6_packets) AS v6, sum(non_ip_packets) AS non_ip,
+            coalesce(sum(late_packets), 0) AS late,
             min(first_ns) AS first_ns, max(last_ns) AS last_ns
      FROM window_totals WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER)`,
     src,
@@ -92,13 +93,13 @@ export async function summarize(
   const cols = keyColumns(groupBy);
   const [count] = await store.rows(
     `SELECT count(*) AS n FROM (SELECT DISTINCT ${cols} FROM window_flows
-     WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2)`,
+     WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2)`,
     srcTask,
   );
   const flowSql = (keys: string, order: string) =>
     `SELECT ${keys}, sum(packets) AS packets, sum(bytes) AS bytes, min(first_ns) AS first_ns,
             max(last_ns) AS last_ns, bit_or(tcp_flags) AS tcp_flags
-     FROM window_flows WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
+     FROM window_flows WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
      GROUP BY ALL ORDER BY ${order}, ${keys} NULLS FIRST
      ${limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`}`;
   const flows = await store.rows(flowSql(cols, "packets DESC, bytes DESC"), srcTask);
@@ -107,7 +108,7 @@ export async function summarize(
   const talkers = groupBy.includes("src_ip")
     ? await store.rows(
       `SELECT ip_version, src_addr, sum(packets) AS packets, sum(bytes) AS bytes
-       FROM window_flows WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
+       FROM window_flows WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
        GROUP BY ALL ORDER BY bytes DESC, packets DESC, ip_version, src_addr
        ${limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`}`,
       srcTask,
@@ -151,6 +152,7 @@ export async function summarize(
       frames: num(t.frames!),
       bytes: num(t.bytes!),
       capBytes: num(t.cap_bytes!),
+      latePackets: num(t.late!),
       ipv4Frames: num(t.v4!),
       ipv6Frames: num(t.v6!),
       nonIpFrames: num(t.non_ip!),

@@ -35,6 +35,12 @@ const PBB_HEADER = 16;
 const PW_CONTROL_WORD = 4;
 /** Tags, labels and encapsulations one frame may stack before we call it hostile. */
 export const LINK_DEPTH_MAX = 16;
+/**
+ * Frames inside frames (an Ethernet pseudowire inside MPLS, RFC 4448) one frame may nest: each
+ * level is a call, so crafted frames nesting thousands deep must stop here, counted as
+ * link_too_deep, long before the stack does.
+ */
+export const LINK_NEST_MAX = 8;
 
 /** Decodes an IP header whose version the link layer left open (raw IP, MPLS, `ip` type). */
 export function decodeIpAny(
@@ -97,6 +103,7 @@ export function decodeEtherType(
   type: number,
   out: PacketBatch,
   i: number,
+  nest = 0,
 ): void {
   for (let depth = 0; depth < LINK_DEPTH_MAX; depth++) {
     if (type <= IEEE_802_3_MAX_LEN) {
@@ -132,7 +139,7 @@ export function decodeEtherType(
         continue;
       case ETHERTYPE_MPLS:
       case ETHERTYPE_MPLS_MULTICAST:
-        decodeMpls(b, off, end, wireEnd, out, i);
+        decodeMpls(b, off, end, wireEnd, out, i, nest);
         return;
       case ETHERTYPE_PBB:
         // The customer frame follows: its EtherType continues the chain.
@@ -192,6 +199,7 @@ function decodeMpls(
   wireEnd: number,
   out: PacketBatch,
   i: number,
+  nest: number,
 ): void {
   for (let depth = 0; depth < LINK_DEPTH_MAX; depth++) {
     if (end - off < MPLS_LABEL) {
@@ -204,14 +212,16 @@ function decodeMpls(
       if (off >= end) return;
       const nibble = b[off]! >> 4;
       if (nibble === 4 || nibble === 6) decodeIpAny(b, off, end, wireEnd, out, i);
-      else if (nibble === 0) decodeEthernet(b, off + PW_CONTROL_WORD, end, wireEnd, out, i);
+      else if (nibble !== 0) return;
+      else if (nest + 1 >= LINK_NEST_MAX) out.error[i] = ERR_LINK_TOO_DEEP;
+      else decodeEthernet(b, off + PW_CONTROL_WORD, end, wireEnd, out, i, nest + 1);
       return;
     }
   }
   out.error[i] = ERR_LINK_TOO_DEEP;
 }
 
-/** Ethernet II / 802.3 frame (LINKTYPE_ETHERNET = 1). */
+/** Ethernet II / 802.3 frame (LINKTYPE_ETHERNET = 1); `nest`: frames it is inside. */
 export function decodeEthernet(
   b: Uint8Array,
   off: number,
@@ -219,11 +229,12 @@ export function decodeEthernet(
   wireEnd: number,
   out: PacketBatch,
   i: number,
+  nest = 0,
 ): void {
   if (end - off < ETHERNET_HEADER) {
     out.error[i] = ERR_LINK_TRUNCATED;
     return;
   }
   const type = (b[off + 12]! << 8) | b[off + 13]!;
-  decodeEtherType(b, off + ETHERNET_HEADER, end, wireEnd, type, out, i);
+  decodeEtherType(b, off + ETHERNET_HEADER, end, wireEnd, type, out, i, nest);
 }

@@ -325,3 +325,60 @@ Deno.test("analyze --config runs every task of the file, reports the chosen one,
     );
   });
 });
+
+Deno.test("sql: empty queries, statement kinds, 64-bit numbers, a timeout on time, results larger than a string", async () => {
+  await withDir(async (dir) => {
+    assert.equal((await run(["analyze", "--db", "s.duckdb", SLL], dir)).code, 0);
+    const refused: [string, RegExp][] = [
+      ["", /The query is empty/],
+      ["-- just a comment", /The query is empty/],
+      ["/* nothing */  ", /The query is empty/],
+      ["CHECKPOINT", /allowed, got CHECKPOINT$/m],
+      ["COPY window_totals TO 'x.csv'", /allowed, got COPY$/m],
+    ];
+    for (const [q, pattern] of refused) {
+      const r = await run(["sql", "--db", "s.duckdb", q], dir);
+      assert.equal(r.code, 1, `${q}: ${r.stdout}`);
+      assert.match(r.stderr, pattern);
+    }
+    const [row] = await sqlJson(
+      dir,
+      "s.duckdb",
+      "-- a comment first\nSELECT sum(packets) AS p, 9007199254740993::BIGINT AS big FROM window_totals",
+    );
+    assert.equal(row!.p, 518, "a 64-bit sum that fits 2^53 is a JSON number");
+    assert.equal(row!.big, "9007199254740993", "one that does not stays exact, as text");
+    const t0 = performance.now();
+    const slow = await run(
+      ["sql", "--db", "s.duckdb", "--timeout", "2s", "SELECT count(*) FROM range(100000000000)"],
+      dir,
+    );
+    const took = (performance.now() - t0) / 1000;
+    assert.equal(slow.code, 1);
+    assert.match(slow.stderr, /ran longer than 2 s and was stopped/);
+    assert.ok(took < 8, `stopped on time: ${took.toFixed(1)} s`);
+    // 60 rows of 10 MB: more text than one JavaScript string may hold.
+    const big = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PERMS,
+        MAIN,
+        "sql",
+        "--db",
+        "s.duckdb",
+        "--format",
+        "csv",
+        "SELECT repeat('x', 10000000) AS big FROM range(60)",
+      ],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let bytes = 0;
+    for await (const part of big.stdout) bytes += part.length;
+    const status = await big.status;
+    const err = new TextDecoder().decode(await new Response(big.stderr).arrayBuffer());
+    assert.equal(status.code, 0, err);
+    assert.equal(bytes, 4 + 60 * 10_000_001);
+  });
+});
