@@ -29,9 +29,15 @@ export const TASKS_MAX = 64;
 /** All sketch tasks' memory budgets together (each window holds one set). */
 export const SKETCH_MEMORY_TOTAL_MAX = 1 << 30;
 
+/** Ends `text` as a complete sentence: a trailing ":" or space goes, a full stop comes. */
+function sentence(text: string): string {
+  const t = text.trim().replace(/[:;,]+$/, "");
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
 export class ConfigError extends UserError {
   constructor(readonly file: string, readonly problems: string[]) {
-    super(`Invalid configuration ${file}: ${problems.join("; ")}`);
+    super(`Invalid configuration ${file}: ${sentence(problems.join("; "))}`);
     this.name = "ConfigError";
   }
 }

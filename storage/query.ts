@@ -87,14 +87,15 @@ export async function streamReadOnlyQuery(
   if (keyword === "") {
     throw new QueryRefusedError("The query is empty (or only comments): give one SELECT");
   }
+  // Parsed first (a typo is a parser error), then refused by kind before anything is bound.
+  const extracted = await store.con.extractStatements(sql);
+  if (extracted.count !== 1) {
+    throw new QueryRefusedError(`Give exactly one SQL statement (got ${extracted.count})`);
+  }
   if (!READ_KEYWORDS.test(keyword)) {
     throw new QueryRefusedError(
       `Only read-only statements (SELECT, WITH … SELECT) are allowed, got ${keyword}`,
     );
-  }
-  const extracted = await store.con.extractStatements(sql);
-  if (extracted.count !== 1) {
-    throw new QueryRefusedError(`Give exactly one SQL statement (got ${extracted.count})`);
   }
   let timedOut = false;
   const timer = setTimeout(() => {

@@ -38,6 +38,8 @@ export class PcapReader extends RecordReader {
   private readonly fracPerSec: number;
   private readonly recordHeader: number;
   private readonly linkType: number;
+  /** The file header's snapshot length (0 when it gives none). */
+  private readonly snapLen: number;
 
   private constructor(win: ByteWindow, name: string) {
     super(win, name);
@@ -65,6 +67,7 @@ export class PcapReader extends RecordReader {
       );
     }
     this.linkType = network & 0xffff;
+    this.snapLen = u32(b, s + 16, this.le);
     this.linkTypes.add(this.linkType);
     win.start += FILE_HEADER;
   }
@@ -95,10 +98,15 @@ export class PcapReader extends RecordReader {
         break;
       }
       const capLen = u32(b, p + 8, this.le);
-      if (capLen > PCAP_RECORD_BYTES_MAX) {
+      // More than any frame may hold, or than the file says it kept of each: the record
+      // header is garbage (a damaged file), and what follows cannot be trusted.
+      if (capLen > PCAP_RECORD_BYTES_MAX || (this.snapLen > 0 && capLen > this.snapLen)) {
+        const limit = capLen > PCAP_RECORD_BYTES_MAX
+          ? `limit ${PCAP_RECORD_BYTES_MAX}`
+          : `the file's snapshot length is ${this.snapLen}`;
         this.stop(
           `record ${this.records + 1} at byte offset ${win.base + p} claims ${capLen} ` +
-            `captured bytes (limit ${PCAP_RECORD_BYTES_MAX}): file damaged, stopped there`,
+            `captured bytes (${limit}): file damaged, stopped there`,
         );
         break;
       }

@@ -163,3 +163,19 @@ Deno.test("validateConfig() needs one exact task", () => {
   assert.ok(Array.isArray(problems));
   assert.match(problems.join(" | "), /at least one exact task/);
 });
+
+Deno.test("ConfigError messages end as complete sentences, YAML parse errors too", async () => {
+  const cases = ["window: [\n  tasks: :\n", "window: forever\n", "tasks: 3\nwindow: 0s\n"];
+  for (const text of cases) {
+    const path = await Deno.makeTempFile({ suffix: ".yaml" });
+    try {
+      await Deno.writeTextFile(path, text);
+      const e = await loadConfig(path).then(() => null, (e) => e);
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, /^Invalid configuration .*[^:;,]\.$/, e.message);
+      assert.equal(e.message.split("\n").length, 1);
+    } finally {
+      await Deno.remove(path);
+    }
+  }
+});

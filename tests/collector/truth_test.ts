@@ -1,13 +1,16 @@
 /**
  * `analyze` against tshark's truth for every shared capture: frames, bytes, non-IP frames
- * and every unidirectional flow (5-tuple, packets, bytes) — all equal, no tolerance.
+ * and every unidirectional flow (5-tuple, packets, bytes) — all equal, no tolerance. Through
+ * the path the CLI runs: ingest into a store (windows, late parts, the default sketches),
+ * then the report read back from it, as `analyze --format json` prints it.
  */
 
 import assert from "node:assert/strict";
-import { analyzeFiles } from "../../collector/analyze.ts";
+import { analyzeIntoStore } from "../../cli/analyze_store.ts";
+import { defaultTask, WINDOW_SEC_DEFAULT } from "../../collector/ingest.ts";
 import { PcapFormatError } from "../../collector/reader/mod.ts";
 import { toJsonDoc } from "../../collector/report.ts";
-import { summaryOf } from "../../collector/summary.ts";
+import { defaultSketches } from "../../collector/sketch_bank.ts";
 import { captures, type TruthFlow } from "../_testdata.ts";
 
 function flowKey(
@@ -16,16 +19,29 @@ function flowKey(
   return `${f.src}|${f.dst}|${f.proto}|${f.sport ?? ""}|${f.dport ?? ""}`;
 }
 
+/** What `netspectra analyze --db :memory: --format json FILE` runs, with its defaults. */
+function analyze(path: string) {
+  const task = defaultTask();
+  return analyzeIntoStore([path], ":memory:", 0, {
+    windowSec: WINDOW_SEC_DEFAULT,
+    tasks: [task],
+    sketches: defaultSketches(),
+    reportTask: task,
+    retention: {},
+    onProgress: () => {},
+  }, undefined);
+}
+
 for (const { path, name, truth } of captures()) {
   Deno.test(`analyze matches tshark truth: ${name}`, async () => {
     const refused = truth.frame_count === 0 && truth.tshark_error !== null;
     if (refused) {
       // tshark refuses the file: we must too, with one clear error, never a crash.
-      await assert.rejects(analyzeFiles({ files: [path] }), PcapFormatError);
+      await assert.rejects(analyze(path), PcapFormatError);
       return;
     }
-    const res = await analyzeFiles({ files: [path] });
-    const doc = toJsonDoc(res, summaryOf(res)) as {
+    const { run, summary } = await analyze(path);
+    const doc = toJsonDoc(run, summary) as {
       totals: { frames: number; bytes: number; cap_bytes: number; non_ip_frames: number };
       flows: {
         src_ip: string;
@@ -55,7 +71,7 @@ for (const { path, name, truth } of captures()) {
     assert.deepEqual(ours, theirs, "flows (5-tuple → packets, bytes)");
     if (truth.tshark_error?.includes("cut short")) {
       assert.ok(
-        res.warnings.some((w) => /byte offset \d+/.test(w)),
+        run.warnings.some((w) => /byte offset \d+/.test(w)),
         "warning names the byte offset",
       );
     }

@@ -122,6 +122,18 @@ Deno.test("openCapture() stops at a record claiming more than 256 KiB", async ()
   assert.match(r.warnings[0]!, /claims 300000 captured bytes/);
 });
 
+Deno.test("openCapture() stops at a record claiming more than the file's snapshot length", async () => {
+  // pcapFile writes snaplen 65535: a 70,000-byte record is below 256 KiB but above it.
+  const good = pcapFile([{ sec: 1, frac: 0, data: F }]);
+  const bad = new Bytes().u32(1).u32(0).u32(70000).u32(70000).bytes();
+  const r = await readAll(concat(good, bad, new Uint8Array(70000)));
+  assert.equal(r.recs.length, 1);
+  assert.match(
+    r.warnings[0]!,
+    /record 2 at byte offset 100 claims 70000 captured bytes \(the file's snapshot length is 65535\)/,
+  );
+});
+
 Deno.test("openCapture() refuses what is not a capture, in one clear line", async () => {
   await rejects(
     new TextEncoder().encode("hello world, not a capture"),
