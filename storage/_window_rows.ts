@@ -70,9 +70,9 @@ export function yieldNow(): Promise<void> {
   return new Promise((ok) => setTimeout(ok, 0));
 }
 
-/** A float64 counter (exact below 2^53) as UBIGINT. */
+/** A float64 counter (a whole number below 2^53) as UBIGINT: `>>> 0` takes it modulo 2^32. */
 function u64Of(c: ChunkWriter, col: number, v: number): void {
-  c.u64(col, v % 4294967296, Math.floor(v / 4294967296));
+  c.u64(col, v >>> 0, (v / 4294967296) >>> 0);
 }
 
 /** Key columns ip_version … vlan at columns `c0`…: of row r (ip_version, addrs, proto?). */
@@ -86,9 +86,17 @@ function keyCells(c: ChunkWriter, col: number, k: KeyColumns, r: number): void {
   else c.null(col + 2);
 }
 
-function nullable(c: ChunkWriter, col: number, v: number, put: (col: number, v: number) => void) {
-  if (v < 0) c.null(col);
-  else put.call(c, col, v);
+/** The small-integer key columns proto, src_port, dst_port, vlan from `col` on (-1 = NULL). */
+function smallKeyCells(c: ChunkWriter, col: number, k: KeyColumns, r: number): void {
+  const proto = k.proto[r]!, sp = k.srcPort[r]!, dp = k.dstPort[r]!, vlan = k.vlan[r]!;
+  if (proto < 0) c.null(col);
+  else c.u16(col, proto);
+  if (sp < 0) c.null(col + 1);
+  else c.u32(col + 1, sp);
+  if (dp < 0) c.null(col + 2);
+  else c.u32(col + 2, dp);
+  if (vlan < 0) c.null(col + 3);
+  else c.u16(col + 3, vlan);
 }
 
 /** window_flows rows of one task. */
@@ -105,10 +113,7 @@ export async function writeFlowRows(
   for (let r = 0; r < t.length; r++) {
     c.u32(0, sourceNo), c.u16(1, taskNo), c.u64(2, startLo, startHi);
     keyCells(c, 3, t, r);
-    nullable(c, 6, t.proto[r]!, c.u16);
-    nullable(c, 7, t.srcPort[r]!, c.u32);
-    nullable(c, 8, t.dstPort[r]!, c.u32);
-    nullable(c, 9, t.vlan[r]!, c.u16);
+    smallKeyCells(c, 6, t, r);
     u64Of(c, 10, t.packets[r]!), u64Of(c, 11, t.bytes[r]!);
     if (t.firstSec[r] !== t.firstSec[r]) c.null(12), c.null(13);
     else c.ns(12, t.firstSec[r]!, t.firstNsec[r]!), c.ns(13, t.lastSec[r]!, t.lastNsec[r]!);
@@ -143,10 +148,14 @@ export async function writeRecordRows(
       c.ns(1, recs.startSec[r]!, recs.startNsec[r]!), c.ns(2, recs.endSec[r]!, recs.endNsec[r]!);
     } else c.null(1), c.null(2);
     keyCells(c, 3, recs, r);
-    nullable(c, 6, recs.srcPort[r]!, c.u32);
-    nullable(c, 7, recs.dstPort[r]!, c.u32);
+    const sp = recs.srcPort[r]!, dp = recs.dstPort[r]!, vlan = recs.vlan[r]!;
+    if (sp < 0) c.null(6);
+    else c.u32(6, sp);
+    if (dp < 0) c.null(7);
+    else c.u32(7, dp);
     c.u16(8, recs.proto[r]!);
-    nullable(c, 9, recs.vlan[r]!, c.u16);
+    if (vlan < 0) c.null(9);
+    else c.u16(9, vlan);
     u64Of(c, 10, recs.packetsFwd[r]!), u64Of(c, 11, recs.bytesFwd[r]!);
     u64Of(c, 12, recs.packetsRev[r]!), u64Of(c, 13, recs.bytesRev[r]!);
     c.u16(14, recs.tcpFlags[r]!);
