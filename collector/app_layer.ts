@@ -27,7 +27,7 @@ import { decodeHttp, HTTP_REQUEST, HttpMessage } from "./decode/http.ts";
 import { AGENT_MAX, HttpReassembler, type HttpSink } from "./http_reassembly.ts";
 import { DnsTcpReassembler, type DnsTcpSink } from "./dns_tcp.ts";
 import { TextTable } from "./text_table.ts";
-import type { AppExport, TextRows } from "./window_export.ts";
+import type { AppExport } from "./window_export.ts";
 import { LaneIndex } from "../sketches/_lane_index.ts";
 import { hashWords } from "../sketches/hash.ts";
 import { KEY_SEED } from "./key_hash.ts";
@@ -73,17 +73,6 @@ export class AppWindow {
     this.status.fill(0), this.dnsErrors.fill(0), this.rcodes.fill(0);
     this.dnsMessages = 0, this.httpRequests = 0, this.httpResponses = 0;
   }
-}
-
-function textRows(t: TextTable): TextRows {
-  const texts: string[] = [];
-  for (let e = 0; e < t.size; e++) texts.push(t.keyText(e));
-  return {
-    texts,
-    nums: t.keyNum.slice(0, t.size),
-    values: t.values.slice(0, t.size * t.counters),
-    counters: t.counters,
-  };
 }
 
 export class AppLayer implements HttpSink, DnsTcpSink {
@@ -335,10 +324,11 @@ export class AppLayer implements HttpSink, DnsTcpSink {
       ["ip_defrag_lost", this.defrag.lost],
     ];
     for (const [reason, n] of lost) if (n > 0) errors.set(reason, n);
+    // The text tables are handed over as they are: their strings are the writer's to make.
     const out: AppExport = {
-      dns: textRows(win.dns),
-      http: textRows(win.http),
-      agents: textRows(win.agents),
+      dns: win.dns.handOver(),
+      http: win.http.handOver(),
+      agents: win.agents.handOver(),
       status: win.status.slice(),
       rcodes: win.rcodes.slice(),
       errors,

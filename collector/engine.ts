@@ -84,6 +84,8 @@ export const HELPER_DEFAULT: HelperParts = { tables: true, sketches: [], tracker
 export const HELPER_NONE: HelperParts = { tables: false, sketches: [], tracker: false };
 
 export const WINDOW_SEC_MAX = 86400;
+/** Window closes being assembled at once at most, before intake waits for them. */
+const CLOSES_IN_FLIGHT = 2;
 export const LATENESS_SEC_DEFAULT = 2;
 
 /** One open window: its start (NaN when the slot is free) and what only this thread counts. */
@@ -117,9 +119,19 @@ export class Engine {
   packetsOut = 0;
   latePackets = 0;
   windowsClosed = 0;
+  /** Closes still being assembled (the helper's parts on their way), chained in order. */
+  private closing: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  private closingFailure: unknown = null;
   /** Late parts stored per window start (their part numbers). */
   private readonly lateParts = new Map<number, number>();
   trackerOverflowPackets = 0;
+  /**
+   * Intake's stall at window changes: the time addBatch spent closing windows (the helper's
+   * parts, building the export, waiting for room in the output queue), total and longest.
+   */
+  closeMs = 0;
+  maxCloseMs = 0;
 
   constructor(opts: EngineOptions, private readonly output: WindowOutput) {
     if (
@@ -204,6 +216,7 @@ export class Engine {
   }
 
   async addBatch(batch: PacketBatch): Promise<void> {
+    this.checkClosing();
     const n = batch.length;
     await this.helper?.begin(batch);
     let i = 0;
@@ -259,6 +272,9 @@ export class Engine {
     this.local.advance(nowSec);
     this.helper?.advance(nowSec);
     await this.closeUpTo(this.watermarkSec);
+    // A clock tick is off the packet path: it returns once what it closed is handed over.
+    await this.closing;
+    this.checkClosing();
   }
 
   /** The window slot (not the late part's) holding window `startSec`, or -1. */
@@ -298,40 +314,70 @@ export class Engine {
   }
 
   private async closeWindow(s: number, endFlows: boolean): Promise<void> {
+    const t0 = performance.now();
+    await this.closeWindowTimed(s, endFlows);
+    const dt = performance.now() - t0;
+    this.closeMs += dt;
+    if (dt > this.maxCloseMs) this.maxCloseMs = dt;
+  }
+
+  /**
+   * Closes slot `s`: what this thread holds is taken at once (local parts, totals, DNS/HTTP);
+   * the helper's parts are asked for and the export is assembled when they come, in order,
+   * while intake goes on — at most CLOSES_IN_FLIGHT closes wait so at a time.
+   */
+  private async closeWindowTimed(s: number, endFlows: boolean): Promise<void> {
+    this.checkClosing();
     const win = this.open[s]!;
     const startSec = win.startSec;
     const isLate = s === this.open.length - 1;
     // Ended flows go with windows, not with late parts (their time is not the part's).
     const local = this.local.closeWindow(s, endFlows, !isLate);
-    const helper: WindowParts | null = this.helper === null
-      ? null
-      : await this.helper.closeWindow(s, endFlows, !isLate);
-    // Each kind of part runs wholly on one side.
-    const side = (onHelper: boolean) => onHelper ? helper! : local;
-    const tables = side(this.parts.tables).tables;
-    const tracker = side(this.parts.tracker);
+    const fromHelper = this.helper?.closeWindow(s, endFlows, !isLate) ?? null;
     const totals = win.totals.snapshot(isLate);
-    const out: WindowExport = {
-      id: {
-        sensor: this.sensor,
-        source: this.source,
-        startSec,
-        windowSec: this.windowSec,
-        part: isLate ? win.part : 0,
-      },
-      totals,
-      tasks: this.tasks.map((t, k) => ({ name: t.name, key: t.key, rows: tables[k]! })),
-      sketches: this.inTaskOrder(local.sketches, helper?.sketches ?? []),
-      app: this.app === null ? null : this.app.closeWindow(win.app!, startSec + this.windowSec),
-      records: tracker.records ?? EMPTY_RECORDS,
-      trackerOverflowPackets: tracker.trackerOverflow,
+    const app = this.app === null
+      ? null
+      : this.app.closeWindow(win.app!, startSec + this.windowSec);
+    const id = {
+      sensor: this.sensor,
+      source: this.source,
+      startSec,
+      windowSec: this.windowSec,
+      part: isLate ? win.part : 0,
     };
     this.packetsOut += totals.packets;
-    this.trackerOverflowPackets += out.trackerOverflowPackets;
     if (!isLate) this.windowsClosed++;
     win.totals.clear();
     win.startSec = NaN;
-    await this.output.push(out);
+    const assemble = async () => {
+      const helper: WindowParts | null = fromHelper === null ? null : await fromHelper;
+      // Each kind of part runs wholly on one side.
+      const side = (onHelper: boolean) => onHelper ? helper! : local;
+      const tables = side(this.parts.tables).tables;
+      const tracker = side(this.parts.tracker);
+      const out: WindowExport = {
+        id,
+        totals,
+        tasks: this.tasks.map((t, k) => ({ name: t.name, key: t.key, rows: tables[k]! })),
+        sketches: this.inTaskOrder(local.sketches, helper?.sketches ?? []),
+        app,
+        records: tracker.records ?? EMPTY_RECORDS,
+        trackerOverflowPackets: tracker.trackerOverflow,
+      };
+      this.trackerOverflowPackets += out.trackerOverflowPackets;
+      await this.output.push(out);
+    };
+    this.inFlight++;
+    this.closing = this.closing.then(assemble).finally(() => void this.inFlight--);
+    // Never an unhandled rejection: the failure is kept and thrown by the next call.
+    this.closing.catch((e) => void (this.closingFailure ??= e));
+    if (this.inFlight > CLOSES_IN_FLIGHT) await this.closing;
+    this.checkClosing();
+  }
+
+  /** Throws the failure of an earlier close (a helper or output error), if any. */
+  private checkClosing(): void {
+    if (this.closingFailure !== null) throw this.closingFailure;
   }
 
   /** The sketches of both sides back in task order (each side keeps its tasks' order). */
@@ -358,6 +404,8 @@ export class Engine {
       if (oldest < 0) break;
       await this.closeWindow(oldest, this.open[oldest]!.startSec === newest);
     }
+    await this.closing;
+    this.checkClosing();
     if (this.packetsOut !== this.packetsIn) {
       throw new Error(
         `Accounting broken: ${this.packetsIn} packets in, ${this.packetsOut} handed over`,

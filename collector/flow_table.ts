@@ -17,16 +17,15 @@ import {
   type PacketBatch,
   VLAN_NONE,
 } from "./batch.ts";
-import { KeyColumnsBuilder } from "./key_columns.ts";
 import type { KeyField } from "./key_fields.ts";
 import { hashKey } from "./key_hash.ts";
-import type { TableColumns } from "./window_export.ts";
+import { KEY, type KeyMask, TABLE_ROW, type TableRows } from "./window_export.ts";
 
-export const KEY_WORDS = 10;
-const W_PORTS = 8;
-const W_META = 9;
-const META_PORTS_PRESENT = 1 << 11;
-const META_VLAN_PRESENT = 1 << 12;
+export const KEY_WORDS = KEY.WORDS;
+const W_PORTS = KEY.PORTS;
+const W_META = KEY.META;
+const META_PORTS_PRESENT = KEY.META_PORTS_PRESENT;
+const META_VLAN_PRESENT = KEY.META_VLAN_PRESENT;
 const INITIAL_CAPACITY = 1024;
 const INITIAL_SLOTS = 2048;
 /**
@@ -53,15 +52,7 @@ export function flowsMaxFor(memoryBytes: number, tasks: number, windows = 2): nu
   return Math.max(1, Math.min(1 << 26, n));
 }
 
-/** Which parts of the key a task keeps. */
-export interface KeyMask {
-  srcIp: boolean;
-  dstIp: boolean;
-  proto: boolean;
-  srcPort: boolean;
-  dstPort: boolean;
-  vlan: boolean;
-}
+export type { KeyMask };
 
 export function keyMask(fields: readonly KeyField[]): KeyMask {
   return {
@@ -74,41 +65,24 @@ export function keyMask(fields: readonly KeyField[]): KeyMask {
   };
 }
 
-// Entry layout: one 80-byte record of 20 words per key, so an update touches one or two
-// cache lines instead of one per field (a struct-of-arrays version of this table took about
-// 1.6× as long per packet on the benchmark capture).
-/** High 16 bits of the first (low half) and last (high half) seconds: 48-bit seconds. */
-const E_SEC_HI = 10;
-const E_PKTS_LO = 11;
-const E_PKTS_HI = 12;
-const E_BYTES_LO = 13;
-const E_BYTES_HI = 14;
-const E_FIRST_SEC = 15;
-const E_FIRST_NSEC = 16;
-const E_LAST_SEC = 17;
-const E_LAST_NSEC = 18;
-const E_TCP_FLAGS = 19;
-export const ENTRY_WORDS = 20;
-/** Record layout for readers outside the table (the store writes rows straight from it). */
-export const FLOW_ENTRY = {
-  PORTS: W_PORTS,
-  META: W_META,
-  META_PORTS_PRESENT,
-  META_VLAN_PRESENT,
-  SEC_HI: E_SEC_HI,
-  PKTS_LO: E_PKTS_LO,
-  PKTS_HI: E_PKTS_HI,
-  BYTES_LO: E_BYTES_LO,
-  BYTES_HI: E_BYTES_HI,
-  FIRST_SEC: E_FIRST_SEC,
-  FIRST_NSEC: E_FIRST_NSEC,
-  LAST_SEC: E_LAST_SEC,
-  LAST_NSEC: E_LAST_NSEC,
-  TCP_FLAGS: E_TCP_FLAGS,
-} as const;
+// Entry layout (TABLE_ROW, window_export.ts): one 80-byte record of 20 words per key, so an
+// update touches one or two cache lines instead of one per field (a struct-of-arrays version of
+// this table took about 1.6× as long per packet on the benchmark capture), and a window's rows
+// are handed over as they are.
+const E_SEC_HI = TABLE_ROW.SEC_HI;
+const E_PKTS_LO = TABLE_ROW.PKTS_LO;
+const E_PKTS_HI = TABLE_ROW.PKTS_HI;
+const E_BYTES_LO = TABLE_ROW.BYTES_LO;
+const E_BYTES_HI = TABLE_ROW.BYTES_HI;
+const E_FIRST_SEC = TABLE_ROW.FIRST_SEC;
+const E_FIRST_NSEC = TABLE_ROW.FIRST_NSEC;
+const E_LAST_SEC = TABLE_ROW.LAST_SEC;
+const E_LAST_NSEC = TABLE_ROW.LAST_NSEC;
+const E_TCP_FLAGS = TABLE_ROW.TCP_FLAGS;
+export const ENTRY_WORDS = TABLE_ROW.WORDS;
 const TWO_32 = 4294967296;
 /** E_FIRST_NSEC of a key without a timestamped packet yet (real values are < 10^9). */
-const NO_TS = -1;
+const NO_TS = TABLE_ROW.NO_TIME;
 
 export class FlowTable {
   readonly mask: KeyMask;
@@ -142,7 +116,7 @@ export class FlowTable {
     this.rehash(INITIAL_SLOTS);
   }
 
-  /** The records (ENTRY_WORDS words each, layout in FLOW_ENTRY); valid until the next add. */
+  /** The records (TABLE_ROW layout, window_export.ts); valid until the next add. */
   get records(): Int32Array {
     return this.entries;
   }
@@ -182,40 +156,22 @@ export class FlowTable {
     this.overflowBytes = 0;
   }
 
-  /** The window's rows as export columns (a copy: the table can be cleared after). */
-  columns(): TableColumns {
-    const n = this.size, t = this.entries;
-    const keys = new KeyColumnsBuilder(n, this.mask);
-    const packets = new Float64Array(n), bytes = new Float64Array(n);
-    const firstSec = new Float64Array(n), lastSec = new Float64Array(n);
-    const firstNsec = new Int32Array(n), lastNsec = new Int32Array(n);
-    const tcpFlags = new Uint16Array(n);
-    for (let e = 0; e < n; e++) {
-      const o = e * ENTRY_WORDS;
-      keys.put(e, t, o);
-      packets[e] = (t[o + E_PKTS_HI]! >>> 0) * TWO_32 + (t[o + E_PKTS_LO]! >>> 0);
-      bytes[e] = (t[o + E_BYTES_HI]! >>> 0) * TWO_32 + (t[o + E_BYTES_LO]! >>> 0);
-      if (t[o + E_FIRST_NSEC] === NO_TS) firstSec[e] = NaN, lastSec[e] = NaN;
-      else {
-        const hi = t[o + E_SEC_HI]!;
-        firstSec[e] = (hi & 0xffff) * TWO_32 + (t[o + E_FIRST_SEC]! >>> 0);
-        lastSec[e] = (hi >>> 16) * TWO_32 + (t[o + E_LAST_SEC]! >>> 0);
-        firstNsec[e] = t[o + E_FIRST_NSEC]!, lastNsec[e] = t[o + E_LAST_NSEC]!;
-      }
-      tcpFlags[e] = t[o + E_TCP_FLAGS]!;
-    }
-    return {
-      ...keys.done(),
-      packets,
-      bytes,
-      firstSec,
-      firstNsec,
-      lastSec,
-      lastNsec,
-      tcpFlags,
+  /**
+   * Hands the window's rows over as they are (no copy: the record array itself) and starts
+   * the next window empty, on a fresh array of the same capacity (the kernel gives its pages
+   * as they are first written).
+   */
+  handOver(): TableRows {
+    const out: TableRows = {
+      length: this.size,
+      words: this.entries,
+      mask: this.mask,
       overflowPackets: this.overflowPackets,
       overflowBytes: this.overflowBytes,
     };
+    this.entries = new Int32Array(this.capacity * ENTRY_WORDS);
+    this.clear();
+    return out;
   }
 
   packets(e: number): number {

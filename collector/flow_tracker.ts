@@ -22,9 +22,8 @@ import {
   type PacketBatch,
   VLAN_NONE,
 } from "./batch.ts";
-import { KeyColumnsBuilder, WHOLE_KEY } from "./key_columns.ts";
 import { hashKey } from "./key_hash.ts";
-import type { RecordColumns } from "./window_export.ts";
+import { KEY, RECORD_ROW, type RecordRows } from "./window_export.ts";
 
 export const REASON_FIN = 1;
 export const REASON_RST = 2;
@@ -33,63 +32,41 @@ export const REASON_ACTIVE = 4;
 export const REASON_END = 5;
 export const REASON_NAMES = ["", "fin", "rst", "idle", "active", "end"] as const;
 
-export const RECORD_WORDS = 32;
+// The record layout is the window export's (RECORD_ROW): records are handed over as they are.
+export const RECORD_WORDS = RECORD_ROW.WORDS;
 // Key words 0..9: A address (4), B address (4), A port << 16 | B port, meta.
-const R_PORTS = 8;
-const R_META = 9;
-const R_STATE = 10;
-const R_FLAGS = 11;
-const R_SYN = 12;
-const R_SYNACK = 13;
-const R_FIN = 14;
-const R_RST = 15;
-const R_START_SEC = 16;
-const R_START_NSEC = 17;
-const R_LAST_SEC = 18;
-const R_LAST_NSEC = 19;
+const R_PORTS = KEY.PORTS;
+const R_META = KEY.META;
+const R_STATE = RECORD_ROW.STATE;
+const R_FLAGS = RECORD_ROW.FLAGS;
+const R_SYN = RECORD_ROW.SYN;
+const R_SYNACK = RECORD_ROW.SYNACK;
+const R_FIN = RECORD_ROW.FIN;
+const R_RST = RECORD_ROW.RST;
+const R_START_SEC = RECORD_ROW.START_SEC;
+const R_START_NSEC = RECORD_ROW.START_NSEC;
+const R_LAST_SEC = RECORD_ROW.LAST_SEC;
+const R_LAST_NSEC = RECORD_ROW.LAST_NSEC;
 const R_CLOSE_SEC = 20;
 const R_SEGMENT_SEC = 21;
 /** Word where exported records carry their reason. */
-export const R_REASON = 22;
+export const R_REASON = RECORD_ROW.REASON;
 // Doubles (index in the Float64Array view): packets and bytes per direction.
-const D_PKTS_AB = 12;
-const D_PKTS_BA = 13;
-const D_BYTES_AB = 14;
-const D_BYTES_BA = 15;
+const D_PKTS_AB = RECORD_ROW.D_PKTS_AB;
+const D_PKTS_BA = RECORD_ROW.D_PKTS_BA;
+const D_BYTES_AB = RECORD_ROW.D_BYTES_AB;
+const D_BYTES_BA = RECORD_ROW.D_BYTES_BA;
 
 const S_FIN_A = 1;
 const S_FIN_B = 2;
 const S_CLOSING = 4;
-const S_INITIATOR_B = 8;
+const S_INITIATOR_B = RECORD_ROW.STATE_INITIATOR_B;
 const S_SYN_SEEN = 16;
 const S_RST = 32;
 
-const META_PORTS_PRESENT = 1 << 11;
-const META_VLAN_PRESENT = 1 << 12;
+const META_PORTS_PRESENT = KEY.META_PORTS_PRESENT;
+const META_VLAN_PRESENT = KEY.META_VLAN_PRESENT;
 
-/** Record layout for readers that walk exported records in place (the store's writer). */
-export const FLOW_RECORD = {
-  PORTS: R_PORTS,
-  META: R_META,
-  STATE: R_STATE,
-  FLAGS: R_FLAGS,
-  SYN: R_SYN,
-  SYNACK: R_SYNACK,
-  FIN: R_FIN,
-  RST: R_RST,
-  START_SEC: R_START_SEC,
-  START_NSEC: R_START_NSEC,
-  LAST_SEC: R_LAST_SEC,
-  LAST_NSEC: R_LAST_NSEC,
-  REASON: R_REASON,
-  D_PKTS_AB,
-  D_PKTS_BA,
-  D_BYTES_AB,
-  D_BYTES_BA,
-  STATE_INITIATOR_B: S_INITIATOR_B,
-  META_PORTS_PRESENT,
-  META_VLAN_PRESENT,
-} as const;
 const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_ACK = 0x10;
 const NO_SEC = -1;
 
@@ -146,55 +123,19 @@ export class FlowRecords {
   clear(): void {
     this.length = 0;
   }
+
+  /** Hands the records over as they are (no copy) and goes on with a fresh buffer. */
+  take(): RecordRows {
+    const out: RecordRows = { length: this.length, words: this.words };
+    this.words = new Int32Array(Math.max(1, this.capacity) * RECORD_WORDS);
+    this.doubles = new Float64Array(this.words.buffer);
+    this.length = 0;
+    return out;
+  }
 }
 
 /** No records (a late part, or no tracker). */
-export const EMPTY_RECORDS: RecordColumns = recordColumns(new FlowRecords(0));
-
-/** Exported records as the window export's columns (initiator first; a copy). */
-export function recordColumns(recs: FlowRecords): RecordColumns {
-  const n = recs.length, w = recs.words, dbl = recs.doubles;
-  const keys = new KeyColumnsBuilder(n, WHOLE_KEY);
-  const f64 = () => new Float64Array(n), i32 = () => new Int32Array(n);
-  const u32 = () => new Uint32Array(n);
-  const startSec = f64(), endSec = f64(), startNsec = i32(), endNsec = i32();
-  const packetsFwd = f64(), bytesFwd = f64(), packetsRev = f64(), bytesRev = f64();
-  const tcpFlags = new Uint16Array(n), closeCode = new Uint8Array(n);
-  const syn = u32(), synAck = u32(), fin = u32(), rst = u32();
-  for (let r = 0; r < n; r++) {
-    const o = r * RECORD_WORDS, d = o / 2;
-    const bInit = (w[o + R_STATE]! & S_INITIATOR_B) !== 0;
-    keys.put(r, w, o, bInit);
-    const s0 = w[o + R_START_SEC]! >>> 0, s1 = w[o + R_LAST_SEC]! >>> 0;
-    const known = s0 !== 0 || s1 !== 0;
-    startSec[r] = known ? s0 : NaN, endSec[r] = known ? s1 : NaN;
-    startNsec[r] = w[o + R_START_NSEC]!, endNsec[r] = w[o + R_LAST_NSEC]!;
-    const ab = bInit ? 1 : 0; // forward = initiator → responder
-    packetsFwd[r] = dbl[d + D_PKTS_AB + ab]!, bytesFwd[r] = dbl[d + D_BYTES_AB + ab]!;
-    packetsRev[r] = dbl[d + D_PKTS_BA - ab]!, bytesRev[r] = dbl[d + D_BYTES_BA - ab]!;
-    tcpFlags[r] = w[o + R_FLAGS]!;
-    syn[r] = w[o + R_SYN]!, synAck[r] = w[o + R_SYNACK]!;
-    fin[r] = w[o + R_FIN]!, rst[r] = w[o + R_RST]!;
-    closeCode[r] = w[o + R_REASON]!;
-  }
-  return {
-    ...keys.done(),
-    startSec,
-    startNsec,
-    endSec,
-    endNsec,
-    packetsFwd,
-    bytesFwd,
-    packetsRev,
-    bytesRev,
-    tcpFlags,
-    syn,
-    synAck,
-    fin,
-    rst,
-    closeCode,
-  };
-}
+export const EMPTY_RECORDS: RecordRows = { length: 0, words: new Int32Array(0) };
 
 /** Readable view of exported record `r` (off the hot path). */
 export interface FlowRecordView {

@@ -18,14 +18,9 @@
 import { copyHeaders, PacketBatch } from "./batch.ts";
 import { FlowTable } from "./flow_table.ts";
 import type { KeyField } from "./key_fields.ts";
-import {
-  FlowRecords,
-  FlowTracker,
-  type FlowTrackerOptions,
-  recordColumns,
-} from "./flow_tracker.ts";
+import { FlowRecords, FlowTracker, type FlowTrackerOptions } from "./flow_tracker.ts";
 import { SketchBank, type SketchSpec } from "./sketch_bank.ts";
-import type { RecordColumns, SketchExport, TableColumns } from "./window_export.ts";
+import type { RecordRows, SketchExport, TableRows } from "./window_export.ts";
 
 /** Batches in flight to the helper: enough to cover a slow batch, small enough for cache. */
 const SLOTS = 4;
@@ -53,9 +48,9 @@ export interface HeaderWorkOptions {
  * the flow records that ended since the previous close (null when the tracker runs elsewhere).
  */
 export interface WindowParts {
-  tables: TableColumns[];
+  tables: TableRows[];
   sketches: SketchExport[];
-  records: RecordColumns | null;
+  records: RecordRows | null;
   /** Packets of new flows that found the tracker full since the previous close. */
   trackerOverflow: number;
 }
@@ -126,13 +121,12 @@ export class LocalHeaderWork {
     const tables = this.tables[win]!;
     const take = withRecords && this.tracker !== null;
     const parts: WindowParts = {
-      tables: tables.map((t) => t.columns()),
+      tables: tables.map((t) => t.handOver()),
       sketches: this.banks[win]!.snapshot(),
-      records: take ? recordColumns(this.records) : null,
+      records: take ? this.records.take() : null,
       trackerOverflow: take ? this.overflowPackets - this.overflowBefore : 0,
     };
-    if (take) this.overflowBefore = this.overflowPackets, this.records.clear();
-    for (const t of tables) t.clear();
+    if (take) this.overflowBefore = this.overflowPackets;
     this.banks[win]!.clear();
     return parts;
   }
@@ -162,9 +156,10 @@ export class ThreadHeaderWork {
   private readonly free: number[] = [];
   private slot = -1;
   private failure: Error | null = null;
-  /** Who waits for the next reply of each kind (one request of a kind at a time). */
+  /** Who waits for a free batch slot. */
   private waitFree: (() => void) | null = null;
-  private waitWindow: { ok: (s: WindowParts) => void; no: (e: Error) => void } | null = null;
+  /** Who waits for each window asked for, in the order asked (replies come in that order). */
+  private readonly waitWindows: { ok: (s: WindowParts) => void; no: (e: Error) => void }[] = [];
   private closed = false;
 
   constructor(opts: HeaderWorkOptions) {
@@ -200,8 +195,7 @@ export class ThreadHeaderWork {
         this.waitFree?.();
         return;
       case "window":
-        this.waitWindow?.ok(m.parts);
-        this.waitWindow = null;
+        this.waitWindows.shift()?.ok(m.parts);
         return;
       case "error":
         this.fail(new Error(`helper thread: ${m.message}`));
@@ -210,8 +204,7 @@ export class ThreadHeaderWork {
 
   private fail(e: Error): void {
     this.failure ??= e;
-    this.waitWindow?.no(this.failure);
-    this.waitWindow = null;
+    for (const w of this.waitWindows.splice(0)) w.no(this.failure);
     this.waitFree?.();
     this.close();
   }
@@ -256,7 +249,7 @@ export class ThreadHeaderWork {
   closeWindow(win: number, endFlows: boolean, withRecords: boolean): Promise<WindowParts> {
     this.check();
     return new Promise((ok, no) => {
-      this.waitWindow = { ok, no };
+      this.waitWindows.push({ ok, no });
       this.worker.postMessage({ t: "window", win, endFlows, withRecords });
     });
   }
@@ -280,5 +273,6 @@ export function partBuffers(parts: WindowParts): ArrayBuffer[] {
   for (const t of parts.tables) add(t);
   for (const s of parts.sketches) add(s), add(s.keys);
   if (parts.records !== null) add(parts.records);
+  // A buffer moved away is lost to its sender: none of these may be still in use here.
   return [...out];
 }

@@ -73,6 +73,15 @@ export interface WriterStats {
   /** Total and longest time one window took to store. */
   writeMs: number;
   maxWriteMs: number;
+  /** Intake's total and longest stall closing a window (engine side, queue wait included). */
+  closeMs: number;
+  maxCloseMs: number;
+  /**
+   * The longest time one batch took from read to counted (anything else on intake's thread —
+   * window closes, the writer's chunks — shows here), and the mean, in ms.
+   */
+  maxBatchMs: number;
+  meanBatchMs: number;
 }
 
 export interface IngestRun {
@@ -130,7 +139,17 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
     tasks,
     sketches,
     flowTrackerOverflow: 0,
-    writer: { windows: 0, waitMs: 0, maxWaitMs: 0, writeMs: 0, maxWriteMs: 0 },
+    writer: {
+      windows: 0,
+      waitMs: 0,
+      maxWaitMs: 0,
+      writeMs: 0,
+      maxWriteMs: 0,
+      closeMs: 0,
+      maxCloseMs: 0,
+      maxBatchMs: 0,
+      meanBatchMs: 0,
+    },
     stopped: false,
   };
   try {
@@ -178,12 +197,18 @@ async function ingestOne(
     sourceNo = await store.beginSource(name, windowSec, run.tasks, run.sketches, sensor, "file");
     writer = out = new WindowWriter(store, sourceNo, opts.writeQueue);
     const batch = new PacketBatch(batchPackets);
+    let t0 = performance.now(), batches = 0, batchMs = 0;
     while (!run.stopped && await reader.fill(batch) > 0) {
       decodeBatch(batch);
       await engine.addBatch(batch);
       opts.onProgress?.(name, reader.rawBytesRead, reader.rawBytesTotal);
       run.stopped = opts.stopRequested?.() ?? false;
+      const t1 = performance.now();
+      // The first batch carries the start-up (the helper thread loading): not a stall.
+      if (batches++ > 0 && t1 - t0 > run.writer.maxBatchMs) run.writer.maxBatchMs = t1 - t0;
+      batchMs += t1 - t0, t0 = t1;
     }
+    run.writer.meanBatchMs = batches > 0 ? batchMs / batches : 0;
     await engine.finish();
     await writer.close();
     // A run stopped by a signal is identified by what it read (a later whole run replaces it).
@@ -207,6 +232,7 @@ async function ingestOne(
     w.windows += writer.windows, w.waitMs += writer.waitMs, w.writeMs += writer.writeMs;
     w.maxWaitMs = Math.max(w.maxWaitMs, writer.maxWaitMs);
     w.maxWriteMs = Math.max(w.maxWriteMs, writer.maxWriteMs);
+    w.closeMs += engine.closeMs, w.maxCloseMs = Math.max(w.maxCloseMs, engine.maxCloseMs);
   } catch (e) {
     if (writer !== null) await writer.close().catch(() => {});
     if (sourceNo >= 0) await store.abandonSource(sourceNo).catch(() => {}); // else: at next open

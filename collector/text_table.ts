@@ -14,6 +14,7 @@
 import { LANE_INDEX_MAX, LaneIndex } from "../sketches/_lane_index.ts";
 import { hashBytes } from "../sketches/hash.ts";
 import { KEY_SEED } from "./key_hash.ts";
+import type { TextRows } from "./window_export.ts";
 
 export class TextTable {
   size = 0;
@@ -92,6 +93,29 @@ export class TextTable {
     this.values.fill(0, n * this.counters, (n + 1) * this.counters);
     this.index.insert(n, a, h);
     return n;
+  }
+
+  /**
+   * Hands the rows over as they are (no copy, no strings) and starts empty on fresh arrays,
+   * which grow again as keys come.
+   */
+  handOver(): TextRows {
+    const out: TextRows = {
+      length: this.size,
+      arena: this.arena,
+      offsets: this.keyOff,
+      lengths: this.keyLen,
+      nums: this.keyNum,
+      values: this.values,
+      counters: this.counters,
+    };
+    this.index = new LaneIndex(1);
+    this.keyOff = new Int32Array(0), this.keyLen = new Int32Array(0);
+    this.keyNum = new Int32Array(0), this.values = new Float64Array(0);
+    this.arena = new Uint8Array(Math.min(this.arenaMax, INITIAL_ARENA));
+    this.capacity = 0, this.size = 0, this.arenaUsed = 0, this.overflow = 0;
+    this.grow(Math.min(this.entriesMax, INITIAL_ENTRIES));
+    return out;
   }
 
   /** Entry e's key text (allocates: at window writes). */

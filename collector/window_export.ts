@@ -48,39 +48,96 @@ export interface KeyColumns {
   readonly vlan: Int32Array;
 }
 
-/** An exact task's rows for the window: counters per key. */
-export interface TableColumns extends KeyColumns {
-  readonly packets: Float64Array;
-  readonly bytes: Float64Array;
-  /** First and last packet time per key; NaN seconds when no packet had a timestamp. */
-  readonly firstSec: Float64Array;
-  readonly firstNsec: Int32Array;
-  readonly lastSec: Float64Array;
-  readonly lastNsec: Int32Array;
-  readonly tcpFlags: Uint16Array;
+/**
+ * The fixed-width key every engine record starts with: 10 32-bit words — source address (4,
+ * most significant first; IPv4 in word 0), destination address (4), `srcPort << 16 | dstPort`,
+ * meta (`proto | family << 8 | ports bit 11 | VLAN bit 12 | vlan << 16`). Flow records keep the
+ * two sides of a connection in canonical order (A, B) instead; see RECORD_ROW.
+ */
+export const KEY = {
+  WORDS: 10,
+  SRC: 0,
+  DST: 4,
+  PORTS: 8,
+  META: 9,
+  META_PORTS_PRESENT: 1 << 11,
+  META_VLAN_PRESENT: 1 << 12,
+} as const;
+
+/**
+ * An exact task's row: 20 words (80 bytes) — the key (KEY), then the high 16 bits of the first
+ * (low half) and last (high half) seconds, packets and bytes as 64-bit (lo, hi) word pairs,
+ * first and last seconds (low 32 bits) and nanoseconds (first nanoseconds -1: no timestamp),
+ * the TCP flag union. One row per key; the exact table keeps its keys in this layout, so a
+ * window's rows are handed over as they are, without a copy.
+ */
+export const TABLE_ROW = {
+  WORDS: 20,
+  SEC_HI: 10,
+  PKTS_LO: 11,
+  PKTS_HI: 12,
+  BYTES_LO: 13,
+  BYTES_HI: 14,
+  FIRST_SEC: 15,
+  FIRST_NSEC: 16,
+  LAST_SEC: 17,
+  LAST_NSEC: 18,
+  TCP_FLAGS: 19,
+  /** FIRST_NSEC of a key no timestamped packet has reached. */
+  NO_TIME: -1,
+} as const;
+
+/**
+ * A connection record: 32 words — the key with sides A and B (A is the lower address/port), then
+ * state bits (INITIATOR_B: side B initiated), the TCP flag union, SYN / SYN-ACK / FIN / RST frame
+ * counts, start and last seconds and nanoseconds, and from word 24 four float64 counters: packets
+ * A→B, B→A, bytes A→B, B→A (as doubles D_* of a Float64Array over the same buffer); REASON: 1 fin,
+ * 2 rst, 3 idle, 4 active, 5 end.
+ */
+export const RECORD_ROW = {
+  WORDS: 32,
+  STATE: 10,
+  STATE_INITIATOR_B: 8,
+  FLAGS: 11,
+  SYN: 12,
+  SYNACK: 13,
+  FIN: 14,
+  RST: 15,
+  START_SEC: 16,
+  START_NSEC: 17,
+  LAST_SEC: 18,
+  LAST_NSEC: 19,
+  REASON: 22,
+  D_PKTS_AB: 12,
+  D_PKTS_BA: 13,
+  D_BYTES_AB: 14,
+  D_BYTES_BA: 15,
+} as const;
+
+/** Which key fields a task keeps (the others are zero in its rows). */
+export interface KeyMask {
+  srcIp: boolean;
+  dstIp: boolean;
+  proto: boolean;
+  srcPort: boolean;
+  dstPort: boolean;
+  vlan: boolean;
+}
+
+/** An exact task's rows for the window: `length` rows of TABLE_ROW words. */
+export interface TableRows {
+  readonly length: number;
+  readonly words: Int32Array;
+  readonly mask: KeyMask;
   /** Packets and bytes that found the table full: counted here, in no row. */
   readonly overflowPackets: number;
   readonly overflowBytes: number;
 }
 
-/** Connection records (initiator first) that ended since the previous window closed. */
-export interface RecordColumns extends KeyColumns {
-  /** Start and end times (seconds, NaN when unknown; nanoseconds). */
-  readonly startSec: Float64Array;
-  readonly startNsec: Int32Array;
-  readonly endSec: Float64Array;
-  readonly endNsec: Int32Array;
-  readonly packetsFwd: Float64Array;
-  readonly bytesFwd: Float64Array;
-  readonly packetsRev: Float64Array;
-  readonly bytesRev: Float64Array;
-  readonly tcpFlags: Uint16Array;
-  readonly syn: Uint32Array;
-  readonly synAck: Uint32Array;
-  readonly fin: Uint32Array;
-  readonly rst: Uint32Array;
-  /** 1 fin, 2 rst, 3 idle, 4 active, 5 end. */
-  readonly closeCode: Uint8Array;
+/** Connection records that ended since the previous window closed: RECORD_ROW words each. */
+export interface RecordRows {
+  readonly length: number;
+  readonly words: Int32Array;
 }
 
 /** A sketch task's window: its serialised sketch and the keys it reports. */
@@ -97,9 +154,16 @@ export interface SketchExport {
   readonly keySpread: Float64Array;
 }
 
-/** Text-keyed counters (DNS names, HTTP requests, user agents): one row per key. */
+/**
+ * Text-keyed counters (DNS names, HTTP requests, user agents): `length` rows. A row's text is
+ * `arena[offsets[r], offsets[r] + lengths[r])`, one byte a character (latin1): strings are made
+ * by whoever reads the rows, never on the packet path or at the window's close.
+ */
 export interface TextRows {
-  readonly texts: readonly string[];
+  readonly length: number;
+  readonly arena: Uint8Array;
+  readonly offsets: Int32Array;
+  readonly lengths: Int32Array;
   /** A number that is part of the key (flavour, query type, protocol bits). */
   readonly nums: Int32Array;
   /** `counters` values per row, row after row. */
@@ -147,7 +211,7 @@ export interface TotalsExport {
 export interface TaskExport {
   readonly name: string;
   readonly key: readonly KeyField[];
-  readonly rows: TableColumns;
+  readonly rows: TableRows;
 }
 
 /** One closed window, whole. */
@@ -160,7 +224,7 @@ export interface WindowExport {
   readonly sketches: readonly SketchExport[];
   /** DNS and HTTP; null when the app layer is off. */
   readonly app: AppExport | null;
-  readonly records: RecordColumns;
+  readonly records: RecordRows;
   /** Packets of new flows that found the flow tracker full, while this window was newest. */
   readonly trackerOverflowPackets: number;
 }

@@ -7,7 +7,18 @@
  */
 
 import type { DuckDBAppender, DuckDBTimestampValue } from "@duckdb/node-api";
-import type { AppExport } from "../collector/window_export.ts";
+import type { AppExport, TextRows } from "../collector/window_export.ts";
+import { yieldNow } from "./_window_rows.ts";
+
+const LATIN1 = new TextDecoder("latin1");
+/** Rows between two yields to the event loop (these rows go value by value: about 5 ms). */
+const YIELD_ROWS = 4096;
+
+/** Row e's text (one byte a character, as the engine keeps it). */
+function textOf(t: TextRows, e: number): string {
+  const o = t.offsets[e]!;
+  return LATIN1.decode(t.arena.subarray(o, o + t.lengths[e]!));
+}
 import {
   APP_NAMES,
   DNS_ERRORS,
@@ -21,24 +32,25 @@ import {
   STATUS_CODES,
 } from "../collector/app_layer.ts";
 
-export function appendDns(
+export async function appendDns(
   a: DuckDBAppender,
   sourceNo: number,
   start: DuckDBTimestampValue,
   app: AppExport,
-): void {
+): Promise<void> {
   const t = app.dns, c = t.counters;
-  for (let e = 0; e < t.texts.length; e++) {
+  for (let e = 0; e < t.length; e++) {
     const num = t.nums[e]!, v = t.values, o = e * c;
     a.appendUInteger(sourceNo), a.appendTimestamp(start);
     a.appendVarchar(APP_NAMES[num & 0xff] ?? "dns");
-    a.appendVarchar(t.texts[e]!);
+    a.appendVarchar(textOf(t, e));
     a.appendUSmallInt(num >>> 8);
     for (const k of [DNS_QUERIES, DNS_RESPONSES, DNS_NXDOMAIN, DNS_ERRORS, DNS_RTT_COUNT]) {
       a.appendUBigInt(BigInt(v[o + k]!));
     }
     a.appendDouble(v[o + DNS_RTT_SUM_US]!), a.appendDouble(v[o + DNS_RTT_MAX_US]!);
     a.endRow();
+    if ((e + 1) % YIELD_ROWS === 0) await yieldNow();
   }
 }
 
@@ -58,15 +70,15 @@ export function appendDnsRcodes(
   }
 }
 
-export function appendHttp(
+export async function appendHttp(
   a: DuckDBAppender,
   sourceNo: number,
   start: DuckDBTimestampValue,
   app: AppExport,
-): void {
+): Promise<void> {
   const t = app.http;
-  for (let e = 0; e < t.texts.length; e++) {
-    const [host, method, path] = t.texts[e]!.split("\0");
+  for (let e = 0; e < t.length; e++) {
+    const [host, method, path] = textOf(t, e).split("\0");
     const num = t.nums[e]!;
     a.appendUInteger(sourceNo), a.appendTimestamp(start);
     a.appendVarchar(HTTP_PROTOCOLS[num & 1]!);
@@ -75,22 +87,24 @@ export function appendHttp(
     a.appendVarchar(method ?? ""), a.appendVarchar(path ?? "");
     a.appendUBigInt(BigInt(t.values[e]!));
     a.endRow();
+    if ((e + 1) % YIELD_ROWS === 0) await yieldNow();
   }
 }
 
 /** Requests per User-Agent (window_http_agents). */
-export function appendHttpAgents(
+export async function appendHttpAgents(
   a: DuckDBAppender,
   sourceNo: number,
   start: DuckDBTimestampValue,
   app: AppExport,
-): void {
+): Promise<void> {
   const t = app.agents;
-  for (let e = 0; e < t.texts.length; e++) {
+  for (let e = 0; e < t.length; e++) {
     a.appendUInteger(sourceNo), a.appendTimestamp(start);
-    a.appendVarchar(HTTP_PROTOCOLS[t.nums[e]! & 1]!), a.appendVarchar(t.texts[e]!);
+    a.appendVarchar(HTTP_PROTOCOLS[t.nums[e]! & 1]!), a.appendVarchar(textOf(t, e));
     a.appendUBigInt(BigInt(t.values[e]!));
     a.endRow();
+    if ((e + 1) % YIELD_ROWS === 0) await yieldNow();
   }
 }
 

@@ -12,7 +12,7 @@ import type { DuckDBValue } from "@duckdb/node-api";
 import type { KeyField } from "../collector/key_fields.ts";
 import type { KeyedRow, SketchesSummary } from "../collector/summary.ts";
 import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
-import { FLOW_ENTRY } from "../collector/flow_table.ts";
+import { KEY } from "../collector/window_export.ts";
 import { HyperLogLog } from "../sketches/hll.ts";
 import { SpreadSketch } from "../sketches/spread.ts";
 import { HH_KEY_WORDS } from "../sketches/heavy_hitters.ts";
@@ -38,12 +38,12 @@ function keyedOf(r: Record<string, DuckDBValue>, key: readonly KeyField[]): Keye
 
 /** Key fields of a key held as 10 words (a sketch's store), addresses as text. */
 function keyedOfWords(w: Int32Array, o: number, key: readonly KeyField[]): KeyedRow {
-  const meta = w[o + FLOW_ENTRY.META]!;
+  const meta = w[o + KEY.META]!;
   const v4 = ((meta >>> 8) & 7) === 4;
   const addr = (at: number) =>
     v4 ? ipv4Text(w[at]! >>> 0) : ipv6Text([0, 1, 2, 3].map((j) => w[at + j]! >>> 0));
-  const ports = w[o + FLOW_ENTRY.PORTS]! >>> 0;
-  const hasPorts = (meta & FLOW_ENTRY.META_PORTS_PRESENT) !== 0;
+  const ports = w[o + KEY.PORTS]! >>> 0;
+  const hasPorts = (meta & KEY.META_PORTS_PRESENT) !== 0;
   const row: KeyedRow = {};
   for (const f of key) {
     if (f === "src_ip") row[f] = addr(o);
@@ -51,7 +51,7 @@ function keyedOfWords(w: Int32Array, o: number, key: readonly KeyField[]): Keyed
     else if (f === "proto") row[f] = meta & 0xff;
     else if (f === "src_port") row[f] = hasPorts ? ports >>> 16 : null;
     else if (f === "dst_port") row[f] = hasPorts ? ports & 0xffff : null;
-    else row[f] = (meta & FLOW_ENTRY.META_VLAN_PRESENT) !== 0 ? (meta >>> 16) & 0xfff : null;
+    else row[f] = (meta & KEY.META_VLAN_PRESENT) !== 0 ? (meta >>> 16) & 0xfff : null;
   }
   return row;
 }

@@ -402,11 +402,14 @@ export class Store {
     });
     const app = w.app;
     if (app !== null) {
-      await this.append("window_dns", (a) => appendDns(a, sourceNo, start, app));
+      await this.appendAsync("window_dns", (a) => appendDns(a, sourceNo, start, app));
       await this.append("window_dns_rcodes", (a) => appendDnsRcodes(a, sourceNo, start, app));
-      await this.append("window_http", (a) => appendHttp(a, sourceNo, start, app));
+      await this.appendAsync("window_http", (a) => appendHttp(a, sourceNo, start, app));
       await this.append("window_http_status", (a) => appendHttpStatus(a, sourceNo, start, app));
-      await this.append("window_http_agents", (a) => appendHttpAgents(a, sourceNo, start, app));
+      await this.appendAsync(
+        "window_http_agents",
+        (a) => appendHttpAgents(a, sourceNo, start, app),
+      );
     }
     await this.append("window_tasks", (a) => {
       for (let k = 0; k < w.tasks.length; k++) {

@@ -185,7 +185,11 @@ Deno.test("store: rows read back equal the in-memory analysis (times, flags, por
     // Ties in packets and bytes are ordered differently (SQL by text, memory by key words).
     const canon = (rows: typeof mem.flows) => rows.map((r) => JSON.stringify(r)).sort();
     assert.deepEqual(canon(summary.flows), canon(mem.flows), name);
-    assert.deepEqual(summary.totals, mem.totals, name);
+    // The in-memory analysis has no windows, so nothing is late there; the store counts the
+    // packets that came after their window closed (pcapng-example has a far-future timestamp)
+    // and still aggregates every one of them.
+    assert.deepEqual({ ...summary.totals, latePackets: 0 }, mem.totals, name);
+    assert.ok(summary.totals.latePackets <= summary.totals.frames, name);
     assert.deepEqual(summary.protocols, mem.protocols, name);
     assert.deepEqual(summary.decodeErrors, mem.decodeErrors, name);
   }
