@@ -11,8 +11,16 @@ import { loadConfig } from "../collector/config.ts";
 import { type TaskSpec, WINDOW_SEC_MAX } from "../collector/engine.ts";
 import { defaultTask, WINDOW_SEC_DEFAULT } from "../collector/ingest.ts";
 import { flowsMaxFor, TABLE_MEMORY_DEFAULT } from "../collector/flow_table.ts";
-import { FIVE_TUPLE, parseKeyFields } from "../collector/key_fields.ts";
-import { REPORT_FORMATS, type ReportFormat, toCsv, toJsonDoc } from "../collector/report.ts";
+import { FIVE_TUPLE, type KeyField, parseKeyFields } from "../collector/key_fields.ts";
+import {
+  csvHeader,
+  csvLine,
+  REPORT_FORMATS,
+  type ReportFormat,
+  toJsonDoc,
+} from "../collector/report.ts";
+import type { IngestRun } from "../collector/ingest.ts";
+import type { FlowSink } from "../storage/summary.ts";
 import { toTable } from "../collector/report_table.ts";
 import { defaultSketches } from "../collector/sketch_bank.ts";
 import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
@@ -144,23 +152,84 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   const reportLimit = format === "table" ? limit ?? TABLE_LIMIT_DEFAULT : limit;
   // Loaded here, not at start: other commands (gen, help) do without DuckDB's native module.
   const { analyzeIntoStore } = await import("./analyze_store.ts");
-  const { run, summary } = await analyzeIntoStore(args.positionals, dbPath, waitSec, {
-    windowSec,
-    tasks,
-    sketches,
-    reportTask,
-    flows: cfg?.flows,
-    retention,
-    onProgress,
-  }, reportLimit);
+  const out = new StreamedReport(format);
+  const { run, summary } = await analyzeIntoStore(
+    args.positionals,
+    dbPath,
+    waitSec,
+    {
+      windowSec,
+      tasks,
+      sketches,
+      reportTask,
+      flows: cfg?.flows,
+      retention,
+      onProgress,
+    },
+    reportLimit,
+    format === "table" ? undefined : (run) => out.sink(run, () => bar.done()),
+  );
   bar.done();
-  let text: string;
-  if (format === "csv") text = toCsv(summary.flows, summary.groupBy);
-  else if (format === "json") text = JSON.stringify(toJsonDoc(run, summary), null, 1) + "\n";
-  else text = toTable(run, summary);
-  await writeAll(Deno.stdout, new TextEncoder().encode(text));
+  if (format === "table") await out.write(toTable(run, summary));
+  await out.end();
   if (format !== "table") { for (const w of run.warnings) console.error(`warning: ${w}`); }
   return 0;
+}
+
+/** Marks where the flows go in the JSON document while the rest is written around them. */
+const FLOWS_MARK = "__netspectra_flows__";
+
+/**
+ * The csv and json reports, written as the store gives the flow rows: never the whole report
+ * as one string (a million keys would make a string too long for JavaScript).
+ */
+class StreamedReport {
+  private parts: string[] = [];
+  private size = 0;
+  private first = true;
+  private tail = "";
+  private groupBy: readonly KeyField[] = [];
+  private readonly enc = new TextEncoder();
+  constructor(private readonly format: ReportFormat) {}
+
+  async write(text: string): Promise<void> {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= 1 << 20) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    for (const p of this.parts) await writeAll(Deno.stdout, this.enc.encode(p));
+    this.parts = [], this.size = 0;
+  }
+
+  sink(run: IngestRun, beforeFirst: () => void): FlowSink {
+    return {
+      begin: async (s) => {
+        beforeFirst();
+        this.groupBy = s.groupBy;
+        if (this.format === "csv") return await this.write(csvHeader(s.groupBy) + "\n");
+        const doc = toJsonDoc(run, s);
+        doc.flows = FLOWS_MARK;
+        const text = JSON.stringify(doc, null, 1);
+        const at = text.indexOf(`"${FLOWS_MARK}"`);
+        await this.write(text.slice(0, at) + "[");
+        this.tail = text.slice(at + FLOWS_MARK.length + 2) + "\n";
+      },
+      rows: async (rows) => {
+        for (const r of rows) {
+          if (this.format === "csv") await this.write(csvLine(r, this.groupBy) + "\n");
+          else await this.write((this.first ? "\n  " : ",\n  ") + JSON.stringify(r));
+          this.first = false;
+        }
+      },
+    };
+  }
+
+  async end(): Promise<void> {
+    if (this.format === "json") await this.write((this.first ? "]" : "\n ]") + this.tail);
+    await this.flush();
+  }
 }
 
 export async function writeAll(w: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {

@@ -10,7 +10,7 @@ import { ingestFiles, type IngestRun } from "../collector/ingest.ts";
 import type { Summary } from "../collector/summary.ts";
 import type { SketchSpec } from "../collector/sketch_bank.ts";
 import { Store } from "../storage/mod.ts";
-import { summarize } from "../storage/summary.ts";
+import { type FlowSink, summarize } from "../storage/summary.ts";
 
 /**
  * The store path: ingest into `dbPath` under the inputs' source id, then read the report back
@@ -30,6 +30,8 @@ export async function analyzeIntoStore(
     onProgress: (f: string, r: number, t: number) => void;
   },
   limit: number | undefined,
+  /** For a report that streams its flow rows (csv, json): where they go, given the run. */
+  sinkFor?: (run: IngestRun) => FlowSink,
 ): Promise<{ run: IngestRun; summary: Summary }> {
   const store = await Store.open(dbPath, { waitMs: waitSec * 1000 });
   if (store.removedUnfinished > 0) {
@@ -65,6 +67,7 @@ export async function analyzeIntoStore(
       opts.reportTask.name,
       opts.reportTask.key,
       limit,
+      sinkFor?.(run),
     );
     return { run, summary };
   } finally {

@@ -121,10 +121,24 @@ function csvCell(v: string | number | null | undefined): string {
 const EXTRA_COLUMNS = ["packets", "bytes", "first_ts", "last_ts", "tcp_flags"] as const;
 
 export function toCsv(rows: readonly FlowRow[], groupBy: readonly KeyField[]): string {
-  const cols = [...groupBy, ...EXTRA_COLUMNS];
-  const lines = [cols.join(",")];
-  for (const r of rows) lines.push(cols.map((c) => csvCell(r[c])).join(","));
+  const lines = [csvHeader(groupBy)];
+  for (const r of rows) lines.push(csvLine(r, groupBy));
   return lines.join("\n") + "\n";
+}
+
+/** The csv report's header line (no newline). */
+export function csvHeader(groupBy: readonly KeyField[]): string {
+  return [...groupBy, ...EXTRA_COLUMNS].join(",");
+}
+
+/** One row of the csv report (no newline). */
+export function csvLine(r: FlowRow, groupBy: readonly KeyField[]): string {
+  let line = "";
+  for (const c of groupBy) line += csvCell(r[c]) + ",";
+  for (let k = 0; k < EXTRA_COLUMNS.length; k++) {
+    line += (k > 0 ? "," : "") + csvCell(r[EXTRA_COLUMNS[k]!]);
+  }
+  return line;
 }
 
 /** The `sketches` part of the JSON document (snake_case, like the rest). */

@@ -451,6 +451,31 @@ export class Store {
     return await this.serial(() => this.query(sql, params));
   }
 
+  /**
+   * Runs a query behind the writes before it and hands its rows over chunk by chunk (as DuckDB
+   * gives them, 2,048 at a time), so a large result is never held whole.
+   */
+  stream(
+    sql: string,
+    params: DuckDBValue[],
+    onRows: (rows: Record<string, DuckDBValue>[]) => void | Promise<void>,
+  ): Promise<void> {
+    return this.serial(async () => {
+      const result = await this.con.stream(sql, params);
+      const names = result.columnNames();
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (chunk === null || chunk.rowCount === 0) return;
+        const rows = chunk.getRows().map((r) => {
+          const o: Record<string, DuckDBValue> = {};
+          for (let c = 0; c < names.length; c++) o[names[c]!] = r[c]!;
+          return o;
+        });
+        await onRows(rows);
+      }
+    });
+  }
+
   /** A query inside a write that is already running (no queueing behind it). */
   private async query(
     sql: string,

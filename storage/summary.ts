@@ -43,9 +43,18 @@ export function keyColumns(keys: readonly KeyField[]): string {
   return cols.join(", ");
 }
 
+/** Where streamed flow rows go (see summarize). */
+export interface FlowSink {
+  begin(summary: Summary): Promise<void>;
+  rows(rows: FlowRow[]): Promise<void>;
+}
+
 /**
  * Reads the report over the sources `sourceIds` (one per input of a run), task `task` (key
- * `groupBy`), top `limit` rows.
+ * `groupBy`), top `limit` rows. With `onFlows`, the flow rows are not kept in the summary
+ * (its `flows` is empty): once the rest is read, `onFlows.begin` gets the summary, then
+ * `onFlows.rows` the rows chunk by chunk as the store gives them, so a report of millions of
+ * keys is never held in memory whole.
  */
 export async function summarize(
   store: Store,
@@ -53,6 +62,7 @@ export async function summarize(
   task: string,
   groupBy: readonly KeyField[],
   limit?: number,
+  onFlows?: FlowSink,
 ): Promise<Summary> {
   const ids = await store.rows(
     `SELECT s.source_no, t.task_no FROM sources s LEFT JOIN tasks t
@@ -102,7 +112,8 @@ export async function summarize(
      FROM window_flows WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
      GROUP BY ALL ORDER BY ${order}, ${keys} NULLS FIRST
      ${limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`}`;
-  const flows = await store.rows(flowSql(cols, "packets DESC, bytes DESC"), srcTask);
+  const flowQuery = flowSql(cols, "packets DESC, bytes DESC");
+  const flows = onFlows === undefined ? await store.rows(flowQuery, srcTask) : [];
   // Talkers show packets and bytes only: without the time and flag aggregates the query
   // takes a third of the time on large tasks.
   const talkers = groupBy.includes("src_ip")
@@ -140,7 +151,7 @@ export async function summarize(
     } as FlowRow;
   };
   const t = tot!;
-  return {
+  const summary: Summary = {
     sourceId,
     storePath: store.path,
     overflowPackets: num(over!.p!),
@@ -177,4 +188,13 @@ export async function summarize(
       limit,
     ),
   };
+  if (onFlows !== undefined) {
+    await onFlows.begin(summary);
+    await store.stream(
+      flowQuery,
+      srcTask,
+      (rows) => onFlows.rows(rows.map((r) => toRow(r, groupBy))),
+    );
+  }
+  return summary;
 }
