@@ -17,7 +17,7 @@ import { parseArgs, parseCount } from "../cli/args.ts";
 import { rng } from "../collector/gen/gen.ts";
 import { addrLaneA, addrLaneB } from "../sketches/hash.ts";
 import { HyperLogLog } from "../sketches/hll.ts";
-import { FIVE_TUPLE } from "../collector/key_fields.ts";
+import { FIVE_TUPLE } from "../collector/packet/key_fields.ts";
 import { genCapture, HH_CASES, KIB, measure } from "../tests/_accuracy.ts";
 
 const args = parseArgs(Deno.args, {

@@ -18,8 +18,8 @@
  */
 
 import { parseArgs, parseCount } from "../cli/args.ts";
-import { ingestFiles } from "../collector/ingest.ts";
-import { defaultSketches } from "../collector/sketch_bank.ts";
+import { ingestFiles } from "../collector/ingest/ingest.ts";
+import { defaultSketches } from "../collector/engine/sketch_bank.ts";
 import { Store } from "../storage/mod.ts";
 
 const args = parseArgs(Deno.args, { values: ["runs"], booleans: ["skip-memory"] }, "bench");

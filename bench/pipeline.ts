@@ -18,16 +18,16 @@
  * @module
  */
 
-import { PacketBatch } from "../collector/batch.ts";
+import { PacketBatch } from "../collector/packet/batch.ts";
 import { decodeBatch } from "../collector/decode/mod.ts";
-import { FlowTable } from "../collector/flow_table.ts";
+import { FlowTable } from "../collector/engine/flow_table.ts";
 import { GEN_DEFAULTS, generate } from "../collector/gen/gen.ts";
-import { FIVE_TUPLE } from "../collector/key_fields.ts";
+import { FIVE_TUPLE } from "../collector/packet/key_fields.ts";
 import { openCapture } from "../collector/reader/mod.ts";
-import { ingestFiles } from "../collector/ingest.ts";
-import { HELPER_DEFAULT, HELPER_NONE } from "../collector/engine.ts";
-import { defaultSketches, SketchBank, type SketchSpec } from "../collector/sketch_bank.ts";
-import { AppLayer } from "../collector/app_layer.ts";
+import { ingestFiles } from "../collector/ingest/ingest.ts";
+import { HELPER_DEFAULT, HELPER_NONE } from "../collector/engine/engine.ts";
+import { defaultSketches, SketchBank, type SketchSpec } from "../collector/engine/sketch_bank.ts";
+import { AppLayer } from "../collector/app/app_layer.ts";
 import { Store } from "../storage/mod.ts";
 import { parseArgs, parseCount } from "../cli/args.ts";
 

@@ -7,22 +7,16 @@
  * @module
  */
 
-import { loadConfig } from "../collector/config.ts";
-import { type TaskSpec, WINDOW_SEC_MAX } from "../collector/engine.ts";
-import { defaultTask, WINDOW_SEC_DEFAULT } from "../collector/ingest.ts";
-import { flowsMaxFor, TABLE_MEMORY_DEFAULT } from "../collector/flow_table.ts";
-import { FIVE_TUPLE, type KeyField, parseKeyFields } from "../collector/key_fields.ts";
-import {
-  csvHeader,
-  csvLine,
-  REPORT_FORMATS,
-  type ReportFormat,
-  toJsonDoc,
-} from "../collector/report.ts";
-import type { IngestRun } from "../collector/ingest.ts";
-import type { FlowSink } from "../storage/summary.ts";
-import { toTable } from "../collector/report_table.ts";
-import { defaultSketches } from "../collector/sketch_bank.ts";
+import { loadConfig } from "../collector/config/mod.ts";
+import { type TaskSpec, WINDOW_SEC_MAX } from "../collector/engine/mod.ts";
+import { defaultTask, WINDOW_SEC_DEFAULT } from "../collector/ingest/mod.ts";
+import { flowsMaxFor, TABLE_MEMORY_DEFAULT } from "../collector/engine/mod.ts";
+import { FIVE_TUPLE, type KeyField, parseKeyFields } from "../collector/packet/mod.ts";
+import { csvHeader, csvLine, REPORT_FORMATS, type ReportFormat, toJsonDoc } from "./report/mod.ts";
+import type { IngestRun } from "../collector/ingest/mod.ts";
+import type { FlowSink } from "../storage/mod.ts";
+import { toTable } from "./report/mod.ts";
+import { defaultSketches } from "../collector/engine/mod.ts";
 import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
 import { ProgressBar } from "./progress.ts";
 
@@ -198,9 +192,12 @@ class StreamedReport {
     if (this.size >= 1 << 20) await this.flush();
   }
 
+  /** One write for everything gathered (a write per line costs a call each). */
   private async flush(): Promise<void> {
-    for (const p of this.parts) await writeAll(Deno.stdout, this.enc.encode(p));
+    if (this.parts.length === 0) return;
+    const text = this.parts.join("");
     this.parts = [], this.size = 0;
+    await writeAll(Deno.stdout, this.enc.encode(text));
   }
 
   sink(run: IngestRun, beforeFirst: () => void): FlowSink {

@@ -4,13 +4,13 @@
  * @module
  */
 
-import type { TaskSpec } from "../collector/engine.ts";
-import type { FlowTrackerOptions } from "../collector/flow_tracker.ts";
-import { ingestFiles, type IngestRun } from "../collector/ingest.ts";
-import type { Summary } from "../collector/summary.ts";
-import type { SketchSpec } from "../collector/sketch_bank.ts";
+import type { TaskSpec } from "../collector/engine/mod.ts";
+import type { FlowTrackerOptions } from "../collector/engine/mod.ts";
+import { ingestFiles, type IngestRun } from "../collector/ingest/mod.ts";
+import type { Summary } from "../storage/mod.ts";
+import type { SketchSpec } from "../collector/engine/mod.ts";
 import { Store } from "../storage/mod.ts";
-import { type FlowSink, summarize } from "../storage/summary.ts";
+import { type FlowSink, summarize } from "../storage/mod.ts";
 
 /**
  * The store path: ingest into `dbPath` under the inputs' source id, then read the report back

@@ -14,11 +14,11 @@ import {
   FLAG_HAS_PORTS,
   PacketBatch,
   VLAN_NONE,
-} from "../collector/batch.ts";
-import { parseIp } from "../collector/ip_text.ts";
-import { KEY_FIELDS, type KeyField } from "../collector/key_fields.ts";
-import { laneOfPacket } from "../collector/sketch_bank.ts";
-import { CountMin } from "../sketches/count_min.ts";
+} from "../collector/packet/mod.ts";
+import { parseIp } from "../collector/packet/mod.ts";
+import { KEY_FIELDS, type KeyField } from "../collector/packet/mod.ts";
+import { laneOfPacket } from "../collector/engine/mod.ts";
+import { CountMin } from "../sketches/mod.ts";
 import { parseArgs, parseDbPath, parseDuration, UsageError } from "./args.ts";
 import { DB_DEFAULT } from "./analyze_cmd.ts";
 
@@ -78,7 +78,7 @@ export async function estimateCommand(argv: readonly string[]): Promise<number> 
   }
   const { fields, batch } = keyBatch(args.positionals[0]!);
   const waitSec = parseDuration("db-wait", args.values.get("db-wait") ?? "5s", 0, 3600);
-  const { Store } = await import("../storage/store.ts");
+  const { Store } = await import("../storage/mod.ts");
   const store = await Store.open(parseDbPath(args.values.get("db")) ?? DB_DEFAULT, {
     readOnly: true,
     waitMs: waitSec * 1000,

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { GEN_DEFAULTS, GEN_FLOWS_MAX, GEN_PACKETS_MAX, generate } from "../collector/gen/gen.ts";
-import { SCANS_MAX } from "../collector/gen/attacks.ts";
+import { GEN_DEFAULTS, GEN_FLOWS_MAX, GEN_PACKETS_MAX, generate } from "../collector/gen/mod.ts";
+import { SCANS_MAX } from "../collector/gen/mod.ts";
 import { parseArgs, parseCount, UsageError } from "./args.ts";
 
 export const GEN_USAGE = `netspectra gen --packets N [options] -o FILE

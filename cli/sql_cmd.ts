@@ -5,11 +5,11 @@
  */
 
 import { UserError } from "../collector/user_error.ts";
-import { REPORT_FORMATS, type ReportFormat } from "../collector/report.ts";
+import { REPORT_FORMATS, type ReportFormat } from "./report/mod.ts";
 import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
 import { DB_DEFAULT, writeAll } from "./analyze_cmd.ts";
-import { alignRows } from "./print_table.ts";
-import type { QueryHead } from "../storage/query.ts";
+import { alignRows } from "./report/mod.ts";
+import type { QueryHead } from "../storage/mod.ts";
 
 export const SQL_USAGE = `netspectra sql [options] "SELECT ..."
   read-only SQL on a store written by analyze --db (tables: storage/README.md)
@@ -40,9 +40,12 @@ class Out {
     this.bytes += text.length;
     if (this.bytes >= FLUSH_BYTES) await this.flush();
   }
+  /** One write for everything gathered (a write per row costs a call each). */
   async flush(): Promise<void> {
-    for (const p of this.parts) await writeAll(Deno.stdout, this.enc.encode(p));
+    if (this.parts.length === 0) return;
+    const text = this.parts.join("");
     this.parts = [], this.bytes = 0;
+    await writeAll(Deno.stdout, this.enc.encode(text));
   }
 }
 
@@ -76,7 +79,7 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
     );
   }
   const { Store } = await import("../storage/mod.ts");
-  const { streamReadOnlyQuery } = await import("../storage/query.ts");
+  const { streamReadOnlyQuery } = await import("../storage/mod.ts");
   const store = await Store.open(db, {
     readOnly: true,
     sandboxed: true,

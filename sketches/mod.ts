@@ -31,3 +31,17 @@ export { HeavyHitters, HH_KEY_WORDS, type KeySource } from "./heavy_hitters.ts";
 export { SpreadSketch } from "./spread.ts";
 export { hashWords } from "./hash.ts";
 export { SketchFormatError, SketchKind } from "./_serial.ts";
+export { LANE_INDEX_MAX, LaneIndex } from "./_lane_index.ts";
+export {
+  addrLaneA,
+  addrLaneB,
+  finishA,
+  finishB,
+  hashBytes,
+  laneA,
+  laneB,
+  stepA,
+  stepB,
+} from "./hash.ts";
+export { HH_MEMORY_MAX, HH_MEMORY_MIN } from "./heavy_hitters.ts";
+export { SPREAD_MEMORY_MAX, SPREAD_MEMORY_MIN } from "./spread.ts";

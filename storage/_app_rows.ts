@@ -7,7 +7,7 @@
  */
 
 import type { DuckDBAppender, DuckDBTimestampValue } from "@duckdb/node-api";
-import type { AppExport, TextRows } from "../collector/window_export.ts";
+import type { AppExport, TextRows } from "../collector/export/mod.ts";
 import { yieldNow } from "./_window_rows.ts";
 
 const LATIN1 = new TextDecoder("latin1");
@@ -30,7 +30,7 @@ import {
   DNS_RTT_SUM_US,
   HTTP_PROTOCOLS,
   STATUS_CODES,
-} from "../collector/app_layer.ts";
+} from "../collector/app/mod.ts";
 
 export async function appendDns(
   a: DuckDBAppender,

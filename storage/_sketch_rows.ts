@@ -7,7 +7,7 @@
  */
 
 import type { DuckDBAppender, DuckDBTimestampValue } from "@duckdb/node-api";
-import type { KeyColumns, SketchExport } from "../collector/window_export.ts";
+import type { KeyColumns, SketchExport } from "../collector/export/mod.ts";
 
 export function appendSketches(
   a: DuckDBAppender,

@@ -23,7 +23,7 @@ import {
   type RecordRows,
   TABLE_ROW,
   type TableRows,
-} from "../collector/window_export.ts";
+} from "../collector/export/mod.ts";
 import { ChunkWriter } from "./_chunk.ts";
 
 /** Column types of window_flows and flow_records, in table order (see schema.ts). */

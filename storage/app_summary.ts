@@ -6,7 +6,7 @@
  */
 
 import type { DuckDBValue } from "@duckdb/node-api";
-import type { AppSummary } from "../collector/summary.ts";
+import type { AppSummary } from "./report_types.ts";
 import type { Store } from "./store.ts";
 
 const num = (v: DuckDBValue | undefined): number => v === null || v === undefined ? 0 : Number(v);

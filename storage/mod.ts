@@ -14,3 +14,14 @@
 
 export { type OpenOptions, Store, StoreLockedError, StoreOpenError } from "./store.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
+export { type QueryHead } from "./query.ts";
+export {
+  type AppSummary,
+  type FlowRow,
+  type KeyedRow,
+  type RunInfo,
+  type SketchesSummary,
+  type Summary,
+} from "./report_types.ts";
+export { type FlowSink, summarize } from "./summary.ts";
+export { runReadOnlyQuery, streamReadOnlyQuery } from "./query.ts";

@@ -9,15 +9,15 @@
  */
 
 import type { DuckDBValue } from "@duckdb/node-api";
-import type { KeyField } from "../collector/key_fields.ts";
-import type { KeyedRow, SketchesSummary } from "../collector/summary.ts";
-import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
-import { KEY } from "../collector/window_export.ts";
-import { HyperLogLog } from "../sketches/hll.ts";
-import { SpreadSketch } from "../sketches/spread.ts";
-import { HH_KEY_WORDS } from "../sketches/heavy_hitters.ts";
+import type { KeyField } from "../collector/packet/mod.ts";
+import type { KeyedRow, SketchesSummary } from "./report_types.ts";
+import { ipv4Text, ipv6Text } from "../collector/packet/mod.ts";
+import { KEY } from "../collector/export/mod.ts";
+import { HyperLogLog } from "../sketches/mod.ts";
+import { SpreadSketch } from "../sketches/mod.ts";
+import { HH_KEY_WORDS } from "../sketches/mod.ts";
 import type { Store } from "./store.ts";
-import { addrOf, keyColumns } from "./summary.ts";
+import { addrOf, keyColumns } from "./_row_text.ts";
 
 const num = (v: DuckDBValue): number => v === null || v === undefined ? 0 : Number(v);
 

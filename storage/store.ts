@@ -13,9 +13,9 @@ import {
   type DuckDBValue,
 } from "@duckdb/node-api";
 import { UserError } from "../collector/user_error.ts";
-import type { WindowExport } from "../collector/window_export.ts";
-import type { TaskSpec } from "../collector/engine.ts";
-import type { SketchSpec } from "../collector/sketch_bank.ts";
+import type { WindowExport } from "../collector/export/mod.ts";
+import type { TaskSpec } from "../collector/engine/mod.ts";
+import type { SketchSpec } from "../collector/engine/mod.ts";
 import { appendSketches, appendSketchKeys } from "./_sketch_rows.ts";
 import {
   appendAppErrors,

@@ -7,13 +7,13 @@
  * @module
  */
 
-import { PacketBatch } from "../collector/batch.ts";
+import { PacketBatch } from "../collector/packet/batch.ts";
 import { decodeBatch } from "../collector/decode/mod.ts";
-import { FlowTable } from "../collector/flow_table.ts";
+import { FlowTable } from "../collector/engine/flow_table.ts";
 import { GEN_DEFAULTS, generate } from "../collector/gen/gen.ts";
-import { FIVE_TUPLE, type KeyField } from "../collector/key_fields.ts";
+import { FIVE_TUPLE, type KeyField } from "../collector/packet/key_fields.ts";
 import { openCapture } from "../collector/reader/mod.ts";
-import { SketchBank, type SketchSpec, sketchSpec } from "../collector/sketch_bank.ts";
+import { SketchBank, type SketchSpec, sketchSpec } from "../collector/engine/sketch_bank.ts";
 import { HeavyHitters, type HeavyKeeperShape, HH_KEY_WORDS } from "../sketches/heavy_hitters.ts";
 
 export const KIB = 1024;

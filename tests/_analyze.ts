@@ -9,10 +9,10 @@ import {
   ingestFiles,
   type IngestOptions,
   type IngestRun,
-} from "../collector/ingest.ts";
-import { FIVE_TUPLE, type KeyField } from "../collector/key_fields.ts";
+} from "../collector/ingest/ingest.ts";
+import { FIVE_TUPLE, type KeyField } from "../collector/packet/key_fields.ts";
 import { Store } from "../storage/mod.ts";
-import type { Summary } from "../collector/summary.ts";
+import type { Summary } from "../storage/report_types.ts";
 import { summarize } from "../storage/summary.ts";
 
 /** ingest → store (":memory:" unless given) → summary. */

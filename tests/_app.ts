@@ -9,14 +9,14 @@ import {
   FLAG_FRAGMENT,
   FLAG_HAS_PORTS,
   PacketBatch,
-} from "../collector/batch.ts";
-import { Defragmenter } from "../collector/defrag.ts";
+} from "../collector/packet/batch.ts";
+import { Defragmenter } from "../collector/app/defrag.ts";
 import { decodeBatch } from "../collector/decode/mod.ts";
 import { decodeDns, dnsKind, dnsKindTcp, DnsMessage, nameText } from "../collector/decode/dns.ts";
 import { decodeHttp, fieldText, HTTP_REQUEST, HttpMessage } from "../collector/decode/http.ts";
-import { HttpReassembler, type HttpSink } from "../collector/http_reassembly.ts";
-import { DnsTcpReassembler } from "../collector/dns_tcp.ts";
-import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
+import { HttpReassembler, type HttpSink } from "../collector/app/http_reassembly.ts";
+import { DnsTcpReassembler } from "../collector/app/dns_tcp.ts";
+import { ipv4Text, ipv6Text } from "../collector/packet/ip_text.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 
 /** A frame's address and port fields, as the truth's DNS and HTTP entries carry them. */

@@ -6,14 +6,14 @@
  * @module
  */
 
-import { PacketBatch } from "../collector/batch.ts";
+import { PacketBatch } from "../collector/packet/batch.ts";
 import { decodeBatch, ERROR_CODES, LINKTYPES_SUPPORTED } from "../collector/decode/mod.ts";
-import { AppLayer } from "../collector/app_layer.ts";
-import { FlowTable } from "../collector/flow_table.ts";
+import { AppLayer } from "../collector/app/app_layer.ts";
+import { FlowTable } from "../collector/engine/flow_table.ts";
 import { rng } from "../collector/gen/gen.ts";
-import { FIVE_TUPLE } from "../collector/key_fields.ts";
+import { FIVE_TUPLE } from "../collector/packet/key_fields.ts";
 import { openCapture } from "../collector/reader/mod.ts";
-import { Totals } from "../collector/totals.ts";
+import { Totals } from "../collector/engine/totals.ts";
 import { captures } from "./_testdata.ts";
 
 export interface SeedPacket {

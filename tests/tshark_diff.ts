@@ -9,11 +9,11 @@
  * @module
  */
 
-import { PacketBatch } from "../collector/batch.ts";
+import { PacketBatch } from "../collector/packet/batch.ts";
 import { decodeBatch, ERROR_NAMES } from "../collector/decode/mod.ts";
-import { FLAG_HAS_PORTS } from "../collector/batch.ts";
+import { FLAG_HAS_PORTS } from "../collector/packet/batch.ts";
 import { rng } from "../collector/gen/gen.ts";
-import { ipv4Text, ipv6Text } from "../collector/ip_text.ts";
+import { ipv4Text, ipv6Text } from "../collector/packet/ip_text.ts";
 import { openCapture } from "../collector/reader/mod.ts";
 import { parseArgs, parseCount } from "../cli/args.ts";
 import { pcapFile } from "./_builders.ts";

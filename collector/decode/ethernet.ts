@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type PacketBatch, VLAN_NONE } from "../batch.ts";
+import { type PacketBatch, VLAN_NONE } from "../packet/mod.ts";
 import { ERR_IP_BAD_VERSION, ERR_LINK_TOO_DEEP, ERR_LINK_TRUNCATED } from "./errors.ts";
 import { decodeIpv4 } from "./ipv4.ts";
 import { decodeIpv6 } from "./ipv6.ts";

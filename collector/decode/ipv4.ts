@@ -10,7 +10,7 @@
  * @module
  */
 
-import { FAMILY_IPV4, FLAG_FRAGMENT, type PacketBatch } from "../batch.ts";
+import { FAMILY_IPV4, FLAG_FRAGMENT, type PacketBatch } from "../packet/mod.ts";
 import {
   ERR_IPV4_BAD_HEADER_LEN,
   ERR_IPV4_BAD_TOTAL_LEN,

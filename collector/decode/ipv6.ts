@@ -10,7 +10,7 @@
  * @module
  */
 
-import { FAMILY_IPV6, FLAG_FRAGMENT, type PacketBatch } from "../batch.ts";
+import { FAMILY_IPV6, FLAG_FRAGMENT, type PacketBatch } from "../packet/mod.ts";
 import {
   ERR_IPV6_EXT_TOO_MANY,
   ERR_IPV6_EXT_TRUNCATED,

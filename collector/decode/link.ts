@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { PacketBatch } from "../batch.ts";
+import type { PacketBatch } from "../packet/mod.ts";
 import { ERR_LINK_TRUNCATED, ERR_LINKTYPE_UNSUPPORTED } from "./errors.ts";
 import {
   decodeEthernet,

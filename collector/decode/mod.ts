@@ -11,7 +11,7 @@
  * @module
  */
 
-import { FAMILY_NONE, type PacketBatch, VLAN_NONE } from "../batch.ts";
+import { FAMILY_NONE, type PacketBatch, VLAN_NONE } from "../packet/mod.ts";
 import { decodePacket } from "./link.ts";
 
 export { decodePacket, LINKTYPES_SUPPORTED } from "./link.ts";
@@ -33,3 +33,7 @@ export function decodeBatch(batch: PacketBatch): void {
   batch.dst.fill(0, 0, n * 4);
   for (let i = 0; i < n; i++) decodePacket(batch, i);
 }
+export { decodeDns, DNS_ERROR_NAMES, dnsKind, dnsKindTcp, DnsMessage } from "./dns.ts";
+export { decodeHttp, HTTP_REQUEST, HttpMessage } from "./http.ts";
+export { decodeExtensionChain, isWalkedExtension } from "./ipv6.ts";
+export { decodeTransport } from "./transport.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { PacketBatch } from "../batch.ts";
+import type { PacketBatch } from "../packet/mod.ts";
 import { ERR_LINK_TRUNCATED } from "./errors.ts";
 import {
   decodeEthernet,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { FLAG_HAS_PORTS, FLAG_HAS_TCP_FLAGS, type PacketBatch } from "../batch.ts";
+import { FLAG_HAS_PORTS, FLAG_HAS_TCP_FLAGS, type PacketBatch } from "../packet/mod.ts";
 import { ERR_L4_TRUNCATED, ERR_TCP_TRUNCATED } from "./errors.ts";
 
 export const PROTO_ICMP = 1;

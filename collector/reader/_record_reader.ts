@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { PacketBatch } from "../batch.ts";
+import type { PacketBatch } from "../packet/mod.ts";
 import type { ByteWindow } from "./_buffer.ts";
 import type { CaptureReader } from "./types.ts";
 

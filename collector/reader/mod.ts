@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { openCapture } from "./mod.ts";
- * import { PacketBatch } from "../batch.ts";
+ * import { PacketBatch } from "../packet/mod.ts";
  * const reader = await openCapture("trace.pcap.gz");
  * const batch = new PacketBatch();
  * while (await reader.fill(batch) > 0) {

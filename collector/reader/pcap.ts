@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { PacketBatch } from "../batch.ts";
+import type { PacketBatch } from "../packet/mod.ts";
 import type { ByteWindow } from "./_buffer.ts";
 import { storeSecFrac } from "./_timestamp.ts";
 import { PcapFormatError } from "./errors.ts";

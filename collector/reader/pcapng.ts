@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { PacketBatch } from "../batch.ts";
+import type { PacketBatch } from "../packet/mod.ts";
 import type { ByteWindow } from "./_buffer.ts";
 import { RECORD_BYTES_MAX } from "./_buffer.ts";
 import { storeUnits } from "./_timestamp.ts";

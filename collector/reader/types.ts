@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { PacketBatch } from "../batch.ts";
+import type { PacketBatch } from "../packet/mod.ts";
 
 export interface CaptureReader {
   /** "pcap" or "pcapng". */

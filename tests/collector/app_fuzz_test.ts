@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { FAMILY_NONE, PacketBatch } from "../../collector/batch.ts";
+import { FAMILY_NONE, PacketBatch } from "../../collector/packet/batch.ts";
 import { decodeBatch } from "../../collector/decode/mod.ts";
 import { decodeDns, DNS_ERROR_NAMES, dnsKind, DnsMessage } from "../../collector/decode/dns.ts";
 import { decodeHttp, HttpMessage } from "../../collector/decode/http.ts";

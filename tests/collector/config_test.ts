@@ -4,7 +4,12 @@
  */
 
 import assert from "node:assert/strict";
-import { ConfigError, defaultConfig, loadConfig, validateConfig } from "../../collector/config.ts";
+import {
+  ConfigError,
+  defaultConfig,
+  loadConfig,
+  validateConfig,
+} from "../../collector/config/config.ts";
 
 const EXAMPLE = new URL("../../configs/netspectra.yaml", import.meta.url).pathname;
 

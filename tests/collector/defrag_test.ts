@@ -4,13 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { FLAG_HAS_PORTS, PacketBatch } from "../../collector/batch.ts";
+import { FLAG_HAS_PORTS, PacketBatch } from "../../collector/packet/batch.ts";
 import { decodeBatch } from "../../collector/decode/mod.ts";
-import { Defragmenter } from "../../collector/defrag.ts";
+import { Defragmenter } from "../../collector/app/defrag.ts";
 import { openCapture } from "../../collector/reader/mod.ts";
 import { pcapFile, tempFile } from "../_builders.ts";
 import { PCAPS_DIR } from "../_testdata.ts";
-import { AppLayer } from "../../collector/app_layer.ts";
+import { AppLayer } from "../../collector/app/app_layer.ts";
 
 /** A UDP datagram 10.0.0.1:1000 → 10.0.0.2:53 (or IPv6) carrying `n` payload bytes k & 255. */
 function udpDatagram(n: number): Uint8Array {

@@ -5,10 +5,10 @@ import {
   FLAG_HAS_TCP_FLAGS,
   PacketBatch,
   VLAN_NONE,
-} from "../../collector/batch.ts";
-import { DnsTcpReassembler, type DnsTcpSink } from "../../collector/dns_tcp.ts";
+} from "../../collector/packet/batch.ts";
+import { DnsTcpReassembler, type DnsTcpSink } from "../../collector/app/dns_tcp.ts";
 import { decodeDns, DnsMessage, nameText } from "../../collector/decode/dns.ts";
-import { AppLayer } from "../../collector/app_layer.ts";
+import { AppLayer } from "../../collector/app/app_layer.ts";
 import { rng } from "../../collector/gen/gen.ts";
 import { dnsMessage, lengthPrefixed } from "../_builders.ts";
 

@@ -7,14 +7,18 @@
  */
 
 import assert from "node:assert/strict";
-import { PacketBatch } from "../../collector/batch.ts";
+import { PacketBatch } from "../../collector/packet/batch.ts";
 import { decodeBatch } from "../../collector/decode/mod.ts";
-import { Engine, type EngineOptions, HELPER_DEFAULT } from "../../collector/engine.ts";
-import { defaultTask } from "../../collector/ingest.ts";
+import { Engine, type EngineOptions, HELPER_DEFAULT } from "../../collector/engine/engine.ts";
+import { defaultTask } from "../../collector/ingest/ingest.ts";
 import { openCapture } from "../../collector/reader/mod.ts";
-import { defaultSketches } from "../../collector/sketch_bank.ts";
-import { TABLE_ROW, type TableRows, type WindowExport } from "../../collector/window_export.ts";
-import { type WindowStore, WindowWriter } from "../../collector/window_writer.ts";
+import { defaultSketches } from "../../collector/engine/sketch_bank.ts";
+import {
+  TABLE_ROW,
+  type TableRows,
+  type WindowExport,
+} from "../../collector/export/window_export.ts";
+import { type WindowStore, WindowWriter } from "../../collector/engine/window_writer.ts";
 import { Store } from "../../storage/mod.ts";
 import { pcapFile, tempFile, udpFrame } from "../_builders.ts";
 

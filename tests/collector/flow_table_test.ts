@@ -4,15 +4,19 @@
  */
 
 import assert from "node:assert/strict";
-import { analyzeFiles } from "../../collector/analyze.ts";
-import { PacketBatch } from "../../collector/batch.ts";
+import { analyzeFiles } from "../_memory.ts";
+import { PacketBatch } from "../../collector/packet/batch.ts";
 import { decodeBatch } from "../../collector/decode/mod.ts";
-import { ENTRY_WORDS, FlowTable } from "../../collector/flow_table.ts";
-import { FlowRecords, FlowTracker, type FlowTrackerOptions } from "../../collector/flow_tracker.ts";
+import { ENTRY_WORDS, FlowTable } from "../../collector/engine/flow_table.ts";
+import {
+  FlowRecords,
+  FlowTracker,
+  type FlowTrackerOptions,
+} from "../../collector/engine/flow_tracker.ts";
 import { GEN_DEFAULTS, generate } from "../../collector/gen/gen.ts";
 import { openCapture } from "../../collector/reader/mod.ts";
-import { FIVE_TUPLE, type KeyField, parseKeyFields } from "../../collector/key_fields.ts";
-import { flowRows } from "../../collector/report.ts";
+import { FIVE_TUPLE, type KeyField, parseKeyFields } from "../../collector/packet/key_fields.ts";
+import { flowRows } from "../_memory.ts";
 import { pcapFile, tempFile, udpFrame } from "../_builders.ts";
 import { captures, type TruthFlow, usableCaptures } from "../_testdata.ts";
 

@@ -5,16 +5,16 @@
  */
 
 import assert from "node:assert/strict";
-import { PacketBatch } from "../../collector/batch.ts";
+import { PacketBatch } from "../../collector/packet/batch.ts";
 import { decodeBatch } from "../../collector/decode/mod.ts";
 import {
   FlowRecords,
   type FlowRecordView,
   FlowTracker,
   readRecord,
-} from "../../collector/flow_tracker.ts";
+} from "../../collector/engine/flow_tracker.ts";
 import { GEN_DEFAULTS, generate } from "../../collector/gen/gen.ts";
-import { ipv4Text, ipv6Text } from "../../collector/ip_text.ts";
+import { ipv4Text, ipv6Text } from "../../collector/packet/ip_text.ts";
 import { openCapture } from "../../collector/reader/mod.ts";
 import { captures, PCAPS_DIR } from "../_testdata.ts";
 

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { analyzeFiles } from "../../collector/analyze.ts";
+import { analyzeFiles } from "../_memory.ts";
 import { rng } from "../../collector/gen/gen.ts";
 import { PcapFormatError } from "../../collector/reader/mod.ts";
 import { fuzzDecoders, seedPackets } from "../_fuzz.ts";

@@ -1,7 +1,7 @@
 /** `gen`'s traffic mix: the --dns / --http packet shares are met. */
 
 import assert from "node:assert/strict";
-import { PacketBatch } from "../../collector/batch.ts";
+import { PacketBatch } from "../../collector/packet/batch.ts";
 import { decodeBatch } from "../../collector/decode/mod.ts";
 import { GEN_DEFAULTS, generate } from "../../collector/gen/gen.ts";
 import { openCapture } from "../../collector/reader/mod.ts";

@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import { generate } from "../../collector/gen/gen.ts";
 import { GEN_DEFAULTS } from "../../collector/gen/gen.ts";
-import { ingestFiles, type IngestOptions } from "../../collector/ingest.ts";
-import { HELPER_DEFAULT, HELPER_NONE, type HelperParts } from "../../collector/engine.ts";
-import { defaultSketches, SKETCH_KINDS } from "../../collector/sketch_bank.ts";
-import { ThreadHeaderWork } from "../../collector/header_work.ts";
+import { ingestFiles, type IngestOptions } from "../../collector/ingest/ingest.ts";
+import { HELPER_DEFAULT, HELPER_NONE, type HelperParts } from "../../collector/engine/engine.ts";
+import { defaultSketches, SKETCH_KINDS } from "../../collector/engine/sketch_bank.ts";
+import { ThreadHeaderWork } from "../../collector/engine/header_work.ts";
 import { Store } from "../../storage/mod.ts";
 import { usableCaptures } from "../_testdata.ts";
 

@@ -5,9 +5,9 @@ import {
   FLAG_HAS_TCP_FLAGS,
   PacketBatch,
   VLAN_NONE,
-} from "../../collector/batch.ts";
-import { AGENT_MAX, HttpReassembler, type HttpSink } from "../../collector/http_reassembly.ts";
-import { AppLayer } from "../../collector/app_layer.ts";
+} from "../../collector/packet/batch.ts";
+import { AGENT_MAX, HttpReassembler, type HttpSink } from "../../collector/app/http_reassembly.ts";
+import { AppLayer } from "../../collector/app/app_layer.ts";
 import { fieldText } from "../../collector/decode/http.ts";
 
 const FIN = 1, SYN = 2, PSH_ACK = 0x18, ACK = 0x10;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ipv4Text, ipv6Text, parseIp } from "../../collector/ip_text.ts";
+import { ipv4Text, ipv6Text, parseIp } from "../../collector/packet/ip_text.ts";
 
 Deno.test("parseIp() reads what the report writes, and refuses the rest", () => {
   const ok: [string, 4 | 6, number[]][] = [

@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { hashKey } from "../../collector/key_hash.ts";
+import { hashKey } from "../../collector/packet/key_hash.ts";
 
-const KEY_HASH = new URL("../../collector/key_hash.ts", import.meta.url).href;
+const KEY_HASH = new URL("../../collector/packet/key_hash.ts", import.meta.url).href;
 
 async function hashInNewProcess(): Promise<string> {
   const code = `import { hashKey } from "${KEY_HASH}";

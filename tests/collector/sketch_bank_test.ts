@@ -7,9 +7,9 @@ import {
   FLAG_HAS_TCP_FLAGS,
   PacketBatch,
   VLAN_NONE,
-} from "../../collector/batch.ts";
-import { FlowTable } from "../../collector/flow_table.ts";
-import { SketchBank, sketchSpec } from "../../collector/sketch_bank.ts";
+} from "../../collector/packet/batch.ts";
+import { FlowTable } from "../../collector/engine/flow_table.ts";
+import { SketchBank, sketchSpec } from "../../collector/engine/sketch_bank.ts";
 import { HH_KEY_WORDS } from "../../sketches/heavy_hitters.ts";
 
 interface Pkt {

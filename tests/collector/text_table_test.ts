@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TextTable } from "../../collector/text_table.ts";
+import { TextTable } from "../../collector/app/text_table.ts";
 
 const enc = new TextEncoder();
 

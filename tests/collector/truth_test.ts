@@ -7,10 +7,10 @@
 
 import assert from "node:assert/strict";
 import { analyzeIntoStore } from "../../cli/analyze_store.ts";
-import { defaultTask, WINDOW_SEC_DEFAULT } from "../../collector/ingest.ts";
+import { defaultTask, WINDOW_SEC_DEFAULT } from "../../collector/ingest/ingest.ts";
 import { PcapFormatError } from "../../collector/reader/mod.ts";
-import { toJsonDoc } from "../../collector/report.ts";
-import { defaultSketches } from "../../collector/sketch_bank.ts";
+import { toJsonDoc } from "../../cli/report/mod.ts";
+import { defaultSketches } from "../../collector/engine/sketch_bank.ts";
 import { captures, type TruthFlow } from "../_testdata.ts";
 
 function flowKey(

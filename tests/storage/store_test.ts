@@ -5,11 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { analyzeFiles } from "../../collector/analyze.ts";
-import { PacketBatch } from "../../collector/batch.ts";
-import { summaryOf } from "../../collector/summary.ts";
+import { analyzeFiles } from "../_memory.ts";
+import { PacketBatch } from "../../collector/packet/batch.ts";
+import { summaryOf } from "../_memory.ts";
 import { rng } from "../../collector/gen/gen.ts";
-import { ipv4Text, ipv6Text } from "../../collector/ip_text.ts";
+import { ipv4Text, ipv6Text } from "../../collector/packet/ip_text.ts";
 import { openCapture } from "../../collector/reader/mod.ts";
 import { SCHEMA_VERSION, Store } from "../../storage/mod.ts";
 import { MIGRATIONS } from "../../storage/schema.ts";

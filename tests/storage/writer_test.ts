@@ -8,9 +8,9 @@
 
 import assert from "node:assert/strict";
 import { GEN_DEFAULTS, generate } from "../../collector/gen/gen.ts";
-import { ingestFiles } from "../../collector/ingest.ts";
-import { defaultSketches } from "../../collector/sketch_bank.ts";
-import type { WindowExport } from "../../collector/window_export.ts";
+import { ingestFiles } from "../../collector/ingest/ingest.ts";
+import { defaultSketches } from "../../collector/engine/sketch_bank.ts";
+import type { WindowExport } from "../../collector/export/window_export.ts";
 import { Store } from "../../storage/mod.ts";
 import { runCli } from "../cli/_run.ts";
 

@@ -3,9 +3,14 @@
  */
 
 import assert from "node:assert/strict";
-import { FLAG_FRAGMENT, FLAG_HAS_PORTS, PacketBatch, VLAN_NONE } from "../../../collector/batch.ts";
+import {
+  FLAG_FRAGMENT,
+  FLAG_HAS_PORTS,
+  PacketBatch,
+  VLAN_NONE,
+} from "../../../collector/packet/batch.ts";
 import { decodeBatch, ERROR_NAMES } from "../../../collector/decode/mod.ts";
-import { ipv4Text, ipv6Text } from "../../../collector/ip_text.ts";
+import { ipv4Text, ipv6Text } from "../../../collector/packet/ip_text.ts";
 
 // Building blocks (hex). Addresses: 10.0.0.1 → 10.0.0.2, 2001:db8::1 → 2001:db8::2.
 const MACS = "0200000000010200000000020";

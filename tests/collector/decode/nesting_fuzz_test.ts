@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { PacketBatch } from "../../../collector/batch.ts";
+import { PacketBatch } from "../../../collector/packet/batch.ts";
 import { decodeBatch, ERROR_NAMES } from "../../../collector/decode/mod.ts";
 import { rng } from "../../../collector/gen/gen.ts";
 

@@ -3,7 +3,7 @@
  */
 
 import assert from "node:assert/strict";
-import { PacketBatch } from "../../../collector/batch.ts";
+import { PacketBatch } from "../../../collector/packet/batch.ts";
 import { openCapture, PcapFormatError } from "../../../collector/reader/mod.ts";
 import {
   Bytes,

@@ -1,0 +1,18 @@
+/**
+ * The reports of `netspectra analyze`: the table for a person, CSV and JSON for programs —
+ * presentation only, over the summary the store reads back (storage/summary.ts).
+ *
+ * @module
+ */
+
+export {
+  csvHeader,
+  csvLine,
+  protoName,
+  REPORT_FORMATS,
+  type ReportFormat,
+  toCsv,
+  toJsonDoc,
+} from "./report.ts";
+export { toTable } from "./table.ts";
+export { alignRows } from "./print_table.ts";

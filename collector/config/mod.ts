@@ -1,0 +1,8 @@
+/**
+ * The YAML configuration: tasks (exact and sketch), window, flow timeouts, store and
+ * retention, checked at start with every problem reported at once.
+ *
+ * @module
+ */
+
+export { loadConfig } from "./config.ts";

@@ -1,0 +1,107 @@
+/**
+ * The window writer: closed windows go through a bounded queue to one writer that stores them
+ * one after the other, beside intake. When the queue is full, `push` waits — intake pauses,
+ * nothing is dropped — and that wait is measured (`waitMs`, `maxWaitMs`).
+ *
+ * @module
+ */
+
+import type { WindowExport, WindowOutput } from "../export/mod.ts";
+
+/** Where the writer puts windows (the store, or a test's slow double). */
+export interface WindowStore {
+  writeWindow(sourceNo: number, w: WindowExport): Promise<void>;
+}
+
+/** Windows waiting at most (each holds its tables, so this bounds memory too). */
+export const WRITE_QUEUE_DEFAULT = 4;
+
+export class WindowWriter implements WindowOutput {
+  private readonly queue: WindowExport[] = [];
+  private wake: (() => void) | null = null;
+  private room: (() => void) | null = null;
+  private ending = false;
+  private failure: unknown = null;
+  private readonly loop: Promise<void>;
+  /** Windows stored, and the time intake waited for room in the queue. */
+  windows = 0;
+  waitMs = 0;
+  maxWaitMs = 0;
+  /** The longest time one window took to store. */
+  maxWriteMs = 0;
+  writeMs = 0;
+
+  constructor(
+    private readonly store: WindowStore,
+    private readonly sourceNo: number,
+    readonly capacity = WRITE_QUEUE_DEFAULT,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1024) {
+      throw new RangeError(`Invalid write queue length ${capacity}: 1..1024`);
+    }
+    this.loop = this.run();
+    // A failure is reported by the next push or by close; never an unhandled rejection.
+    this.loop.catch(() => {});
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      while (this.queue.length === 0) {
+        if (this.ending) return;
+        await new Promise<void>((ok) => this.wake = ok);
+        this.wake = null;
+      }
+      const w = this.queue[0]!;
+      const t0 = performance.now();
+      try {
+        await this.store.writeWindow(this.sourceNo, w);
+      } catch (e) {
+        this.failure = e;
+        this.room?.();
+        throw e;
+      }
+      const dt = performance.now() - t0;
+      this.writeMs += dt;
+      if (dt > this.maxWriteMs) this.maxWriteMs = dt;
+      this.queue.shift();
+      this.windows++;
+      this.room?.();
+    }
+  }
+
+  private check(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** Queues a closed window; waits while the queue is full. */
+  async push(w: WindowExport): Promise<void> {
+    this.check();
+    if (this.ending) throw new Error("Window writer already closed");
+    if (this.queue.length >= this.capacity) {
+      const t0 = performance.now();
+      while (this.queue.length >= this.capacity) {
+        await new Promise<void>((ok) => this.room = ok);
+        this.room = null;
+        this.check();
+      }
+      const dt = performance.now() - t0;
+      this.waitMs += dt;
+      if (dt > this.maxWaitMs) this.maxWaitMs = dt;
+    }
+    this.queue.push(w);
+    this.wake?.();
+  }
+
+  /** Windows queued, not yet stored. */
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  /** Stores what is queued, then ends; throws the writer's error if a write failed. */
+  async close(): Promise<void> {
+    this.ending = true;
+    this.wake?.();
+    await this.loop;
+    this.check();
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * Ingest: capture files → decoded batches → the engine (windows, tasks, flow lifecycle) →
+ * the store. This is what `analyze --db` / `--config` runs; the report is then read back from
+ * the store (storage/summary.ts).
+ *
+ * @module
+ */
+
+import { BATCH_PACKETS_DEFAULT, PacketBatch } from "../packet/mod.ts";
+import { decodeBatch } from "../decode/mod.ts";
+import { Engine, HELPER_DEFAULT, type HelperParts, type TaskSpec } from "../engine/mod.ts";
+import { FLOWS_MAX_DEFAULT } from "../engine/mod.ts";
+import type { FlowTrackerOptions } from "../engine/mod.ts";
+import { FIVE_TUPLE, type KeyField } from "../packet/mod.ts";
+import { type CaptureReader, openCapture } from "../reader/mod.ts";
+import type { SketchSpec } from "../engine/mod.ts";
+import { type WindowStore, WindowWriter } from "../engine/mod.ts";
+
+export const WINDOW_SEC_DEFAULT = 60;
+
+/** What was read of one input file. */
+export interface FileSummary {
+  name: string;
+  format: string;
+  linkTypes: number[];
+  records: number;
+  warnings: string[];
+}
+
+/** What ingest needs of the store (storage/store.ts is one). */
+export interface SourceStore extends WindowStore {
+  fileSources(): Promise<{ sourceId: string; bytes: number }[]>;
+  beginSource(
+    inputs: string,
+    windowSec: number,
+    tasks: readonly TaskSpec[],
+    sketches: readonly SketchSpec[],
+    sensor: string,
+    kind: string,
+  ): Promise<number>;
+  finishSource(sourceNo: number, done: {
+    sourceId: string;
+    packets: number;
+    warnings: readonly string[];
+    contentBytes: number;
+    replaces: readonly string[];
+  }): Promise<void>;
+  abandonSource(sourceNo: number): Promise<void>;
+}
+
+export interface IngestOptions {
+  files: readonly string[];
+  store: SourceStore;
+  /** The sensor id every window carries (default: the host name). */
+  sensor?: string;
+  windowSec?: number;
+  latenessSec?: number;
+  tasks?: readonly TaskSpec[];
+  /** Sketch tasks (default: none here; the CLI and config add the default set). */
+  sketches?: readonly SketchSpec[];
+  /** DNS and HTTP per window (default true). */
+  app?: boolean;
+  flows?: Partial<FlowTrackerOptions>;
+  batchPackets?: number;
+  /** What runs on the helper thread (default HELPER_DEFAULT; see EngineOptions). */
+  helper?: HelperParts;
+  /** Closed windows waiting to be stored at most (intake waits beyond). */
+  writeQueue?: number;
+  /** Called about every batch with bytes read and total of the current file. */
+  onProgress?: (file: string, read: number, total: number) => void;
+  /** Checked between batches: when it returns true the run stops as at the end of input. */
+  stopRequested?: () => boolean;
+}
+
+/** How intake and the store's writer got on (window_writer.ts). */
+export interface WriterStats {
+  windows: number;
+  /** Intake's total and longest wait for room in the write queue. */
+  waitMs: number;
+  maxWaitMs: number;
+  /** Total and longest time one window took to store. */
+  writeMs: number;
+  maxWriteMs: number;
+  /** Intake's total and longest stall closing a window (engine side, queue wait included). */
+  closeMs: number;
+  maxCloseMs: number;
+  /**
+   * The longest time one batch took from read to counted (anything else on intake's thread —
+   * window closes, the writer's chunks — shows here), and the mean, in ms.
+   */
+  maxBatchMs: number;
+  meanBatchMs: number;
+}
+
+export interface IngestRun {
+  /** Each input's content identity, in input order (a repeated input repeats its id). */
+  sourceIds: string[];
+  files: FileSummary[];
+  warnings: string[];
+  packets: number;
+  latePackets: number;
+  windows: number;
+  tasks: readonly TaskSpec[];
+  sketches: readonly SketchSpec[];
+  flowTrackerOverflow: number;
+  writer: WriterStats;
+  stopped: boolean;
+}
+
+/** The default task: exact aggregation on `key` named "flows". */
+export function defaultTask(key: readonly KeyField[] = FIVE_TUPLE): TaskSpec {
+  return { name: "flows", kind: "exact", key, flowsMax: FLOWS_MAX_DEFAULT };
+}
+
+/** The host name, the default sensor id. */
+export function defaultSensor(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "localhost";
+  }
+}
+
+/**
+ * Runs the pipeline over every file in order into the store, each file a source of its own
+ * whose identity is its content: an earlier run of the same content (or of its first part,
+ * for a capture that grew) is replaced, never added. Throws PcapFormatError for a file that is
+ * not a capture, before anything is stored; a file cut short is read to its last whole record
+ * and reported in `warnings`. A failure leaves nothing of the failed file's source.
+ */
+export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
+  if (opts.files.length === 0) throw new TypeError("No input files given");
+  const tasks = opts.tasks ?? [defaultTask()];
+  const sketches = opts.sketches ?? [];
+  const { store } = opts;
+  const known = await store.fileSources();
+  const prefixLengths = known.map((k) => k.bytes);
+  // Open every input first: a file that is not a capture fails before anything is stored.
+  const readers: CaptureReader[] = [];
+  const run: IngestRun = {
+    sourceIds: [],
+    files: [],
+    warnings: [],
+    packets: 0,
+    latePackets: 0,
+    windows: 0,
+    tasks,
+    sketches,
+    flowTrackerOverflow: 0,
+    writer: {
+      windows: 0,
+      waitMs: 0,
+      maxWaitMs: 0,
+      writeMs: 0,
+      maxWriteMs: 0,
+      closeMs: 0,
+      maxCloseMs: 0,
+      maxBatchMs: 0,
+      meanBatchMs: 0,
+    },
+    stopped: false,
+  };
+  try {
+    for (const f of opts.files) readers.push(await openCapture(f, { prefixLengths }));
+    for (let k = 0; k < readers.length && !run.stopped; k++) {
+      await ingestOne(opts, readers[k]!, opts.files[k]!, known, run);
+    }
+    return run;
+  } finally {
+    for (const r of readers) r.close();
+  }
+}
+
+/** One input file → one source. */
+async function ingestOne(
+  opts: IngestOptions,
+  reader: CaptureReader,
+  name: string,
+  known: readonly { sourceId: string; bytes: number }[],
+  run: IngestRun,
+): Promise<void> {
+  const { store } = opts;
+  const windowSec = opts.windowSec ?? WINDOW_SEC_DEFAULT;
+  const batchPackets = opts.batchPackets ?? BATCH_PACKETS_DEFAULT;
+  const sensor = opts.sensor ?? defaultSensor();
+  // The engine is built before anything is stored, so its checks (window, tasks) fail first.
+  let engine: Engine | null = null;
+  let writer: WindowWriter | null = null;
+  let sourceNo = -1;
+  try {
+    const pending = `unfinished-${crypto.randomUUID()}`;
+    let out: WindowWriter | null = null;
+    engine = new Engine({
+      windowSec,
+      latenessSec: opts.latenessSec,
+      tasks: run.tasks,
+      sketches: run.sketches,
+      app: opts.app,
+      flows: opts.flows,
+      batchPackets,
+      helper: opts.helper ?? HELPER_DEFAULT,
+      sensor,
+      source: pending,
+    }, { push: (w) => out!.push(w) });
+    sourceNo = await store.beginSource(name, windowSec, run.tasks, run.sketches, sensor, "file");
+    writer = out = new WindowWriter(store, sourceNo, opts.writeQueue);
+    const batch = new PacketBatch(batchPackets);
+    let t0 = performance.now(), batches = 0, batchMs = 0;
+    while (!run.stopped && await reader.fill(batch) > 0) {
+      decodeBatch(batch);
+      await engine.addBatch(batch);
+      opts.onProgress?.(name, reader.rawBytesRead, reader.rawBytesTotal);
+      run.stopped = opts.stopRequested?.() ?? false;
+      const t1 = performance.now();
+      // The first batch carries the start-up (the helper thread loading): not a stall.
+      if (batches++ > 0 && t1 - t0 > run.writer.maxBatchMs) run.writer.maxBatchMs = t1 - t0;
+      batchMs += t1 - t0, t0 = t1;
+    }
+    run.writer.meanBatchMs = batches > 0 ? batchMs / batches : 0;
+    await engine.finish();
+    await writer.close();
+    // A run stopped by a signal is identified by what it read (a later whole run replaces it).
+    const content = await reader.contentIdentity(!run.stopped);
+    const replaces = known
+      .filter((k) => content.prefixes.get(k.bytes) === k.sourceId)
+      .map((k) => k.sourceId);
+    await store.finishSource(sourceNo, {
+      sourceId: content.identity,
+      packets: engine.packetsIn,
+      warnings: reader.warnings,
+      contentBytes: content.bytes,
+      replaces,
+    });
+    run.sourceIds.push(content.identity);
+    run.packets += engine.packetsIn;
+    run.latePackets += engine.latePackets;
+    run.windows += engine.windowsClosed;
+    run.flowTrackerOverflow += engine.trackerOverflowPackets;
+    const w = run.writer;
+    w.windows += writer.windows, w.waitMs += writer.waitMs, w.writeMs += writer.writeMs;
+    w.maxWaitMs = Math.max(w.maxWaitMs, writer.maxWaitMs);
+    w.maxWriteMs = Math.max(w.maxWriteMs, writer.maxWriteMs);
+    w.closeMs += engine.closeMs, w.maxCloseMs = Math.max(w.maxCloseMs, engine.maxCloseMs);
+  } catch (e) {
+    if (writer !== null) await writer.close().catch(() => {});
+    if (sourceNo >= 0) await store.abandonSource(sourceNo).catch(() => {}); // else: at next open
+    throw e;
+  } finally {
+    engine?.close();
+  }
+  run.files.push({
+    name,
+    format: reader.format,
+    linkTypes: [...reader.linkTypes],
+    records: reader.records,
+    warnings: reader.warnings,
+  });
+  run.warnings.push(...reader.warnings);
+}
