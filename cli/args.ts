@@ -5,6 +5,7 @@
  * @module
  */
 
+import { parseSeconds } from "../collector/config/mod.ts";
 import { UsageError } from "../collector/user_error.ts";
 
 export { UsageError };
@@ -86,9 +87,7 @@ export function parseDbPath(text: string | undefined): string | undefined {
 
 /** Parses a duration like 10s, 5m, 1h, 2d or plain seconds into whole seconds. */
 export function parseDuration(name: string, text: string, min: number, max: number): number {
-  const m = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
-  const unit = m?.[2] === "m" ? 60 : m?.[2] === "h" ? 3600 : m?.[2] === "d" ? 86400 : 1;
-  const v = m ? Number(m[1]) * unit : NaN;
+  const v = parseSeconds(text) ?? NaN;
   if (!Number.isFinite(v) || v < min || v > max) {
     throw new UsageError(
       `--${name} must be a duration from ${min}s to ${max}s (e.g. 10s, 5m, 1h), got "${text}"`,

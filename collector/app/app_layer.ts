@@ -20,6 +20,7 @@
  * @module
  */
 
+import { PROTO_TCP, PROTO_UDP } from "../packet/mod.ts";
 import { FAMILY_NONE, FLAG_FRAGMENT, FLAG_HAS_PORTS, PacketBatch } from "../packet/mod.ts";
 import { Defragmenter } from "./defrag.ts";
 import { decodeDns, DNS_ERROR_NAMES, dnsKind, dnsKindTcp, DnsMessage } from "../decode/mod.ts";
@@ -49,7 +50,7 @@ export const STATUS_CODES = 1000;
 export const APP_NAMES = ["", "dns", "mdns", "llmnr"];
 export const HTTP_PROTOCOLS = ["http", "ssdp"];
 
-const TCP = 6, UDP = 17, SSDP_PORT = 1900;
+const TCP = PROTO_TCP, UDP = PROTO_UDP, SSDP_PORT = 1900;
 
 /** One open window's DNS and HTTP counters (the engine keeps one per open window). */
 export class AppWindow {

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { PROTO_TCP, PROTO_UDP } from "../packet/mod.ts";
 import {
   FAMILY_IPV4,
   FAMILY_IPV6,
@@ -29,7 +30,7 @@ import { KeyedSlots, SlotBuffers } from "./_keyed_slots.ts";
 /** Payload bytes of one datagram at most (the IPv4 total length field's range). */
 export const DATAGRAM_MAX = 0xffff;
 const UNITS = (DATAGRAM_MAX + 7) >>> 3;
-const TCP = 6, UDP = 17;
+const TCP = PROTO_TCP, UDP = PROTO_UDP;
 const UNIT_WORDS = (UNITS + 31) >>> 5;
 
 export class Defragmenter {

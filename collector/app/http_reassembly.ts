@@ -18,6 +18,7 @@
  * @module
  */
 
+import { PROTO_TCP, TCP_FIN, TCP_RST, TCP_SYN } from "../packet/mod.ts";
 import { FAMILY_NONE, FLAG_HAS_PORTS, type PacketBatch } from "../packet/mod.ts";
 import { decodeHttp, HTTP_REQUEST, HttpMessage } from "../decode/mod.ts";
 import { KeyedSlots, NextSeq, SEQ_ALL_SEEN, SEQ_GAP, SlotBuffers } from "./_keyed_slots.ts";
@@ -40,7 +41,7 @@ const T_AGENT = T_VERSION + VERSION_LEN;
 const IDLE = 0, HEADERS = 1, BODY = 2, CHUNKED = 3, UNTIL_CLOSE = 4;
 // Chunked body states.
 const C_SIZE = 0, C_EXT = 1, C_DATA = 2, C_DATA_END = 3, C_TRAILER = 4;
-const TCP = 6, FIN = 0x01, SYN = 0x02, RST = 0x04;
+const TCP = PROTO_TCP, FIN = TCP_FIN, SYN = TCP_SYN, RST = TCP_RST;
 const CR = 0x0d, LF = 0x0a;
 
 export class HttpReassembler {

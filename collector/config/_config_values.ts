@@ -11,6 +11,10 @@ import { KEY_FIELDS, type KeyField } from "../packet/mod.ts";
 const DURATION = /^(\d+)\s*(s|m|h|d)?$/;
 const SIZE = /^(\d+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB)?$/i;
 
+/**
+ * A duration — whole seconds as a number, or text like 10s, 5m, 1h, 2d, 30 — in seconds; null
+ * when it is none. The one duration grammar of the configuration and the command line.
+ */
 export function seconds(v: unknown): number | null {
   if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
   const m = typeof v === "string" ? DURATION.exec(v.trim()) : null;

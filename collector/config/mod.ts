@@ -6,3 +6,4 @@
  */
 
 export { loadConfig } from "./config.ts";
+export { seconds as parseSeconds } from "./_config_values.ts";

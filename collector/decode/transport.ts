@@ -7,13 +7,18 @@
  * @module
  */
 
-import { FLAG_HAS_PORTS, FLAG_HAS_TCP_FLAGS, type PacketBatch } from "../packet/mod.ts";
+import {
+  FLAG_HAS_PORTS,
+  FLAG_HAS_TCP_FLAGS,
+  type PacketBatch,
+  PROTO_ICMP,
+  PROTO_ICMPV6,
+  PROTO_TCP,
+  PROTO_UDP,
+} from "../packet/mod.ts";
 import { ERR_L4_TRUNCATED, ERR_TCP_TRUNCATED } from "./errors.ts";
 
-export const PROTO_ICMP = 1;
-export const PROTO_TCP = 6;
-export const PROTO_UDP = 17;
-export const PROTO_ICMPV6 = 58;
+export { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP };
 
 const PORTS_BYTES = 4;
 const TCP_FLAGS_OFFSET = 12;

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../packet/mod.ts";
 import {
   FAMILY_NONE,
   FLAG_HAS_PORTS,
@@ -67,7 +68,6 @@ const S_RST = 32;
 const META_PORTS_PRESENT = KEY.META_PORTS_PRESENT;
 const META_VLAN_PRESENT = KEY.META_VLAN_PRESENT;
 
-const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_ACK = 0x10;
 const NO_SEC = -1;
 
 export interface FlowTrackerOptions {

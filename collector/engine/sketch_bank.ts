@@ -11,6 +11,7 @@
  * @module
  */
 
+import { PROTO_TCP, TCP_ACK, TCP_SYN } from "../packet/mod.ts";
 import { FAMILY_IPV6, FAMILY_NONE, type PacketBatch } from "../packet/mod.ts";
 import { type KeyMask, keyMask, keyMeta, keyPorts, writeKey } from "./flow_table.ts";
 import { KeyColumnsBuilder } from "./key_columns.ts";
@@ -170,7 +171,7 @@ function fold(x: number, y: number, z: number): number {
   return x ^ Math.imul(y ^ (y >>> 15), 0x2c1b3c6d) ^ Math.imul(z ^ (z >>> 13), 0x297a2d39);
 }
 
-const TCP = 6, SYN = 0x02, ACK = 0x10;
+const TCP = PROTO_TCP, SYN = TCP_SYN, ACK = TCP_ACK;
 
 /** A TCP connection attempt: SYN without ACK. */
 function isSyn(batch: PacketBatch, i: number): boolean {

@@ -20,3 +20,13 @@ export {
 export { ipv4Text, ipv6Text, parseIp } from "./ip_text.ts";
 export { FIVE_TUPLE, KEY_FIELDS, type KeyField, parseKeyFields } from "./key_fields.ts";
 export { hashKey, KEY_SEED } from "./key_hash.ts";
+export {
+  PROTO_ICMP,
+  PROTO_ICMPV6,
+  PROTO_TCP,
+  PROTO_UDP,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+} from "./protocols.ts";
