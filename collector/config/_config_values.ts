@@ -1,12 +1,9 @@
 /**
- * Value parsers shared by the configuration's sections: durations, sizes, mappings, key
- * field lists. Each returns null (or adds to `problems`) instead of throwing, so a config is
- * checked whole and every problem reported at once.
+ * Value parsers for what people write as text: durations and sizes. Each returns null instead
+ * of throwing, so the schema (schema.ts) reports every problem at once.
  *
  * @module
  */
-
-import { KEY_FIELDS, type KeyField } from "../packet/mod.ts";
 
 const DURATION = /^(\d+)\s*(s|m|h|d)?$/;
 const SIZE = /^(\d+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB)?$/i;
@@ -38,37 +35,4 @@ export function bytes(v: unknown): number | null {
     GIB: 1024 * 1024 * 1024,
   };
   return Number(m[1]) * (units[unit] ?? 1);
-}
-
-/** A list of key fields, each known and given once; problems are added to `problems`. */
-export function keyFields(key: unknown, where: string, problems: string[]): KeyField[] {
-  const fields: KeyField[] = [];
-  if (!Array.isArray(key) || key.length === 0) {
-    problems.push(`${where}: a list of key fields (${KEY_FIELDS.join(", ")})`);
-    return fields;
-  }
-  for (const f of key) {
-    if (!(KEY_FIELDS as readonly unknown[]).includes(f)) {
-      problems.push(`${where}: unknown field ${JSON.stringify(f)}`);
-    } else if (fields.includes(f as KeyField)) problems.push(`${where}: ${f} given twice`);
-    else fields.push(f as KeyField);
-  }
-  return fields;
-}
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-export function checkKeys(
-  obj: Record<string, unknown>,
-  allowed: string[],
-  where: string,
-  problems: string[],
-) {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) {
-      problems.push(`${where}: unknown key "${k}" (known: ${allowed.join(", ")})`);
-    }
-  }
 }

@@ -184,3 +184,47 @@ Deno.test("ConfigError messages end as complete sentences, YAML parse errors too
     }
   }
 });
+
+Deno.test("validateConfig() never throws on 20,000 generated documents", () => {
+  let seed = 12345;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const atoms: unknown[] = [
+    null,
+    0,
+    -1,
+    1.5,
+    2 ** 40,
+    "",
+    "10s",
+    "5m",
+    "256KiB",
+    "x",
+    true,
+    [],
+    {},
+    ["src_ip"],
+    ["src_ip", "src_ip"],
+    "exact",
+    "spread",
+    "heavy_hitters",
+  ];
+  const keys = ["window", "tasks", "flows", "store", "name", "kind", "key", "memory", "by", "top"]
+    .concat(["precision", "element", "threshold", "filter", "flows_max", "path", "retention"]);
+  const gen = (depth: number): unknown => {
+    const r = rand();
+    if (depth > 4 || r < 0.4) return atoms[Math.floor(rand() * atoms.length)];
+    if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => gen(depth + 1));
+    const o: Record<string, unknown> = {};
+    for (let k = Math.floor(rand() * 5); k > 0; k--) {
+      o[keys[Math.floor(rand() * keys.length)]!] = gen(depth + 1);
+    }
+    return o;
+  };
+  let valid = 0;
+  for (let n = 0; n < 20_000; n++) {
+    const r = validateConfig(gen(0));
+    if (!Array.isArray(r)) valid++;
+    else for (const p of r) assert.ok(typeof p === "string" && p.length > 0);
+  }
+  assert.ok(valid > 0, "some documents are valid");
+});

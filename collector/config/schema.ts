@@ -1,0 +1,199 @@
+/**
+ * The configuration's schema (zod): every key, its type and its limits in one place. Values
+ * people write as text — durations (10s, 5m), sizes (256KiB, 10GB), key field lists — are read
+ * by the shared value parsers (_config_values.ts) inside the schema, and every problem becomes
+ * one issue with the path of the key, so a document is checked whole and reported at once.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { HH_MEMORY_MAX, HH_MEMORY_MIN, HLL_P_MAX, HLL_P_MIN } from "../../sketches/mod.ts";
+import { SPREAD_MEMORY_MAX, SPREAD_MEMORY_MIN } from "../../sketches/mod.ts";
+import { SKETCH_FILTERS, SKETCH_KINDS, WINDOW_SEC_MAX } from "../engine/mod.ts";
+import { KEY_FIELDS } from "../packet/mod.ts";
+import { bytes, seconds } from "./_config_values.ts";
+
+export const TASKS_MAX = 64;
+
+/** Refinements that run even when a field before them failed: every problem at once. */
+const ALWAYS = { when: () => true };
+
+/** A duration in whole seconds from `min` to `max`; `what` says what was expected. */
+function duration(min: number, max: number, what: (v: unknown) => string) {
+  return z.unknown().transform((v, ctx) => {
+    const s = seconds(v);
+    if (s === null || s < min || s > max) {
+      ctx.addIssue({ code: "custom", message: what(v) });
+      return z.NEVER;
+    }
+    return s;
+  });
+}
+
+/** A size in bytes from `min` to `max`. */
+function size(min: number, max: number, what: string) {
+  return z.unknown().transform((v, ctx) => {
+    const b = bytes(v);
+    if (b === null || b < min || b > max) {
+      ctx.addIssue({ code: "custom", message: what });
+      return z.NEVER;
+    }
+    return b;
+  });
+}
+
+function whole(min: number, max: number, what: string) {
+  return z.number({ error: what }).int({ error: what }).min(min, { error: what }).max(max, {
+    error: what,
+  });
+}
+
+/** A list of key fields, each known and given once. */
+const keyList = z.unknown().transform((v, ctx) => {
+  if (!Array.isArray(v) || v.length === 0) {
+    ctx.addIssue({ code: "custom", message: `a list of key fields (${KEY_FIELDS.join(", ")})` });
+    return z.NEVER;
+  }
+  const seen: string[] = [];
+  for (const f of v) {
+    if (!(KEY_FIELDS as readonly unknown[]).includes(f)) {
+      ctx.addIssue({ code: "custom", message: `unknown field ${JSON.stringify(f)}` });
+    } else if (seen.includes(f)) ctx.addIssue({ code: "custom", message: `${f} given twice` });
+    else seen.push(f);
+  }
+  return seen as (typeof KEY_FIELDS)[number][];
+});
+
+/** Options each kind of task takes besides name, kind and key. */
+export const TASK_OPTIONS: Record<string, readonly string[]> = {
+  exact: ["flows_max"],
+  heavy_hitters: ["memory", "by", "top", "filter"],
+  count_min: ["memory", "by", "conservative", "filter"],
+  distinct: ["precision", "filter"],
+  spread: ["memory", "element", "threshold", "filter"],
+};
+const MEMORY: Record<string, [number, number]> = {
+  heavy_hitters: [HH_MEMORY_MIN, HH_MEMORY_MAX],
+  count_min: [1024, 1 << 28],
+  spread: [SPREAD_MEMORY_MIN, SPREAD_MEMORY_MAX],
+};
+
+const KINDS = ["exact", ...SKETCH_KINDS] as const;
+
+/** One entry of `tasks`: the options are checked against the kind in `superRefine`. */
+const task = z.looseObject({
+  name: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/),
+  kind: z.enum(KINDS).default("exact"),
+  key: keyList,
+  flows_max: whole(1, 1 << 26, `a whole number from 1 to ${1 << 26}`).optional(),
+  memory: z.unknown().optional(),
+  by: z.enum(["packets", "bytes"], { error: "packets or bytes" }).optional(),
+  top: whole(1, 10000, "a whole number from 1 to 10000").optional(),
+  conservative: z.boolean({ error: "true or false" }).optional(),
+  precision: whole(HLL_P_MIN, HLL_P_MAX, `${HLL_P_MIN} to ${HLL_P_MAX} (2^p registers)`)
+    .optional(),
+  element: keyList.optional(),
+  threshold: whole(2, 1e9, "a whole number from 2 to 10^9").optional(),
+  filter: z.enum(SKETCH_FILTERS, { error: `one of ${SKETCH_FILTERS.join(", ")}` }).optional(),
+}).superRefine((raw, ctx) => {
+  // Runs even when a field failed (ALWAYS), so it sees the raw entry: every problem at once.
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return; // reported already
+  const t = raw as Record<string, unknown>;
+  const kind = typeof t.kind === "string" && t.kind in TASK_OPTIONS ? t.kind : t.kind ?? "exact";
+  const options = TASK_OPTIONS[kind as string];
+  if (options === undefined) return; // a bad kind is its own problem
+  const allowed = ["name", "kind", "key", ...options];
+  for (const k of Object.keys(t)) {
+    if (!allowed.includes(k)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [],
+        message: `unknown key "${k}" (known: ${allowed.join(", ")})`,
+      });
+    }
+  }
+  const mem = MEMORY[kind as string];
+  if (t.memory !== undefined && mem !== undefined) {
+    const v = bytes(t.memory);
+    if (v === null || v < mem[0] || v > mem[1]) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["memory"],
+        message: `a size from ${mem[0]} to ${mem[1]} bytes, such as 256KiB`,
+      });
+    }
+  }
+}, ALWAYS);
+
+export const configSchema = z.strictObject({
+  window: duration(
+    1,
+    WINDOW_SEC_MAX,
+    (v) => `a duration from 1s to ${WINDOW_SEC_MAX}s, got ${JSON.stringify(v)}`,
+  ).optional(),
+  tasks: z.array(z.unknown(), { error: `a list of 1 to ${TASKS_MAX} tasks` })
+    .min(1, { error: `a list of 1 to ${TASKS_MAX} tasks` })
+    .max(TASKS_MAX, { error: `a list of 1 to ${TASKS_MAX} tasks` })
+    .pipe(z.array(task))
+    .superRefine((tasks, ctx) => {
+      const names = new Set<unknown>();
+      (tasks as unknown[]).forEach((t, n) => {
+        const name = (t as { name?: unknown } | null)?.name;
+        if (typeof name !== "string") return;
+        if (names.has(name)) {
+          ctx.addIssue({ code: "custom", path: [n, "name"], message: `"${name}" is used twice` });
+        }
+        names.add(name);
+      });
+    }, ALWAYS)
+    .optional(),
+  flows: z.strictObject({
+    idle_timeout: duration(1, 86400, () => "a duration from 1s to 1d").optional(),
+    active_timeout: duration(1, 86400, () => "a duration from 1s to 1d").optional(),
+    max: whole(1, 1 << 24, `a whole number from 1 to ${1 << 24}`).optional(),
+  }, { error: "must be a mapping" }).optional(),
+  store: z.strictObject({
+    path: z.string({ error: "a file name or :memory:" }).min(1, {
+      error: "a file name or :memory:",
+    }).optional(),
+    retention: z.strictObject({
+      max_age: duration(1, Infinity, () => "a duration such as 7d").optional(),
+      max_bytes: size(1, Infinity, "a size such as 10GB").optional(),
+    }, { error: "must be a mapping" }).optional(),
+  }, { error: "must be a mapping" }).optional(),
+}, { error: "the top level must be a mapping" });
+
+export type ConfigDoc = z.output<typeof configSchema>;
+export type TaskDoc = z.output<typeof task>;
+
+/** Zod's issues as this project's one-line problems: `tasks[1].key: unknown field "mac"`. */
+export function problemsOf(error: z.ZodError): string[] {
+  return error.issues.map((i) => {
+    const path = i.path.reduce<string>(
+      (s, p) => typeof p === "number" ? `${s}[${p}]` : s === "" ? String(p) : `${s}.${String(p)}`,
+      "",
+    );
+    const where = path === "" ? "top level" : path;
+    if (i.code === "unrecognized_keys") {
+      return i.keys.map((k) => `${where}: unknown key "${k}"`).join("; ");
+    }
+    if (i.code === "invalid_value" && i.path.at(-1) === "kind") {
+      return `${where}: one of ${KINDS.join(", ")}, got ${JSON.stringify(i.input)}`;
+    }
+    if (i.code === "invalid_format" && i.path.at(-1) === "name") {
+      return `${where}: lower-case letters, digits and _ (up to 64), got ${
+        JSON.stringify(i.input)
+      }`;
+    }
+    if (i.path.at(-1) === "name" && i.code === "invalid_type") {
+      return `${where}: lower-case letters, digits and _ (up to 64), got ${
+        JSON.stringify(i.input)
+      }`;
+    }
+    if (i.code === "invalid_type" && i.expected === "object" && path !== "") {
+      return `${where}: must be a mapping`;
+    }
+    return `${where}: ${i.message}`;
+  });
+}
