@@ -99,7 +99,6 @@ export async function estimateCommand(argv: readonly string[]): Promise<number> 
         `estimate: task "${task}" is keyed by ${key.join(",")}; give those fields`,
       );
     }
-    const [a, b] = laneOfPacket(fields, batch, 0);
     const rows = await store.rows(
       `SELECT w.window_start::VARCHAR AS w, w.sketch FROM window_sketches w
        JOIN tasks t USING (source_no, task_no) WHERE t.name = $1 ORDER BY w.window_start`,
@@ -109,11 +108,13 @@ export async function estimateCommand(argv: readonly string[]): Promise<number> 
     const lines = ["window               estimate"];
     for (const r of rows) {
       const cm = CountMin.deserialize((r.sketch as { bytes: Uint8Array }).bytes);
+      // The key hashed as the sketch's own lanes were: with its seed.
+      const [a, b] = laneOfPacket(fields, batch, 0, cm.seed);
       lines.push(`${String(r.w).padEnd(19)}  ${String(cm.query(a, b)).padStart(8)}`);
       if (total === null) total = cm;
       else total.merge(cm);
     }
-    const all = total === null ? 0 : total.query(a, b);
+    const all = total === null ? 0 : total.query(...laneOfPacket(fields, batch, 0, total.seed));
     lines.push(`${"all windows".padEnd(19)}  ${String(all).padStart(8)}`);
     console.log(lines.join("\n"));
     return 0;

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { begin, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
+import { begin, checkSeeds, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
 
 const VERSION = 1;
 export const CM_DEPTH_MAX = 16;
@@ -39,6 +39,9 @@ export class CountMin {
   private readonly maskW: number;
   /** Sum of all weights added (for error bounds: ε·total with ε = e/w). */
   total = 0;
+
+  /** The hash seed of the lanes this sketch was filled with (kept in its bytes; see _serial.ts). */
+  seed = 0;
 
   constructor(depth: number, width: number, conservative: boolean) {
     if (!Number.isInteger(depth) || depth < 1 || depth > CM_DEPTH_MAX) {
@@ -101,6 +104,7 @@ export class CountMin {
 
   /** Adds `other`'s counters (same shape). Exact for standard sketches; see the module note. */
   merge(other: CountMin): void {
+    checkSeeds(this.seed, other.seed, "Count-Min sketches");
     if (other.depth !== this.depth || other.width !== this.width) {
       throw new RangeError(
         `Cannot merge Count-Min ${other.depth}×${other.width} into ${this.depth}×${this.width}`,
@@ -118,7 +122,12 @@ export class CountMin {
 
   /** Header, depth (u8), log2 width (u8), conservative (u8), total (f64), counters (f64). */
   serialize(): Uint8Array {
-    const { bytes, view } = begin(SketchKind.countMin, VERSION, 11 + this.counters.byteLength);
+    const { bytes, view, full } = begin(
+      SketchKind.countMin,
+      VERSION,
+      11 + this.counters.byteLength,
+      this.seed,
+    );
     bytes[HEADER_BYTES] = this.depth;
     bytes[HEADER_BYTES + 1] = Math.log2(this.width);
     bytes[HEADER_BYTES + 2] = this.conservative ? 1 : 0;
@@ -127,17 +136,18 @@ export class CountMin {
     for (let i = 0; i < this.counters.length; i++) {
       view.setFloat64(o + i * 8, this.counters[i]!, true);
     }
-    return bytes;
+    return full;
   }
 
-  static deserialize(bytes: Uint8Array): CountMin {
-    const view = open(bytes, SketchKind.countMin, VERSION, "Count-Min");
+  static deserialize(raw: Uint8Array): CountMin {
+    const { bytes, view, seed } = open(raw, SketchKind.countMin, VERSION, "Count-Min");
     if (bytes.length < HEADER_BYTES + 11) expectLength(bytes, HEADER_BYTES + 11, "Count-Min");
     const logW = bytes[HEADER_BYTES + 1]!;
     if (logW < 1 || logW > 24) throw new RangeError(`Cannot read Count-Min: width 2^${logW}`);
     const cm = new CountMin(bytes[HEADER_BYTES]!, 1 << logW, bytes[HEADER_BYTES + 2] === 1);
     expectLength(bytes, HEADER_BYTES + 11 + cm.counters.byteLength, "Count-Min");
     cm.total = view.getFloat64(HEADER_BYTES + 3, true);
+    cm.seed = seed;
     const o = HEADER_BYTES + 11;
     for (let i = 0; i < cm.counters.length; i++) cm.counters[i] = view.getFloat64(o + i * 8, true);
     return cm;

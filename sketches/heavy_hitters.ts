@@ -23,7 +23,7 @@
  * @module
  */
 
-import { begin, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
+import { begin, checkSeeds, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
 import { LANE_INDEX_MAX, LaneIndex, SLOT_ENTRY, SLOT_TAG } from "./_lane_index.ts";
 
 const VERSION = 1;
@@ -89,6 +89,9 @@ export class HeavyHitters {
 
   private readonly rows: number;
   private readonly decay: Float64Array;
+
+  /** The hash seed of the lanes this sketch was filled with (kept in its bytes; see _serial.ts). */
+  seed = 0;
 
   constructor(memoryBytes: number, byBytes: boolean, shape: HeavyKeeperShape = HK_SHAPE) {
     if (
@@ -372,6 +375,7 @@ export class HeavyHitters {
    * side only (the other side's smallest stored weight, summed over both sides).
    */
   merge(other: HeavyHitters): number {
+    checkSeeds(this.seed, other.seed, "heavy-hitter sketches");
     if (other.byBytes !== this.byBytes) throw new RangeError("Cannot merge: packets vs bytes");
     const bound = this.minWeight() + other.minWeight();
     const src = {
@@ -417,7 +421,8 @@ export class HeavyHitters {
   serialize(withFilter = true): Uint8Array {
     const nb = withFilter ? this.buckets.length : 0;
     const per = HH_KEY_WORDS * 4 + 8 + 16;
-    const { bytes, view } = begin(SketchKind.heavyHitters, VERSION, 10 + nb * 4 + this.size * per);
+    const body = 10 + nb * 4 + this.size * per;
+    const { bytes, view, full } = begin(SketchKind.heavyHitters, VERSION, body, this.seed);
     let o = HEADER_BYTES;
     view.setUint32(o, this.budget, true), o += 4;
     bytes[o++] = this.byBytes ? 1 : 0;
@@ -433,14 +438,15 @@ export class HeavyHitters {
       view.setFloat64(o, this.packets(e), true), view.setFloat64(o + 8, this.bytes(e), true);
       o += 16;
     }
-    return bytes;
+    return full;
   }
 
-  static deserialize(bytes: Uint8Array): HeavyHitters {
-    const view = open(bytes, SketchKind.heavyHitters, VERSION, "heavy hitters");
+  static deserialize(raw: Uint8Array): HeavyHitters {
+    const { bytes, view, seed } = open(raw, SketchKind.heavyHitters, VERSION, "heavy hitters");
     if (bytes.length < HEADER_BYTES + 10) expectLength(bytes, HEADER_BYTES + 10, "heavy hitters");
     let o = HEADER_BYTES;
     const h = new HeavyHitters(view.getUint32(o, true), bytes[o + 4] === 1);
+    h.seed = seed;
     const nb = bytes[o + 5] === 1 ? h.buckets.length : 0;
     const size = view.getUint32(o + 6, true);
     o += 10;

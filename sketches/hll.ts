@@ -23,7 +23,7 @@
  * @module
  */
 
-import { begin, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
+import { begin, checkSeeds, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
 
 export const HLL_P_MIN = 4;
 export const HLL_P_MAX = 18;
@@ -42,6 +42,9 @@ export class HyperLogLog {
   private hip = 0;
   /** False once the sketch has been merged or read back: HIP then no longer applies. */
   hipValid = true;
+
+  /** The hash seed of the lanes this sketch was filled with (kept in its bytes; see _serial.ts). */
+  seed = 0;
 
   constructor(p: number) {
     if (!Number.isInteger(p) || p < HLL_P_MIN || p > HLL_P_MAX) {
@@ -118,6 +121,7 @@ export class HyperLogLog {
 
   /** Register-wise max with `other` (same precision). */
   merge(other: HyperLogLog): void {
+    checkSeeds(this.seed, other.seed, "HyperLogLogs");
     if (other.p !== this.p) {
       throw new RangeError(`Cannot merge HyperLogLog p=${other.p} into p=${this.p}`);
     }
@@ -135,16 +139,17 @@ export class HyperLogLog {
 
   /** Header, p, then the m registers. */
   serialize(): Uint8Array {
-    const { bytes } = begin(SketchKind.hll, VERSION, 1 + this.m);
+    const { bytes, full } = begin(SketchKind.hll, VERSION, 1 + this.m, this.seed);
     bytes[HEADER_BYTES] = this.p;
     bytes.set(this.registers, HEADER_BYTES + 1);
-    return bytes;
+    return full;
   }
 
-  static deserialize(bytes: Uint8Array): HyperLogLog {
-    open(bytes, SketchKind.hll, VERSION, "HyperLogLog");
+  static deserialize(raw: Uint8Array): HyperLogLog {
+    const { bytes, seed } = open(raw, SketchKind.hll, VERSION, "HyperLogLog");
     const p = bytes[HEADER_BYTES] ?? 0;
     const h = new HyperLogLog(p);
+    h.seed = seed;
     expectLength(bytes, HEADER_BYTES + 1 + h.m, "HyperLogLog");
     h.registers.set(bytes.subarray(HEADER_BYTES + 1));
     for (let j = 0; j < h.m; j++) {

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { begin, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
+import { begin, checkSeeds, expectLength, HEADER_BYTES, open, SketchKind } from "./_serial.ts";
 import { LaneIndex } from "./_lane_index.ts";
 import { pairA, pairB } from "./hash.ts";
 import { ertlEstimate, pow2Neg, rankOf } from "./hll.ts";
@@ -80,6 +80,9 @@ export class SpreadSketch {
   private ones = 0;
   size = 0;
   private clock = 0;
+
+  /** The hash seed of the lanes this sketch was filled with (kept in its bytes; see _serial.ts). */
+  seed = 0;
 
   constructor(opts: SpreadOptions) {
     const { memoryBytes, threshold } = opts;
@@ -267,6 +270,7 @@ export class SpreadSketch {
 
   /** Adds `other`'s candidates (same shape) key by key; see the module note on error. */
   merge(other: SpreadSketch): void {
+    checkSeeds(this.seed, other.seed, "spread sketches");
     if (other.p !== this.p || other.width !== this.width || other.capacity !== this.capacity) {
       throw new RangeError("Cannot merge spread sketches of different shapes");
     }
@@ -323,7 +327,7 @@ export class SpreadSketch {
     const per = HH_KEY_WORDS * 4 + 8 + 16 + m;
     const nc = withFilter ? this.cells.length : 0;
     const body = 14 + nc * 4 + this.size * per;
-    const { bytes, view } = begin(SketchKind.spread, VERSION, body);
+    const { bytes, view, full } = begin(SketchKind.spread, VERSION, body, this.seed);
     let o = HEADER_BYTES;
     view.setUint32(o, this.budget, true), view.setUint32(o + 4, this.threshold, true);
     bytes[o + 8] = this.p;
@@ -341,11 +345,11 @@ export class SpreadSketch {
       o += 24;
       bytes.set(this.regs.subarray(e * m, (e + 1) * m), o), o += m;
     }
-    return bytes;
+    return full;
   }
 
-  static deserialize(bytes: Uint8Array): SpreadSketch {
-    const view = open(bytes, SketchKind.spread, VERSION, "spread sketch");
+  static deserialize(raw: Uint8Array): SpreadSketch {
+    const { bytes, view, seed } = open(raw, SketchKind.spread, VERSION, "spread sketch");
     if (bytes.length < HEADER_BYTES + 14) expectLength(bytes, HEADER_BYTES + 14, "spread sketch");
     let o = HEADER_BYTES;
     const s = new SpreadSketch({
@@ -353,6 +357,7 @@ export class SpreadSketch {
       threshold: view.getUint32(o + 4, true),
       p: bytes[o + 8]!,
     });
+    s.seed = seed;
     const nc = bytes[o + 9] === 1 ? s.cells.length : 0;
     const size = view.getUint32(o + 10, true);
     o += 14;

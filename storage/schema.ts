@@ -274,6 +274,13 @@ export const MIGRATIONS: readonly string[] = [
            t.task_no
     FROM window_totals w JOIN sources s USING (source_no) JOIN tasks t USING (source_no);
   `,
+  // v6: store-wide settings (the sketches' hash seed).
+  `
+  CREATE TABLE settings (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

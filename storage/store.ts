@@ -59,6 +59,13 @@ function lockDetail(e: unknown): string | null {
 export class Store extends Db {
   /** File sources a killed run had left unfinished, removed when this store was opened. */
   removedUnfinished = 0;
+  /**
+   * The hash seed of every sketch written into this store (settings.sketch_seed): drawn at
+   * random when the store is made, so traffic cannot be crafted against the buckets, and the
+   * same for every run into it, so all its sketches merge. A store that already held sketches
+   * from before seeds were kept stays at 0.
+   */
+  sketchSeed = 0;
 
   /** Opens (creating and migrating when writable) the store at `path` (":memory:" too). */
   static async open(path: string, opts: OpenOptions = {}): Promise<Store> {
@@ -80,6 +87,7 @@ export class Store extends Db {
         if (!opts.readOnly) {
           await store.migrate();
           store.removedUnfinished = await removeUnfinished(store);
+          store.sketchSeed = await store.seed();
         }
         return store;
       } catch (e) {
@@ -124,6 +132,18 @@ export class Store extends Db {
         await this.con.run("INSERT INTO schema_version VALUES ($1, now()::TIMESTAMP)", [v]);
       });
     }
+  }
+
+  /** The store's sketch seed, made on first use (see sketchSeed). */
+  private async seed(): Promise<number> {
+    const [have] = await this.rows("SELECT value FROM settings WHERE key = 'sketch_seed'");
+    if (have !== undefined) return Number(have.value);
+    const [old] = await this.rows("SELECT count(*) AS n FROM window_sketches");
+    const seed = Number(old!.n) > 0 ? 0 : crypto.getRandomValues(new Uint32Array(1))[0]!;
+    await this.transaction(() =>
+      this.con.run("INSERT INTO settings VALUES ('sketch_seed', $1)", [String(seed)])
+    );
+    return seed;
   }
 
   /** See _sources.ts. */

@@ -65,6 +65,8 @@ export interface EngineOptions {
   /** The sensor and source every window's identity carries. */
   sensor: string;
   source: string;
+  /** The sketches' hash seed (default 0; a store gives its own). */
+  sketchSeed?: number;
 }
 
 /** Parts of the work that can run on the helper thread. */
@@ -171,6 +173,7 @@ export class Engine {
       flows: parts.tracker === helper ? flows : null,
       batchPackets,
       windows: windows + 1,
+      sketchSeed: opts.sketchSeed,
     });
     this.local = new LocalHeaderWork(on(false));
     this.helper =

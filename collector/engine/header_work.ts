@@ -41,6 +41,8 @@ export interface HeaderWorkOptions {
   batchPackets: number;
   /** Windows open at once at most (each has its own tables and sketches). */
   windows: number;
+  /** The sketches' hash seed (the store's; see SketchBank). */
+  sketchSeed?: number;
 }
 
 /**
@@ -79,7 +81,10 @@ export class LocalHeaderWork {
       { length: w },
       () => opts.tasks.map((t) => new FlowTable(t.key, t.flowsMax)),
     );
-    this.banks = Array.from({ length: w }, () => new SketchBank(opts.sketches, opts.batchPackets));
+    this.banks = Array.from(
+      { length: w },
+      () => new SketchBank(opts.sketches, opts.batchPackets, opts.sketchSeed ?? 0),
+    );
     this.tracker = opts.flows === null ? null : new FlowTracker(this.records, opts.flows);
     this.hints = this.tracker !== null && opts.tasks.length > 0
       ? new Int32Array(opts.batchPackets)

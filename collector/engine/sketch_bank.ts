@@ -108,7 +108,11 @@ class Lanes implements KeySource {
   /** Every task reading these lanes counts TCP SYNs only, so only those are hashed. */
   synOnly = true;
 
-  constructor(readonly fields: readonly KeyField[], capacity: number) {
+  constructor(
+    readonly fields: readonly KeyField[],
+    capacity: number,
+    private readonly seed = 0,
+  ) {
     this.mask = keyMask(fields);
     this.a = new Int32Array(capacity);
     this.b = new Int32Array(capacity);
@@ -131,14 +135,15 @@ class Lanes implements KeySource {
     // One address and no ports (src_ip, dst_ip, maybe with proto or vlan): the cheap lanes.
     const oneAddr = useSrc !== useDst && !usePorts;
     // SYN-only lanes walk the bank's list of SYN packets (`syns[from..to)`) instead.
-    const list = this.synOnly;
+    const list = this.synOnly, seed = this.seed;
     for (let j = from; j < to; j++) {
       const i = list ? syns[j]! : j;
       // Non-IP packets get lanes too (of a meaningless key): cheaper than a branch, and no
       // task counts them. Meta and ports are the flow table's words (writeKey), so a key
       // hashes the same whichever structure holds it.
       const f = fam[i]!;
-      const meta = keyMeta(batch, i, m);
+      // The seed enters with the meta word: every lane below depends on it.
+      const meta = keyMeta(batch, i, m) ^ seed;
       const w = i * 4;
       if (oneAddr) {
         const ad = useSrc ? src : dst;
@@ -185,8 +190,9 @@ export function laneOfPacket(
   fields: readonly KeyField[],
   batch: PacketBatch,
   i: number,
+  seed = 0,
 ): [number, number] {
-  const l = new Lanes(fields, batch.capacity);
+  const l = new Lanes(fields, batch.capacity, seed);
   l.synOnly = false;
   l.fill(batch, i, i + 1, new Int32Array(0));
   return [l.a[i]!, l.b[i]!];
@@ -238,7 +244,13 @@ export function sketchWindow(t: SketchTask): SketchExport {
   };
 }
 
-function makeState(s: SketchSpec): SketchState {
+function makeState(s: SketchSpec, seed: number): SketchState {
+  const st = makeState0(s);
+  st.sketch.seed = seed >>> 0;
+  return st;
+}
+
+function makeState0(s: SketchSpec): SketchState {
   switch (s.kind) {
     case "heavy_hitters":
       return { kind: s.kind, sketch: new HeavyHitters(s.memoryBytes, s.by === "bytes") };
@@ -261,17 +273,21 @@ export class SketchBank {
   private readonly syns: Int32Array;
   private readonly anySyn: boolean;
 
-  constructor(specs: readonly SketchSpec[], batchCapacity: number) {
+  /**
+   * `seed` goes into every key's hash (so traffic crafted against known buckets misses) and
+   * into every sketch's bytes (so merges can check it); one store keeps one seed.
+   */
+  constructor(specs: readonly SketchSpec[], batchCapacity: number, seed = 0) {
     const lanesOf = (fields: readonly KeyField[], filter: SketchFilter): Lanes => {
       const name = [...fields].sort().join(",");
       let l = this.lanes.find((x) => [...x.fields].sort().join(",") === name);
-      if (l === undefined) this.lanes.push(l = new Lanes(fields, batchCapacity));
+      if (l === undefined) this.lanes.push(l = new Lanes(fields, batchCapacity, seed));
       if (filter !== "tcp_syn") l.synOnly = false;
       return l;
     };
     this.tasks = specs.map((spec) => ({
       spec,
-      state: makeState(spec),
+      state: makeState(spec, seed),
       packets: 0,
       key: lanesOf(spec.key, spec.filter),
       element: spec.kind === "spread" ? lanesOf(spec.element, spec.filter) : null,

@@ -29,6 +29,8 @@ export interface FileSummary {
 
 /** What ingest needs of the store (storage/store.ts is one). */
 export interface SourceStore extends WindowStore {
+  /** The hash seed every sketch written into this store is filled with. */
+  readonly sketchSeed: number;
   fileSources(): Promise<{ sourceId: string; bytes: number }[]>;
   beginSource(
     inputs: string,
@@ -66,6 +68,8 @@ export interface IngestOptions {
   helper?: HelperParts;
   /** Closed windows waiting to be stored at most (intake waits beyond). */
   writeQueue?: number;
+  /** The sketches' hash seed instead of the store's (tests comparing stores). */
+  sketchSeed?: number;
   /** Called about every batch with bytes read and total of the current file. */
   onProgress?: (file: string, read: number, total: number) => void;
   /** Checked between batches: when it returns true the run stops as at the end of input. */
@@ -201,6 +205,7 @@ async function ingestOne(
       helper: opts.helper ?? HELPER_DEFAULT,
       sensor,
       source: pending,
+      sketchSeed: opts.sketchSeed ?? store.sketchSeed,
     }, { push: (w) => out!.push(w) });
     sourceNo = await store.beginSource(name, windowSec, run.tasks, run.sketches, sensor, "file");
     writer = out = new WindowWriter(store, sourceNo, opts.writeQueue);

@@ -58,3 +58,29 @@ Deno.test("sketch deserialisers: 2,000 mutations each give a sketch or a clear e
     }
   }
 });
+
+Deno.test("sketches carry their hash seed in their bytes; merges refuse another seed", () => {
+  const a = new HyperLogLog(10), b = new HyperLogLog(10);
+  a.seed = 0x12345678, b.seed = 0x12345678;
+  const back = HyperLogLog.deserialize(a.serialize());
+  assert.equal(back.seed, 0x12345678);
+  back.merge(b);
+  const other = new HyperLogLog(10);
+  other.seed = 99;
+  assert.throws(() => back.merge(other), /different seeds/);
+  // A sketch written before seeds (4-byte header, version without the seed bit) reads as 0.
+  const seeded = new HyperLogLog(10).serialize();
+  const legacy = new Uint8Array(seeded.length - 4);
+  legacy.set(seeded.subarray(0, 4)), legacy[3] = legacy[3]! & 0x7f;
+  legacy.set(seeded.subarray(8), 4);
+  assert.equal(HyperLogLog.deserialize(legacy).seed, 0);
+  const cm = CountMin.forBudget(4096, 4, false);
+  cm.seed = 5;
+  assert.equal(CountMin.deserialize(cm.serialize()).seed, 5);
+  const hh = new HeavyHitters(8192, false);
+  hh.seed = 6;
+  assert.equal(HeavyHitters.deserialize(hh.serialize()).seed, 6);
+  const sp = new SpreadSketch({ memoryBytes: 65536, threshold: 10 });
+  sp.seed = 8;
+  assert.equal(SpreadSketch.deserialize(sp.serialize()).seed, 8);
+});

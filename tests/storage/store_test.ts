@@ -14,6 +14,7 @@ import { openCapture } from "../../collector/reader/mod.ts";
 import { SCHEMA_VERSION, Store } from "../../storage/mod.ts";
 import { MIGRATIONS } from "../../storage/schema.ts";
 import { pcapFile, type PcapRecord, tempFile } from "../_builders.ts";
+import { defaultSketches } from "../../collector/engine/mod.ts";
 import { ingestToSummary } from "../_analyze.ts";
 import { PCAPS_DIR, usableCaptures } from "../_testdata.ts";
 
@@ -266,6 +267,30 @@ Deno.test("store: a version 1 file (before sketches) is migrated in place and ke
     } finally {
       await store.close();
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("store: a sketch seed drawn at random per store, kept by the file, in every sketch", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const a = await Store.open(`${dir}/a.duckdb`), b = await Store.open(`${dir}/b.duckdb`);
+    const seeds = [a.sketchSeed, b.sketchSeed];
+    await ingestToSummary([PCAPS_DIR + "pcapplusplus__sll.pcap"], {
+      store: a,
+      sketches: defaultSketches(),
+    });
+    const [blob] = await a.rows("SELECT sketch FROM window_sketches LIMIT 1");
+    const bytes = blob!.sketch as { bytes: Uint8Array };
+    await a.close(), await b.close();
+    assert.notEqual(seeds[0], seeds[1], "two stores, two seeds (a clash has probability 2^-32)");
+    const again = await Store.open(`${dir}/a.duckdb`);
+    assert.equal(again.sketchSeed, seeds[0], "the file keeps its seed");
+    await again.close();
+    const view = new DataView(bytes.bytes.buffer, bytes.bytes.byteOffset);
+    assert.equal(bytes.bytes[3]! & 0x80, 0x80, "the sketch says a seed follows");
+    assert.equal(view.getUint32(4, true), seeds[0], "the sketch's seed is the store's");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
