@@ -39,6 +39,9 @@ export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   --db FILE          the DuckDB store the results go to (default ./${DB_DEFAULT}; ":memory:" keeps
                      nothing): windows of packet time, bidirectional flow records; query it with netspectra sql
   --window DUR       window length, e.g. 10s, 5m (default ${WINDOW_SEC_DEFAULT}s)
+  --lateness DUR     how long after its end a window still takes packets (default 2s, at most
+                     7 windows); later ones are stored as late parts of their window
+  --sensor NAME      the sensor id every stored window carries (default: the host name)
   --db-wait DUR      wait this long for another process to release the store (default ${DB_WAIT_SEC_DEFAULT}s)
   --config FILE      YAML configuration (configs/netspectra.yaml): tasks, window, flow timeouts, store,
                      retention; flags win
@@ -58,6 +61,8 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       "limit",
       "flows-max",
       "memory",
+      "lateness",
+      "sensor",
       "db",
       "window",
       "db-wait",
@@ -90,6 +95,17 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   const windowSec = windowText === undefined
     ? cfg?.windowSec ?? WINDOW_SEC_DEFAULT
     : parseDuration("window", windowText, 1, WINDOW_SEC_MAX);
+  const latenessText = args.values.get("lateness");
+  const latenessSec = latenessText === undefined
+    ? cfg?.latenessSec
+    : parseDuration("lateness", latenessText, 0, 7 * windowSec);
+  if (latenessSec !== undefined && latenessSec > 7 * windowSec) {
+    throw new UsageError(`analyze: the lateness may be at most 7 windows (${7 * windowSec}s)`);
+  }
+  const sensor = args.values.get("sensor") ?? cfg?.sensor;
+  if (sensor !== undefined && (sensor.length === 0 || sensor.length > 128)) {
+    throw new UsageError("analyze: --sensor needs a name of 1 to 128 characters");
+  }
   const waitSec = parseDuration(
     "db-wait",
     args.values.get("db-wait") ?? `${DB_WAIT_SEC_DEFAULT}s`,
@@ -153,6 +169,8 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
     waitSec,
     {
       windowSec,
+      latenessSec,
+      sensor,
       tasks,
       sketches,
       reportTask,

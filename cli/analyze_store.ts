@@ -22,6 +22,8 @@ export async function analyzeIntoStore(
   waitSec: number,
   opts: {
     windowSec: number;
+    latenessSec?: number;
+    sensor?: string;
     tasks: TaskSpec[];
     sketches: SketchSpec[];
     reportTask: TaskSpec;
@@ -48,6 +50,8 @@ export async function analyzeIntoStore(
       files,
       store,
       windowSec: opts.windowSec,
+      latenessSec: opts.latenessSec,
+      sensor: opts.sensor,
       tasks: opts.tasks,
       sketches: opts.sketches,
       flows: opts.flows,

@@ -17,6 +17,10 @@ import { defaultSketches, type SketchSpec, sketchSpec } from "../engine/mod.ts";
 
 export interface Config {
   windowSec: number;
+  /** How long after its end a window still takes packets (undefined: the engine's 2 s). */
+  latenessSec?: number;
+  /** The sensor id every window carries (undefined: the host name). */
+  sensor?: string;
   tasks: TaskSpec[];
   sketches: SketchSpec[];
   flows: FlowTrackerOptions;
@@ -26,6 +30,8 @@ export interface Config {
 /** Largest configuration file read (a config, not a data file). */
 export const CONFIG_BYTES_MAX = 1 << 20;
 export { TASKS_MAX } from "./schema.ts";
+/** Lateness in windows at most: the engine keeps 1 + that many windows open. */
+export const LATE_WINDOWS_MAX = 7;
 /** All sketch tasks' memory budgets together (each window holds one set). */
 export const SKETCH_MEMORY_TOTAL_MAX = 1 << 30;
 
@@ -61,6 +67,13 @@ export function validateConfig(doc: unknown): Config | string[] {
   const d = r.data;
   const problems: string[] = [];
   if (d.window !== undefined) cfg.windowSec = d.window;
+  if (d.lateness !== undefined) cfg.latenessSec = d.lateness;
+  if (d.sensor !== undefined) cfg.sensor = d.sensor;
+  if (cfg.latenessSec !== undefined && cfg.latenessSec > LATE_WINDOWS_MAX * cfg.windowSec) {
+    problems.push(
+      `lateness: at most ${LATE_WINDOWS_MAX} windows (${LATE_WINDOWS_MAX * cfg.windowSec}s)`,
+    );
+  }
   if (d.tasks !== undefined) {
     cfg.tasks = [];
     cfg.sketches = [];

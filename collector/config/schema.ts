@@ -132,6 +132,11 @@ export const configSchema = z.strictObject({
     WINDOW_SEC_MAX,
     (v) => `a duration from 1s to ${WINDOW_SEC_MAX}s, got ${JSON.stringify(v)}`,
   ).optional(),
+  lateness: duration(0, 3600, (v) => `a duration from 0s to 1h, got ${JSON.stringify(v)}`)
+    .optional(),
+  sensor: z.string({ error: "a name of 1 to 128 characters" }).min(1, {
+    error: "a name of 1 to 128 characters",
+  }).max(128, { error: "a name of 1 to 128 characters" }).optional(),
   tasks: z.array(z.unknown(), { error: `a list of 1 to ${TASKS_MAX} tasks` })
     .min(1, { error: `a list of 1 to ${TASKS_MAX} tasks` })
     .max(TASKS_MAX, { error: `a list of 1 to ${TASKS_MAX} tasks` })

@@ -126,3 +126,30 @@ Deno.test("identity: a different capture with the same size and first and last M
     assert.deepEqual([sources, packets], [2, 24_000], "both captures, each once");
   });
 });
+
+Deno.test("identity: --sensor names the windows' sensor; --lateness 0s makes a straggler late", async () => {
+  await withDir(async (dir) => {
+    // Packets at 100.5 s and 101.5 s, then one at 99.5 s: window 99 closed at once (lateness 0).
+    const frame = new Uint8Array(60);
+    frame.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, 0x45, 0, 0, 46, 0, 1, 0, 0, 64, 17]);
+    frame.set([0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x03, 0xe8, 0x07, 0xd0, 0, 26, 0, 0], 24);
+    const recs = [100.5, 101.5, 99.5].map((t) => ({
+      sec: Math.floor(t),
+      frac: 500000,
+      data: frame,
+    }));
+    const { pcapFile } = await import("../_builders.ts");
+    await Deno.writeFile(`${dir}/s.pcap`, pcapFile(recs));
+    await analyze(dir, ["--window", "1s", "--lateness", "0s", "--sensor", "edge-7", "s.pcap"]);
+    const r = await runCli([
+      "sql",
+      "--db",
+      "s.duckdb",
+      "--format",
+      "csv",
+      "SELECT DISTINCT sensor_id, (SELECT sum(late_packets) FROM window_totals) AS late, (SELECT sum(packets) FROM window_totals) AS p FROM window_ids",
+    ], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split("\n")[1], "edge-7,1,3");
+  });
+});

@@ -228,3 +228,14 @@ Deno.test("validateConfig() never throws on 20,000 generated documents", () => {
   }
   assert.ok(valid > 0, "some documents are valid");
 });
+
+Deno.test("validateConfig() reads lateness and the sensor id, and bounds the lateness by windows", () => {
+  const cfg = validateConfig({ window: "10s", lateness: "5s", sensor: "edge-1" });
+  assert.ok(!Array.isArray(cfg));
+  assert.deepEqual([cfg.latenessSec, cfg.sensor], [5, "edge-1"]);
+  const bad = validateConfig({ window: "1s", lateness: "30s", sensor: "" }) as string[];
+  assert.ok(Array.isArray(bad));
+  assert.ok(bad.some((p) => /^sensor: a name of 1 to 128 characters/.test(p)), bad.join(" | "));
+  const far = validateConfig({ window: "1s", lateness: "30s" }) as string[];
+  assert.ok(far.some((p) => /^lateness: at most 7 windows/.test(p)), String(far));
+});
