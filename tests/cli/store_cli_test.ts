@@ -254,6 +254,23 @@ Deno.test("SIGKILL in the middle of analyze --db leaves a store that opens with 
     const [s] = await store.rows("SELECT finished_at FROM sources");
     await store.close();
     assert.equal(s!.finished_at, null, "the run is marked unfinished");
+    // The same capture again, in full: the killed run's partial windows go (its identity was
+    // never known), so every packet is counted once — row for row, nothing lost, nothing doubled.
+    const again = await run(
+      ["analyze", "--db", db, "--window", "1s", "--format", "csv", file],
+      dir,
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /removed 1 unfinished analysis/);
+    const [n] = await sqlJson(
+      dir,
+      db,
+      "SELECT (SELECT count(*) FROM sources) AS sources, (SELECT sum(packets) FROM window_totals) AS packets, (SELECT sum(packets) FROM window_flows) AS flow_packets, (SELECT sum(packets_fwd + packets_rev) FROM flow_records) AS record_packets, (SELECT count(*) FROM (SELECT window_start, part FROM window_totals GROUP BY ALL HAVING count(*) > 1)) AS doubled",
+    );
+    assert.deepEqual(
+      [n!.sources, n!.packets, n!.flow_packets, n!.record_packets, n!.doubled],
+      [1, 1_500_000, 1_500_000, 1_500_000, 0],
+    );
   });
 });
 
