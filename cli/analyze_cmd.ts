@@ -15,7 +15,7 @@ import { FIVE_TUPLE, type KeyField, parseKeyFields } from "../collector/packet/m
 import { csvHeader, csvLine, REPORT_FORMATS, type ReportFormat, toJsonDoc } from "./report/mod.ts";
 import type { IngestRun } from "../collector/ingest/mod.ts";
 import type { FlowSink } from "../storage/mod.ts";
-import { toTable } from "./report/mod.ts";
+import { BufferedStdout, toTable } from "./report/mod.ts";
 import { defaultSketches } from "../collector/engine/mod.ts";
 import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
 import { ProgressBar } from "./progress.ts";
@@ -195,27 +195,12 @@ const FLOWS_MARK = "__netspectra_flows__";
  * The csv and json reports, written as the store gives the flow rows: never the whole report
  * as one string (a million keys would make a string too long for JavaScript).
  */
-class StreamedReport {
-  private parts: string[] = [];
-  private size = 0;
+class StreamedReport extends BufferedStdout {
   private first = true;
   private tail = "";
   private groupBy: readonly KeyField[] = [];
-  private readonly enc = new TextEncoder();
-  constructor(private readonly format: ReportFormat) {}
-
-  async write(text: string): Promise<void> {
-    this.parts.push(text);
-    this.size += text.length;
-    if (this.size >= 1 << 20) await this.flush();
-  }
-
-  /** One write for everything gathered (a write per line costs a call each). */
-  private async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const text = this.parts.join("");
-    this.parts = [], this.size = 0;
-    await writeAll(Deno.stdout, this.enc.encode(text));
+  constructor(private readonly format: ReportFormat) {
+    super();
   }
 
   sink(run: IngestRun, beforeFirst: () => void): FlowSink {
@@ -245,9 +230,4 @@ class StreamedReport {
     if (this.format === "json") await this.write((this.first ? "]" : "\n ]") + this.tail);
     await this.flush();
   }
-}
-
-export async function writeAll(w: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {
-  let off = 0;
-  while (off < data.length) off += await w.write(data.subarray(off));
 }

@@ -7,8 +7,8 @@
 import { UserError } from "../collector/user_error.ts";
 import { REPORT_FORMATS, type ReportFormat } from "./report/mod.ts";
 import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
-import { DB_DEFAULT, writeAll } from "./analyze_cmd.ts";
-import { alignRows } from "./report/mod.ts";
+import { DB_DEFAULT } from "./analyze_cmd.ts";
+import { alignRows, BufferedStdout } from "./report/mod.ts";
 import type { QueryHead } from "../storage/mod.ts";
 
 export const SQL_USAGE = `netspectra sql [options] "SELECT ..."
@@ -26,28 +26,6 @@ function cell(v: unknown): string {
 }
 
 const esc = (s: string) => /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-
-/** Output in pieces of about this many bytes: never one string for the whole result. */
-const FLUSH_BYTES = 1 << 20;
-
-/** Writes text to stdout in pieces (a result can be larger than a string may be). */
-class Out {
-  private parts: string[] = [];
-  private bytes = 0;
-  private readonly enc = new TextEncoder();
-  async add(text: string): Promise<void> {
-    this.parts.push(text);
-    this.bytes += text.length;
-    if (this.bytes >= FLUSH_BYTES) await this.flush();
-  }
-  /** One write for everything gathered (a write per row costs a call each). */
-  async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const text = this.parts.join("");
-    this.parts = [], this.bytes = 0;
-    await writeAll(Deno.stdout, this.enc.encode(text));
-  }
-}
 
 export async function sqlCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
@@ -87,7 +65,7 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
     memoryLimitBytes,
   });
   try {
-    const out = new Out();
+    const out = new BufferedStdout();
     let head: QueryHead = { columns: [], numeric: [] };
     // A table needs its widths first, so it keeps its (capped) rows; csv and json stream.
     const tableRows: string[][] = [];
@@ -99,15 +77,15 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
         timeoutMs: timeoutSec * 1000,
         onHead: async (h) => {
           head = h;
-          if (format === "csv") await out.add(h.columns.map(esc).join(",") + "\n");
-          else if (format === "json") await out.add("[");
+          if (format === "csv") await out.write(h.columns.map(esc).join(",") + "\n");
+          else if (format === "json") await out.write("[");
         },
         onRows: async (rows) => {
           for (const row of rows) {
-            if (format === "csv") await out.add(row.map((v) => esc(cell(v))).join(",") + "\n");
+            if (format === "csv") await out.write(row.map((v) => esc(cell(v))).join(",") + "\n");
             else if (format === "json") {
               const o = Object.fromEntries(head.columns.map((c, k) => [c, row[k]]));
-              await out.add((first ? "\n " : ",\n ") + JSON.stringify(o));
+              await out.write((first ? "\n " : ",\n ") + JSON.stringify(o));
             } else tableRows.push(row.map(cell));
             first = false;
           }
@@ -120,10 +98,10 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
       }
       throw e;
     }
-    if (format === "json") await out.add(first ? "]\n" : "\n]\n");
+    if (format === "json") await out.write(first ? "]\n" : "\n]\n");
     else if (format === "table") {
       for (const line of alignRows(head.columns, tableRows, head.numeric)) {
-        await out.add(line + "\n");
+        await out.write(line + "\n");
       }
     }
     await out.flush();

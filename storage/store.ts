@@ -56,6 +56,9 @@ function lockDetail(e: unknown): string | null {
   return m ? m[1]!.split("\n")[0]!.trim() : null;
 }
 
+/** A store function's parameters after the store itself (its methods here delegate). */
+type AfterDb<F> = F extends (db: Db, ...rest: infer R) => unknown ? R : never;
+
 export class Store extends Db {
   /** File sources a killed run had left unfinished, removed when this store was opened. */
   removedUnfinished = 0;
@@ -147,15 +150,8 @@ export class Store extends Db {
   }
 
   /** See _sources.ts. */
-  beginSource(
-    inputs: string,
-    windowSec: number,
-    tasks: readonly TaskSpec[],
-    sketches: readonly SketchSpec[] = [],
-    sensor = "",
-    kind = "file",
-  ): Promise<number> {
-    return beginSource(this, inputs, windowSec, tasks, sketches, sensor, kind);
+  beginSource(...args: AfterDb<typeof beginSource>): Promise<number> {
+    return beginSource(this, ...args);
   }
 
   finishSource(sourceNo: number, done: Parameters<typeof finishSource>[2]): Promise<void> {

@@ -16,3 +16,4 @@ export {
 } from "./report.ts";
 export { toTable } from "./table.ts";
 export { alignRows } from "./print_table.ts";
+export { BufferedStdout, writeAll } from "./stdout.ts";

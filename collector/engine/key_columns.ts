@@ -67,13 +67,3 @@ export class KeyColumnsBuilder implements KeyColumns {
     this.vlan[r] = (meta & META_VLAN_PRESENT) !== 0 ? (meta >>> 16) & 0xfff : -1;
   }
 }
-
-/** A mask holding every key field (flow records carry whole keys). */
-export const WHOLE_KEY: KeyMask = {
-  srcIp: true,
-  dstIp: true,
-  proto: true,
-  srcPort: true,
-  dstPort: true,
-  vlan: true,
-};
