@@ -8,7 +8,6 @@
  */
 
 import { DuckDBInstance } from "@duckdb/node-api";
-import type { SketchSpec, TaskSpec } from "../collector/engine/mod.ts";
 import type { WindowExport } from "../collector/export/mod.ts";
 import { UserError } from "../collector/user_error.ts";
 import { Db } from "./_db.ts";
