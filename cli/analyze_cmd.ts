@@ -178,8 +178,14 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       retention,
       onProgress,
     },
-    reportLimit,
-    format === "table" ? undefined : (run) => out.sink(run, () => bar.done()),
+    {
+      limit: reportLimit,
+      sinkFor: format === "table" ? undefined : (run) => out.sink(run, () => bar.done()),
+      // Each part is a query over every key: only what the format shows.
+      talkers: format === "table",
+      flowCount: format !== "csv",
+      details: format !== "csv",
+    },
   );
   bar.done();
   if (format === "table") await out.write(toTable(run, summary));
@@ -217,11 +223,14 @@ class StreamedReport extends BufferedStdout {
         this.tail = text.slice(at + FLOWS_MARK.length + 2) + "\n";
       },
       rows: async (rows) => {
+        // One piece per chunk of rows (about 2,048), not one write call per row.
+        let text = "";
         for (const r of rows) {
-          if (this.format === "csv") await this.write(csvLine(r, this.groupBy) + "\n");
-          else await this.write((this.first ? "\n  " : ",\n  ") + JSON.stringify(r));
+          if (this.format === "csv") text += csvLine(r, this.groupBy) + "\n";
+          else text += (this.first ? "\n  " : ",\n  ") + JSON.stringify(r);
           this.first = false;
         }
+        await this.write(text);
       },
     };
   }

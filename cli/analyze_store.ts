@@ -10,7 +10,7 @@ import { ingestFiles, type IngestRun } from "../collector/ingest/mod.ts";
 import type { Summary } from "../storage/mod.ts";
 import type { SketchSpec } from "../collector/engine/mod.ts";
 import { Store } from "../storage/mod.ts";
-import { type FlowSink, summarize } from "../storage/mod.ts";
+import { type FlowSink, summarize, type SummaryOptions } from "../storage/mod.ts";
 
 /**
  * The store path: ingest into `dbPath` under the inputs' source id, then read the report back
@@ -31,9 +31,10 @@ export async function analyzeIntoStore(
     retention: { maxAgeSec?: number; maxBytes?: number };
     onProgress: (f: string, r: number, t: number) => void;
   },
-  limit: number | undefined,
-  /** For a report that streams its flow rows (csv, json): where they go, given the run. */
-  sinkFor?: (run: IngestRun) => FlowSink,
+  report: {
+    /** For a report that streams its flow rows (csv, json): where they go, given the run. */
+    sinkFor?: (run: IngestRun) => FlowSink;
+  } & Omit<SummaryOptions, "onFlows">,
 ): Promise<{ run: IngestRun; summary: Summary }> {
   const store = await Store.open(dbPath, { waitMs: waitSec * 1000 });
   if (store.removedUnfinished > 0) {
@@ -70,8 +71,7 @@ export async function analyzeIntoStore(
       run.sourceIds,
       opts.reportTask.name,
       opts.reportTask.key,
-      limit,
-      sinkFor?.(run),
+      { ...report, onFlows: report.sinkFor?.(run) },
     );
     return { run, summary };
   } finally {

@@ -9,6 +9,7 @@
 import type {
   DuckDBAppender,
   DuckDBConnection,
+  DuckDBDataChunk,
   DuckDBInstance,
   DuckDBValue,
 } from "@duckdb/node-api";
@@ -95,18 +96,30 @@ export class Db {
     params: DuckDBValue[],
     onRows: (rows: Record<string, DuckDBValue>[]) => void | Promise<void>,
   ): Promise<void> {
+    return this.streamChunks(sql, params, async (chunk, names) => {
+      await onRows(
+        chunk.getRows().map((r) => {
+          const o: Record<string, DuckDBValue> = {};
+          for (let c = 0; c < names.length; c++) o[names[c]!] = r[c]!;
+          return o;
+        }),
+      );
+    });
+  }
+
+  /** As `stream`, but the chunks as DuckDB gives them, with the result's column names. */
+  streamChunks(
+    sql: string,
+    params: DuckDBValue[],
+    onChunk: (chunk: DuckDBDataChunk, names: string[]) => void | Promise<void>,
+  ): Promise<void> {
     return this.serial(async () => {
       const result = await this.con.stream(sql, params);
       const names = result.columnNames();
       for (;;) {
         const chunk = await result.fetchChunk();
         if (chunk === null || chunk.rowCount === 0) return;
-        const rows = chunk.getRows().map((r) => {
-          const o: Record<string, DuckDBValue> = {};
-          for (let c = 0; c < names.length; c++) o[names[c]!] = r[c]!;
-          return o;
-        });
-        await onRows(rows);
+        await onChunk(chunk, names);
       }
     });
   }

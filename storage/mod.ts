@@ -23,5 +23,5 @@ export {
   type SketchesSummary,
   type Summary,
 } from "./report_types.ts";
-export { type FlowSink, summarize } from "./summary.ts";
+export { type FlowSink, summarize, type SummaryOptions } from "./summary.ts";
 export { runReadOnlyQuery, streamReadOnlyQuery } from "./query.ts";

@@ -124,8 +124,8 @@ export interface Summary {
   };
   protocols: { proto: number; packets: number; bytes: number }[];
   decodeErrors: { reason: string; packets: number }[];
-  /** Distinct keys of the task over the whole input. */
-  flowCount: number;
+  /** Distinct keys of the task over the whole input (null when not asked for). */
+  flowCount: number | null;
   /** Packets whose key found the table full (in-memory path). */
   overflowPackets: number;
   flows: FlowRow[];

@@ -8,14 +8,13 @@
 import type { DuckDBValue } from "@duckdb/node-api";
 import type { KeyField } from "../collector/packet/mod.ts";
 import type { FlowRow, Summary } from "./report_types.ts";
-import { addrOf, keyColumns, nsText } from "./_row_text.ts";
+import { keyColumns, nsText } from "./_row_text.ts";
+import { FlowRowReader, flowRowSelect } from "./_flow_rows.ts";
 import type { Store } from "./store.ts";
 import { summarizeSketches } from "./sketch_summary.ts";
 import { summarizeApp } from "./app_summary.ts";
 
 const num = (v: DuckDBValue): number => v === null || v === undefined ? 0 : Number(v);
-const numOrNull = (v: DuckDBValue): number | null =>
-  v === null || v === undefined ? null : Number(v);
 
 /** Where streamed flow rows go (see summarize). */
 export interface FlowSink {
@@ -23,21 +22,36 @@ export interface FlowSink {
   rows(rows: FlowRow[]): Promise<void>;
 }
 
+/** What a report needs besides its header and totals (each part costs a query). */
+export interface SummaryOptions {
+  /** Top rows of flows and talkers (default: all). */
+  limit?: number;
+  /**
+   * Where the flow rows go instead of `Summary.flows`: once the rest is read, `begin` gets the
+   * summary, then `rows` the rows chunk by chunk as the store gives them, so a report of
+   * millions of keys is never held in memory whole.
+   */
+  onFlows?: FlowSink;
+  /** The top talkers (default true; only when the key has src_ip). */
+  talkers?: boolean;
+  /** The number of distinct keys (default true; else `flowCount` is null). */
+  flowCount?: boolean;
+  /** The sketch tasks and DNS/HTTP (default true; else both null). */
+  details?: boolean;
+}
+
 /**
  * Reads the report over the sources `sourceIds` (one per input of a run), task `task` (key
- * `groupBy`), top `limit` rows. With `onFlows`, the flow rows are not kept in the summary
- * (its `flows` is empty): once the rest is read, `onFlows.begin` gets the summary, then
- * `onFlows.rows` the rows chunk by chunk as the store gives them, so a report of millions of
- * keys is never held in memory whole.
+ * `groupBy`): the parts `opts` asks for.
  */
 export async function summarize(
   store: Store,
   sourceIds: readonly string[],
   task: string,
   groupBy: readonly KeyField[],
-  limit?: number,
-  onFlows?: FlowSink,
+  opts: SummaryOptions = {},
 ): Promise<Summary> {
+  const { limit, onFlows } = opts;
   const ids = await store.rows(
     `SELECT s.source_no, t.task_no FROM sources s LEFT JOIN tasks t
        ON t.source_no = s.source_no AND t.name = $2
@@ -75,28 +89,26 @@ export async function summarize(
   );
   // Key columns come from a fixed set of names, never from user text.
   const cols = keyColumns(groupBy);
-  const [count] = await store.rows(
+  const [count] = opts.flowCount === false ? [null] : await store.rows(
     `SELECT count(*) AS n FROM (SELECT DISTINCT ${cols} FROM window_flows
      WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2)`,
     srcTask,
   );
-  const flowSql = (keys: string, order: string) =>
-    `SELECT ${keys}, sum(packets) AS packets, sum(bytes) AS bytes, min(first_ns) AS first_ns,
-            max(last_ns) AS last_ns, bit_or(tcp_flags) AS tcp_flags
-     FROM window_flows WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
-     GROUP BY ALL ORDER BY ${order}, ${keys} NULLS FIRST
-     ${limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`}`;
-  const flowQuery = flowSql(cols, "packets DESC, bytes DESC");
-  const flows = onFlows === undefined ? await store.rows(flowQuery, srcTask) : [];
+  const where = `WHERE ip_version IS DISTINCT FROM 0 AND source_no IN
+      (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2`;
+  const limitSql = limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`;
+  const flowQuery = `SELECT ${flowRowSelect(groupBy, true)} FROM window_flows ${where}
+     GROUP BY ALL ORDER BY packets DESC, bytes DESC, ${cols} NULLS FIRST ${limitSql}`;
+  const flows = onFlows === undefined ? await flowRows(store, flowQuery, srcTask, groupBy) : [];
   // Talkers show packets and bytes only: without the time and flag aggregates the query
   // takes a third of the time on large tasks.
-  const talkers = groupBy.includes("src_ip")
-    ? await store.rows(
-      `SELECT ip_version, src_addr, sum(packets) AS packets, sum(bytes) AS bytes
-       FROM window_flows WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
-       GROUP BY ALL ORDER BY bytes DESC, packets DESC, ip_version, src_addr
-       ${limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`}`,
+  const talkers = groupBy.includes("src_ip") && (opts.talkers ?? true)
+    ? await flowRows(
+      store,
+      `SELECT ${flowRowSelect(["src_ip"], false)} FROM window_flows ${where}
+       GROUP BY ALL ORDER BY bytes DESC, packets DESC, ip_version, src_addr ${limitSql}`,
       srcTask,
+      ["src_ip"],
     )
     : null;
   const [over] = await store.rows(
@@ -108,22 +120,6 @@ export async function summarize(
      WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) GROUP BY ALL ORDER BY reason`,
     src,
   );
-  const toRow = (r: Record<string, DuckDBValue>, keys: readonly KeyField[]): FlowRow => {
-    const row: Record<string, unknown> = {};
-    for (const f of keys) {
-      if (f === "src_ip") row[f] = addrOf(r.src_addr!, r.ip_version!);
-      else if (f === "dst_ip") row[f] = addrOf(r.dst_addr!, r.ip_version!);
-      else row[f] = numOrNull(r[f]!);
-    }
-    return {
-      ...row,
-      packets: num(r.packets!),
-      bytes: num(r.bytes!),
-      first_ts: nsText(r.first_ns!),
-      last_ts: nsText(r.last_ns!),
-      tcp_flags: num(r.tcp_flags!),
-    } as FlowRow;
-  };
   const t = tot!;
   const summary: Summary = {
     sourceId,
@@ -150,12 +146,12 @@ export async function summarize(
       bytes: num(p.bytes!),
     })),
     decodeErrors: errors.map((e) => ({ reason: String(e.reason), packets: num(e.packets!) })),
-    flowCount: num(count!.n!),
-    flows: flows.map((r) => toRow(r, groupBy)),
-    talkers: talkers === null ? null : talkers.map((r) => toRow(r, ["src_ip"])),
+    flowCount: count === null ? null : num(count!.n!),
+    flows,
+    talkers,
     flowRecords: records.map((r) => ({ reason: String(r.reason), records: num(r.n!) })),
-    app: await summarizeApp(store, sourceNo, limit),
-    sketches: await summarizeSketches(
+    app: opts.details === false ? null : await summarizeApp(store, sourceNo, limit),
+    sketches: opts.details === false ? null : await summarizeSketches(
       store,
       sourceNo,
       taskNo < 0 ? null : { name: task, taskNo, key: groupBy },
@@ -164,11 +160,27 @@ export async function summarize(
   };
   if (onFlows !== undefined) {
     await onFlows.begin(summary);
-    await store.stream(
+    const reader = new FlowRowReader(groupBy);
+    await store.streamChunks(
       flowQuery,
       srcTask,
-      (rows) => onFlows.rows(rows.map((r) => toRow(r, groupBy))),
+      (chunk, names) => onFlows.rows(reader.rows(chunk, names)),
     );
   }
   return summary;
+}
+
+/** The rows of a report query (columns from flowRowSelect) as FlowRows. */
+async function flowRows(
+  store: Store,
+  sql: string,
+  params: DuckDBValue[],
+  keys: readonly KeyField[],
+): Promise<FlowRow[]> {
+  const reader = new FlowRowReader(keys);
+  const out: FlowRow[] = [];
+  await store.streamChunks(sql, params, (chunk, names) => {
+    for (const r of reader.rows(chunk, names)) out.push(r);
+  });
+  return out;
 }

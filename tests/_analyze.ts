@@ -33,7 +33,7 @@ export async function ingestToSummary(
       files,
       store,
     });
-    const summary = await summarize(store, run.sourceIds, "flows", key, opts.limit);
+    const summary = await summarize(store, run.sourceIds, "flows", key, { limit: opts.limit });
     return { run, summary };
   } finally {
     if (opts.store === undefined) await store.close();

@@ -35,7 +35,8 @@ export function protoName(p: number): string {
 
 function csvCell(v: string | number | null | undefined): string {
   if (v === null || v === undefined) return "";
-  const s = String(v);
+  if (typeof v === "number") return String(v);
+  const s = v;
   return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 

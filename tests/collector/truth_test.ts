@@ -29,7 +29,7 @@ function analyze(path: string) {
     reportTask: task,
     retention: {},
     onProgress: () => {},
-  }, undefined);
+  }, { talkers: false });
 }
 
 for (const { path, name, truth } of captures()) {
