@@ -33,11 +33,13 @@ export function protoName(p: number): string {
   return PROTO_NAMES[p] ?? `proto-${p}`;
 }
 
-function csvCell(v: string | number | null | undefined): string {
-  if (v === null || v === undefined) return "";
-  if (typeof v === "number") return String(v);
-  const s = v;
-  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+/**
+ * A csv cell: every FlowRow value is a number, an address or a time, none of which holds a
+ * comma, a quote or a newline, so no cell needs quoting (the report's largest cost was this
+ * check, once per cell of a million rows).
+ */
+function csvCell(v: string | number | null | undefined): string | number {
+  return v ?? "";
 }
 
 const EXTRA_COLUMNS = ["packets", "bytes", "first_ts", "last_ts", "tcp_flags"] as const;
@@ -56,11 +58,9 @@ export function csvHeader(groupBy: readonly KeyField[]): string {
 /** One row of the csv report (no newline). */
 export function csvLine(r: FlowRow, groupBy: readonly KeyField[]): string {
   let line = "";
-  for (const c of groupBy) line += csvCell(r[c]) + ",";
-  for (let k = 0; k < EXTRA_COLUMNS.length; k++) {
-    line += (k > 0 ? "," : "") + csvCell(r[EXTRA_COLUMNS[k]!]);
-  }
-  return line;
+  for (const c of groupBy) line += `${csvCell(r[c])},`;
+  return line +
+    `${r.packets},${r.bytes},${csvCell(r.first_ts)},${csvCell(r.last_ts)},${r.tcp_flags}`;
 }
 
 /** The `sketches` part of the JSON document (snake_case, like the rest). */
