@@ -124,6 +124,13 @@ export class FlowRecords {
     this.length = 0;
   }
 
+  /** From now on the records are `words` (RECORD_WORDS each), of which `length` are used. */
+  adopt(words: Int32Array, length: number): void {
+    this.words = words;
+    this.doubles = new Float64Array(words.buffer, words.byteOffset, words.length >>> 1);
+    this.length = length;
+  }
+
   /** Hands the records over as they are (no copy) and goes on with a fresh buffer. */
   take(): RecordRows {
     const out: RecordRows = { length: this.length, words: this.words };
@@ -477,8 +484,40 @@ export class FlowTracker {
     t[o + R_START_SEC] = NO_SEC, t[o + R_SEGMENT_SEC] = NO_SEC;
   }
 
+  /**
+   * Ends every flow (end of input, reason `end`; closing ones with their own reason). The
+   * tracker's own record array becomes the records, not a copy of each: the live records move
+   * to its front in place and the records ended before follow them when they fit (at a
+   * million flows the copy was 128 MB more at the run's peak). The tracker goes on empty.
+   */
+  endAll(): void {
+    const t = this.recs, out = this.out;
+    let n = 0;
+    for (let r = 0; r < this.used; r++) {
+      const o = r * RECORD_WORDS;
+      const state = t[o + R_STATE]!;
+      if (state === -1) continue;
+      const reason = (state & S_CLOSING) !== 0 ? this.closeReason(r) : REASON_END;
+      if (n !== r) t.copyWithin(n * RECORD_WORDS, o, o + RECORD_WORDS);
+      t[n * RECORD_WORDS + R_REASON] = reason;
+      n++;
+    }
+    if (n + out.length <= this.capacity) {
+      t.set(out.words.subarray(0, out.length * RECORD_WORDS), n * RECORD_WORDS);
+      out.adopt(t, n + out.length);
+      this.recs = new Int32Array(this.capacity * RECORD_WORDS);
+      this.dbl = new Float64Array(this.recs.buffer);
+    } else {
+      for (let r = 0; r < n; r++) {
+        out.push(t, r * RECORD_WORDS, t[r * RECORD_WORDS + R_REASON]!);
+      }
+    }
+    this.used = 0, this.freeCount = 0, this.size = 0, this.slots.fill(0);
+  }
+
   /** Exports what timed out by the event-time clock; with `all`, everything (end of input). */
   sweep(all: boolean): void {
+    if (all) return this.endAll();
     const now = this.nowSec;
     this.lastSweepSec = now;
     const { idleSec, activeSec, lingerSec } = this.opts;
@@ -488,13 +527,9 @@ export class FlowTracker {
       const state = t[o + R_STATE]!;
       if (state === -1) continue;
       if ((state & S_CLOSING) !== 0) {
-        if (all || now - (t[o + R_CLOSE_SEC]! >>> 0) >= lingerSec) {
+        if (now - (t[o + R_CLOSE_SEC]! >>> 0) >= lingerSec) {
           this.export(r, this.closeReason(r));
         }
-        continue;
-      }
-      if (all) {
-        this.export(r, REASON_END);
         continue;
       }
       const last = t[o + R_LAST_SEC]!;
@@ -502,6 +537,5 @@ export class FlowTracker {
       if (now - (last >>> 0) >= idleSec) this.export(r, REASON_IDLE);
       else if (now - (t[o + R_SEGMENT_SEC]! >>> 0) >= activeSec) this.exportActive(r);
     }
-    if (all) this.used = 0, this.freeCount = 0, this.slots.fill(0);
   }
 }
