@@ -18,7 +18,7 @@
  */
 
 import { parseArgs, parseCount } from "../cli/args.ts";
-import { ingestFiles } from "../collector/ingest/ingest.ts";
+import { ingestFiles, type IngestRun } from "../collector/ingest/ingest.ts";
 import { defaultSketches } from "../collector/engine/sketch_bank.ts";
 import { Store } from "../storage/mod.ts";
 
@@ -90,6 +90,24 @@ console.log(
     } s`,
 );
 
+/** How intake (main thread) and the helper thread shared a run's work. */
+function balance(run: IngestRun): string {
+  const w = run.writer;
+  return `intake ${f(w.intakeMs, 0)} ms to the last packet, of which waiting for the helper ` +
+    `${f(w.helperWaitMs, 0)} ms; helper busy ${f(w.helperBusyMs, 0)} ms`;
+}
+
+// 1b. The same capture in process: how the two threads share the work.
+{
+  const store = await Store.open(`${dir}/bal.duckdb`);
+  try {
+    const run = await ingestFiles({ files: [b200], store, sketches: defaultSketches() });
+    console.log(`balance, 2M pkts / 200k flows: ${balance(run)}`);
+  } finally {
+    await store.close();
+  }
+}
+
 // 2. Memory per extra flow.
 if (!args.booleans.has("skip-memory")) {
   const small = await gen("m200k", ["--packets", "5M", "--flows", "200k"]);
@@ -124,6 +142,7 @@ const m3 = await gen("m3", ["--packets", "3M", "--flows", "3M", "--zipf", "0", "
           f(w.meanBatchMs, 1)
         } ms; writer ${f(w.maxWriteMs, 0)} ms per window at most, queue wait ${f(w.waitMs, 0)} ms`,
     );
+    console.log(`balance, same run: ${balance(run)}`);
   } finally {
     await store.close();
   }

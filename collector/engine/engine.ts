@@ -135,6 +135,15 @@ export class Engine {
   closeMs = 0;
   maxCloseMs = 0;
 
+  /** Intake's total wait for the helper thread (its batch slots all taken), ms. */
+  get helperWaitMs(): number {
+    return this.helper?.waitMs ?? 0;
+  }
+  /** The helper thread's busy time as of the latest window closed, ms. */
+  get helperBusyMs(): number {
+    return this.helper?.helperBusyMs ?? 0;
+  }
+
   constructor(opts: EngineOptions, private readonly output: WindowOutput) {
     if (
       !Number.isInteger(opts.windowSec) || opts.windowSec < 1 || opts.windowSec > WINDOW_SEC_MAX

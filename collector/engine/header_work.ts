@@ -22,8 +22,15 @@ import { FlowRecords, FlowTracker, type FlowTrackerOptions } from "./flow_tracke
 import { SketchBank, type SketchSpec } from "./sketch_bank.ts";
 import type { RecordRows, SketchExport, TableRows } from "../export/mod.ts";
 
-/** Batches in flight to the helper: enough to cover a slow batch, small enough for cache. */
-const SLOTS = 4;
+/**
+ * Header copies in flight to the helper, in bytes at most (64 slots of 4,096 packets). The
+ * helper stalls now and then (its tables and tracker growing past a million keys take a few
+ * hundred ms), and intake runs on meanwhile only as far as these slots reach: with 4 slots,
+ * intake waited for the helper 1.6 s of a 6.1 s run on a 1.1M-flow capture, with 64 slots
+ * 0.3 s of 4.8 s, and the 200k-flow `analyze` became as fast as before issue 12 (RESULTS.md).
+ */
+const SLOT_BYTES_MAX = 28 << 20;
+const SLOTS_MIN = 4;
 
 /** An exact task as the header work needs it. */
 export interface TableSpec {
@@ -147,7 +154,7 @@ export const WINDOWS_OPEN_MAX = 8;
 
 type Reply =
   | { t: "free"; slot: number }
-  | { t: "window"; parts: WindowParts }
+  | { t: "window"; parts: WindowParts; busyMs: number }
   | { t: "error"; message: string };
 
 /**
@@ -166,6 +173,12 @@ export class ThreadHeaderWork {
   /** Who waits for each window asked for, in the order asked (replies come in that order). */
   private readonly waitWindows: { ok: (s: WindowParts) => void; no: (e: Error) => void }[] = [];
   private closed = false;
+  /**
+   * How the two threads share the work: this thread's total wait for a free batch slot (the
+   * helper behind), and the helper's busy time as of its latest window reply.
+   */
+  waitMs = 0;
+  helperBusyMs = 0;
 
   constructor(opts: HeaderWorkOptions) {
     // Checked here, where a bad option gives its own error before any thread starts (sketch
@@ -176,7 +189,9 @@ export class ThreadHeaderWork {
       throw new RangeError(`Invalid open window count ${opts.windows}: 1..${WINDOWS_OPEN_MAX}`);
     }
     const buffers: SharedArrayBuffer[] = [];
-    for (let k = 0; k < SLOTS; k++) {
+    const slotBytes = PacketBatch.bytesFor(opts.batchPackets);
+    const slots = Math.max(SLOTS_MIN, Math.floor(SLOT_BYTES_MAX / slotBytes));
+    for (let k = 0; k < slots; k++) {
       const buf = new SharedArrayBuffer(PacketBatch.bytesFor(opts.batchPackets));
       buffers.push(buf);
       this.slots.push(new PacketBatch(opts.batchPackets, buf));
@@ -200,6 +215,7 @@ export class ThreadHeaderWork {
         this.waitFree?.();
         return;
       case "window":
+        this.helperBusyMs = m.busyMs;
         this.waitWindows.shift()?.ok(m.parts);
         return;
       case "error":
@@ -222,10 +238,14 @@ export class ThreadHeaderWork {
   /** Before the packets of `batch` are added: waits for a free slot and copies the headers. */
   async begin(batch: PacketBatch): Promise<void> {
     this.check();
-    while (this.free.length === 0) {
-      await new Promise<void>((ok) => this.waitFree = ok);
-      this.waitFree = null;
-      this.check();
+    if (this.free.length === 0) {
+      const t0 = performance.now();
+      while (this.free.length === 0) {
+        await new Promise<void>((ok) => this.waitFree = ok);
+        this.waitFree = null;
+        this.check();
+      }
+      this.waitMs += performance.now() - t0;
     }
     this.slot = this.free.pop()!;
     copyHeaders(batch, this.slots[this.slot]!);

@@ -20,9 +20,12 @@ type Message =
 
 let slots: PacketBatch[] = [];
 let work: LocalHeaderWork | null = null;
+/** Time spent on messages (the rest is waiting for them), reported with each window. */
+let busyMs = 0;
 
 self.onmessage = (e: MessageEvent<Message>) => {
   const m = e.data;
+  const t0 = performance.now();
   try {
     switch (m.t) {
       case "init":
@@ -41,11 +44,14 @@ self.onmessage = (e: MessageEvent<Message>) => {
       case "window": {
         // The columns are made here, on this thread, and move (not copied) to the engine.
         const parts = work!.closeWindow(m.win, m.endFlows, m.withRecords);
-        self.postMessage({ t: "window", parts }, partBuffers(parts));
+        busyMs += performance.now() - t0;
+        self.postMessage({ t: "window", parts, busyMs }, partBuffers(parts));
         return;
       }
     }
   } catch (err) {
     self.postMessage({ t: "error", message: err instanceof Error ? err.message : String(err) });
+  } finally {
+    if (m.t !== "window") busyMs += performance.now() - t0;
   }
 };

@@ -94,6 +94,13 @@ export interface WriterStats {
    */
   maxBatchMs: number;
   meanBatchMs: number;
+  /**
+   * How intake and the helper thread shared the work: intake's time reading to the end
+   * (the loop), its wait for the helper, and the helper's busy time, ms.
+   */
+  intakeMs: number;
+  helperWaitMs: number;
+  helperBusyMs: number;
 }
 
 export interface IngestRun {
@@ -161,6 +168,9 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
       maxCloseMs: 0,
       maxBatchMs: 0,
       meanBatchMs: 0,
+      intakeMs: 0,
+      helperWaitMs: 0,
+      helperBusyMs: 0,
     },
     stopped: false,
   };
@@ -222,6 +232,7 @@ async function ingestOne(
       batchMs += t1 - t0, t0 = t1;
     }
     run.writer.meanBatchMs = batches > 0 ? batchMs / batches : 0;
+    run.writer.intakeMs += batchMs;
     await engine.finish();
     await writer.close();
     // A run stopped by a signal is identified by what it read (a later whole run replaces it).
@@ -246,6 +257,7 @@ async function ingestOne(
     w.maxWaitMs = Math.max(w.maxWaitMs, writer.maxWaitMs);
     w.maxWriteMs = Math.max(w.maxWriteMs, writer.maxWriteMs);
     w.closeMs += engine.closeMs, w.maxCloseMs = Math.max(w.maxCloseMs, engine.maxCloseMs);
+    w.helperWaitMs += engine.helperWaitMs, w.helperBusyMs += engine.helperBusyMs;
   } catch (e) {
     if (writer !== null) await writer.close().catch(() => {});
     if (sourceNo >= 0) await store.abandonSource(sourceNo).catch(() => {}); // else: at next open
