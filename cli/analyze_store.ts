@@ -12,6 +12,9 @@ import type { SketchSpec } from "../collector/engine/mod.ts";
 import { Store } from "../storage/mod.ts";
 import { type FlowSink, summarize, type SummaryOptions } from "../storage/mod.ts";
 
+/** DuckDB's buffer memory while `analyze` writes into and reports from a file store. */
+const STORE_MEMORY_BYTES = 128 << 20;
+
 /**
  * The store path: ingest into `dbPath` under the inputs' source id, then read the report back
  * from the store. SIGINT / SIGTERM stop reading; what was read is still stored and reported.
@@ -42,6 +45,10 @@ export async function analyzeIntoStore(
       `netspectra: removed ${store.removedUnfinished} unfinished analysis(es) a stopped process left in ${dbPath}`,
     );
   }
+  // DuckDB keeps at most this much in its buffers: a file store's row groups are in the file
+  // once written, and queries spill to disk, so memory stops growing with the keys (a
+  // statement that cannot do with it lifts the cap; an in-memory store could not evict).
+  if (dbPath !== ":memory:") await store.limitMemory(STORE_MEMORY_BYTES);
   let stop = false;
   const onSignal = () => stop = true;
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];

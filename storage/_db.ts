@@ -14,6 +14,21 @@ import type {
   DuckDBValue,
 } from "@duckdb/node-api";
 
+/** DuckDB's errors for want of memory (an Appender words them its own way). */
+function isOutOfMemory(e: unknown): boolean {
+  return e instanceof Error &&
+    /Out of Memory|could not allocate block|failed to pin block/i.test(e.message);
+}
+
+/** Closes an appender whose write already failed (closing flushes, and would fail too). */
+function closeQuietly(a: DuckDBAppender): void {
+  try {
+    a.closeSync();
+  } catch {
+    // The failure that brought us here is the one to report.
+  }
+}
+
 export class Db {
   /** One write at a time: every write runs behind the previous one (see serial). */
   private chain: Promise<unknown> = Promise.resolve();
@@ -40,7 +55,30 @@ export class Db {
     return this.serial(() => this.inTransaction(fn));
   }
 
-  private async inTransaction<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * A transaction that fails for want of memory under a cap (limitMemory) runs again with the
+   * cap lifted: the failed one left nothing, and every transaction here writes from data it
+   * was given, so running it twice stores it once.
+   */
+  private inTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.uncappedOnFailure(() => this.once(fn));
+  }
+
+  /** Runs `attempt`, and once more without the memory cap if it ran out of memory under it. */
+  private async uncappedOnFailure<T>(
+    attempt: () => Promise<T>,
+    retryable: () => boolean = () => true,
+  ): Promise<T> {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!this.memoryCapped || !isOutOfMemory(e) || !retryable()) throw e;
+      await this.setMemoryLimit(null);
+      return await attempt();
+    }
+  }
+
+  private async once<T>(fn: () => Promise<T>): Promise<T> {
     await this.con.run("BEGIN TRANSACTION");
     try {
       const out = await fn();
@@ -50,6 +88,35 @@ export class Db {
       await this.con.run("ROLLBACK").catch(() => {});
       throw e;
     }
+  }
+
+  /** The memory limit before limitMemory capped it (DuckDB's text, e.g. "18.8 GiB"). */
+  private uncapped: string | null = null;
+  private get memoryCapped(): boolean {
+    return this.uncapped !== null;
+  }
+
+  /**
+   * Caps DuckDB's buffer memory (null: back to DuckDB's default, 80 % of RAM). A file store
+   * writes a large window's row groups to the file as they fill, so while windows are written
+   * a small cap makes DuckDB drop those buffers instead of keeping every row in memory, and
+   * queries spill to disk. A write or query that cannot do with the cap lifts it and runs
+   * again (uncappedOnFailure).
+   */
+  limitMemory(bytes: number | null): Promise<void> {
+    return this.serial(() => this.setMemoryLimit(bytes));
+  }
+
+  private async setMemoryLimit(bytes: number | null): Promise<void> {
+    if (bytes === null && this.uncapped === null) return;
+    if (bytes !== null && this.uncapped === null) {
+      const r = await this.con.runAndReadAll("SELECT current_setting('memory_limit')");
+      this.uncapped = String(r.getRows()[0]![0]);
+    }
+    // Not RESET: DuckDB 1.5 resets the setting's value but not its buffer pool's limit.
+    const limit = bytes === null ? this.uncapped! : `${Math.floor(bytes / 1024)}KiB`;
+    await this.con.run(`SET memory_limit = '${limit.replaceAll("'", "")}'`);
+    if (bytes === null) this.uncapped = null;
   }
 
   /** Waits for every write started so far. */
@@ -66,9 +133,11 @@ export class Db {
     try {
       await fill(a);
       a.flushSync();
-    } finally {
-      a.closeSync();
+    } catch (e) {
+      closeQuietly(a); // its own error ("transaction is aborted") would hide the cause
+      throw e;
     }
+    a.closeSync();
   }
 
   /** @internal storage/ only. */
@@ -77,14 +146,16 @@ export class Db {
     try {
       fill(a);
       a.flushSync();
-    } finally {
-      a.closeSync();
+    } catch (e) {
+      closeQuietly(a);
+      throw e;
     }
+    a.closeSync();
   }
 
   /** Runs a query with bound parameters and returns its rows as objects. */
   async rows(sql: string, params: DuckDBValue[] = []): Promise<Record<string, DuckDBValue>[]> {
-    return await this.serial(() => this.query(sql, params));
+    return await this.serial(() => this.uncappedOnFailure(() => this.query(sql, params)));
   }
 
   /**
@@ -113,15 +184,20 @@ export class Db {
     params: DuckDBValue[],
     onChunk: (chunk: DuckDBDataChunk, names: string[]) => void | Promise<void>,
   ): Promise<void> {
-    return this.serial(async () => {
-      const result = await this.con.stream(sql, params);
-      const names = result.columnNames();
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (chunk === null || chunk.rowCount === 0) return;
-        await onChunk(chunk, names);
-      }
-    });
+    // Run again without the memory cap only if no row was handed over yet.
+    let handed = false;
+    return this.serial(() =>
+      this.uncappedOnFailure(async () => {
+        const result = await this.con.stream(sql, params);
+        const names = result.columnNames();
+        for (;;) {
+          const chunk = await result.fetchChunk();
+          if (chunk === null || chunk.rowCount === 0) return;
+          handed = true;
+          await onChunk(chunk, names);
+        }
+      }, () => !handed)
+    );
   }
 
   /** A query inside a write that is already running (no queueing behind it). */

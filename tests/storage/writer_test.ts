@@ -103,3 +103,31 @@ Deno.test("store path under random write delays stores exactly what it stores wi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a window too large for the store's memory cap is written again without it, whole", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = await genFile(dir, 100_000, 50_000); // 2 s of packets: one window
+    const digests: string[] = [];
+    const limit = async (s: Store) =>
+      String((await s.rows("SELECT current_setting('memory_limit') AS l"))[0]!.l);
+    for (const capBytes of [null, 4 << 20]) {
+      const store = await Store.open(`${dir}/cap-${capBytes}.duckdb`);
+      try {
+        await store.limitMemory(capBytes);
+        const capped = await limit(store);
+        const run = await ingestFiles({ files: [file], store, sketchSeed: 7 });
+        assert.equal(run.packets, 100_000);
+        const [d] = await store.rows(DIGEST);
+        digests.push(JSON.stringify(d, (_, v) => typeof v === "bigint" ? String(v) : v));
+        // The 4 MiB cap failed a write, and was lifted for its second attempt.
+        if (capBytes !== null) assert.notEqual(await limit(store), capped);
+      } finally {
+        await store.close();
+      }
+    }
+    assert.equal(digests[1], digests[0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
