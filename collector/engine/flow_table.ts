@@ -26,19 +26,16 @@ const W_PORTS = KEY.PORTS;
 const W_META = KEY.META;
 const META_PORTS_PRESENT = KEY.META_PORTS_PRESENT;
 const META_VLAN_PRESENT = KEY.META_VLAN_PRESENT;
-const INITIAL_CAPACITY = 1024;
 const INITIAL_SLOTS = 2048;
-/**
- * Growth factor of the record array. Slots double separately (load ≤ 1/2), so the worst case
- * is records just grown (80 B · 1.5) plus slots just doubled (4 B · 4): 136 B per flow.
- */
-const GROWTH = 1.5;
 const SLOT_INDEX = 0x07ffffff; // record + 1 ≤ 2^26 (the table limit) fits
 const SLOT_TAG = ~SLOT_INDEX;
 
 /** Default upper bound on distinct keys per table (≈ 90 MB of records and slots at the bound). */
 export const FLOWS_MAX_DEFAULT = 1 << 20;
-/** Bytes per key a table may hold at worst (records just grown plus slots just doubled). */
+/**
+ * Bytes per key a table may hold at worst: its record (80 B), slots just doubled (load ≤ 1/2:
+ * 4 B · 4), its hint words (8 B), with room for the window's rows on their way to the store.
+ */
 export const TABLE_BYTES_PER_KEY = 136;
 /** Default memory budget of the exact tables (`--memory`). */
 export const TABLE_MEMORY_DEFAULT = 1 << 30;
@@ -112,7 +109,11 @@ export class FlowTable {
     }
     this.mask = keyMask(fields);
     this.flowsMax = flowsMax;
-    this.resize(Math.min(INITIAL_CAPACITY, flowsMax));
+    // The record array is reserved at the limit once: the kernel gives its pages as records
+    // are first written, so a table costs what it holds, and it never grows by copy (a copy
+    // of a million records took 140 ms of page faults on this VM, stalling the thread).
+    this.capacity = flowsMax;
+    this.entries = new Int32Array(flowsMax * ENTRY_WORDS);
     this.rehash(INITIAL_SLOTS);
   }
 
@@ -121,17 +122,9 @@ export class FlowTable {
     return this.entries;
   }
 
-  /** Bytes held by the table's arrays (for the ≤ 150 B/flow budget). */
+  /** Bytes of the table's arrays in use (records written, slots, hints). */
   get allocatedBytes(): number {
-    return this.slots.byteLength + this.entries.byteLength + this.hintEntry.byteLength;
-  }
-
-  /** Grows the record array only: slots hold record indexes, which a copy keeps. */
-  private resize(capacity: number): void {
-    const entries = new Int32Array(capacity * ENTRY_WORDS);
-    entries.set(this.entries.subarray(0, this.size * ENTRY_WORDS));
-    this.entries = entries;
-    this.capacity = capacity;
+    return this.slots.byteLength + this.size * ENTRY_WORDS * 4 + this.hintEntry.byteLength;
   }
 
   /** Rebuilds the slot array at `slotCount` slots (a power of two). */
@@ -410,10 +403,7 @@ export class FlowTable {
       ) return (slot & SLOT_INDEX) - 1;
       s = (s + 1) & this.slotMask;
     }
-    if (this.size === this.capacity) {
-      if (this.capacity >= this.flowsMax) return -1;
-      this.resize(Math.min(Math.ceil(this.capacity * GROWTH), this.flowsMax));
-    }
+    if (this.size === this.capacity) return -1;
     if ((this.size + 1) * 2 > this.slots.length) {
       // Keep the load factor ≤ 1/2 so probes stay short; indexes stay valid across this.
       this.rehash(this.slots.length * 2);

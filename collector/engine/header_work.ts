@@ -18,7 +18,12 @@
 import { copyHeaders, PacketBatch } from "../packet/mod.ts";
 import { FlowTable } from "./flow_table.ts";
 import type { KeyField } from "../packet/mod.ts";
-import { FlowRecords, FlowTracker, type FlowTrackerOptions } from "./flow_tracker.ts";
+import {
+  FLOW_TRACKER_DEFAULTS,
+  FlowRecords,
+  FlowTracker,
+  type FlowTrackerOptions,
+} from "./flow_tracker.ts";
 import { SketchBank, type SketchSpec } from "./sketch_bank.ts";
 import type { RecordRows, SketchExport, TableRows } from "../export/mod.ts";
 
@@ -73,8 +78,11 @@ export class LocalHeaderWork {
   private readonly tables: FlowTable[][];
   private readonly banks: SketchBank[];
   private readonly tracker: FlowTracker | null;
-  /** Ended flows not yet handed over with a window. */
-  private readonly records = new FlowRecords(1024);
+  /**
+   * Ended flows not yet handed over with a window: room for as many as the tracker holds,
+   * reserved (pages come as records are written), so a window's ending flows seldom copy.
+   */
+  private readonly records: FlowRecords;
   private overflowBefore = 0;
   /** Where the tracker put each packet of the range, for the tables (when both run here). */
   private readonly hints: Int32Array | null;
@@ -91,6 +99,9 @@ export class LocalHeaderWork {
     this.banks = Array.from(
       { length: w },
       () => new SketchBank(opts.sketches, opts.batchPackets, opts.sketchSeed ?? 0),
+    );
+    this.records = new FlowRecords(
+      opts.flows === null ? 0 : opts.flows.flowsMax ?? FLOW_TRACKER_DEFAULTS.flowsMax,
     );
     this.tracker = opts.flows === null ? null : new FlowTracker(this.records, opts.flows);
     this.hints = this.tracker !== null && opts.tasks.length > 0
