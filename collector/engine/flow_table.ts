@@ -19,6 +19,7 @@ import {
 } from "../packet/mod.ts";
 import type { KeyField } from "../packet/mod.ts";
 import { hashKey } from "../packet/mod.ts";
+import { reserveWords } from "./_reserve.ts";
 import { KEY, type KeyMask, TABLE_ROW, type TableRows } from "../export/mod.ts";
 
 export const KEY_WORDS = KEY.WORDS;
@@ -113,7 +114,7 @@ export class FlowTable {
     // are first written, so a table costs what it holds, and it never grows by copy (a copy
     // of a million records took 140 ms of page faults on this VM, stalling the thread).
     this.capacity = flowsMax;
-    this.entries = new Int32Array(flowsMax * ENTRY_WORDS);
+    this.entries = reserveWords(flowsMax * ENTRY_WORDS, `an exact table of ${flowsMax} keys`);
     this.rehash(INITIAL_SLOTS);
   }
 
@@ -162,7 +163,10 @@ export class FlowTable {
       overflowPackets: this.overflowPackets,
       overflowBytes: this.overflowBytes,
     };
-    this.entries = new Int32Array(this.capacity * ENTRY_WORDS);
+    this.entries = reserveWords(
+      this.capacity * ENTRY_WORDS,
+      `an exact table of ${this.capacity} keys`,
+    );
     this.clear();
     return out;
   }

@@ -24,6 +24,7 @@ import {
   VLAN_NONE,
 } from "../packet/mod.ts";
 import { hashKey } from "../packet/mod.ts";
+import { reserveWords } from "./_reserve.ts";
 import { KEY, RECORD_ROW, type RecordRows } from "../export/mod.ts";
 
 export const REASON_FIN = 1;
@@ -94,7 +95,7 @@ export class FlowRecords {
   doubles: Float64Array;
   length = 0;
   constructor(capacity: number) {
-    this.words = new Int32Array(capacity * RECORD_WORDS);
+    this.words = reserveWords(capacity * RECORD_WORDS, `${capacity} flow records`);
     this.doubles = new Float64Array(this.words.buffer);
   }
   /** Records `words` already holds (e.g. a buffer handed over from the helper thread). */
@@ -134,7 +135,10 @@ export class FlowRecords {
   /** Hands the records over as they are (no copy) and goes on with a fresh buffer. */
   take(): RecordRows {
     const out: RecordRows = { length: this.length, words: this.words };
-    this.words = new Int32Array(Math.max(1, this.capacity) * RECORD_WORDS);
+    this.words = reserveWords(
+      Math.max(1, this.capacity) * RECORD_WORDS,
+      `${this.capacity} flow records`,
+    );
     this.doubles = new Float64Array(this.words.buffer);
     this.length = 0;
     return out;
@@ -243,9 +247,12 @@ export class FlowTracker {
     // Reserved at the limit once (see FlowTable): pages come as records are first written,
     // and growing never copies (a copy of a million records took 355 ms on this VM).
     this.capacity = o.flowsMax;
-    this.recs = new Int32Array(this.capacity * RECORD_WORDS);
+    this.recs = reserveWords(
+      this.capacity * RECORD_WORDS,
+      `a flow tracker of ${this.capacity} flows`,
+    );
     this.dbl = new Float64Array(this.recs.buffer);
-    this.freeList = new Int32Array(this.capacity);
+    this.freeList = reserveWords(this.capacity, `a flow tracker of ${this.capacity} flows`);
     this.slots = new Int32Array(2 * 2048);
     this.slotMask = 2047;
   }
@@ -493,7 +500,10 @@ export class FlowTracker {
     if (n + out.length <= this.capacity) {
       t.set(out.words.subarray(0, out.length * RECORD_WORDS), n * RECORD_WORDS);
       out.adopt(t, n + out.length);
-      this.recs = new Int32Array(this.capacity * RECORD_WORDS);
+      this.recs = reserveWords(
+        this.capacity * RECORD_WORDS,
+        `a flow tracker of ${this.capacity} flows`,
+      );
       this.dbl = new Float64Array(this.recs.buffer);
     } else {
       for (let r = 0; r < n; r++) {

@@ -8,6 +8,8 @@ import { analyzeFiles } from "../_memory.ts";
 import { PacketBatch } from "../../collector/packet/batch.ts";
 import { decodeBatch } from "../../collector/decode/mod.ts";
 import { ENTRY_WORDS, FlowTable } from "../../collector/engine/flow_table.ts";
+import { reserveWords } from "../../collector/engine/_reserve.ts";
+import { UserError } from "../../collector/user_error.ts";
 import {
   FlowRecords,
   FlowTracker,
@@ -210,4 +212,17 @@ Deno.test("FlowTable.addBatchHinted counts exactly what addBatch counts, over wi
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a record reservation the system refuses is a one-line user error", () => {
+  // 2^40 words cannot be reserved anywhere: the same path as a refused --memory on a small box.
+  assert.throws(
+    () => reserveWords(2 ** 40, "an exact table of 2^38 keys"),
+    (e: unknown) =>
+      e instanceof UserError &&
+      /^Cannot reserve 4194304 MiB for an exact table of 2\^38 keys: lower --memory/.test(
+        e.message,
+      ),
+  );
+  assert.equal(reserveWords(16, "a test").length, 16);
 });
