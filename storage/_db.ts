@@ -159,26 +159,10 @@ export class Db {
   }
 
   /**
-   * Runs a query behind the writes before it and hands its rows over chunk by chunk (as DuckDB
-   * gives them, 2,048 at a time), so a large result is never held whole.
+   * Runs a query behind the writes before it and hands its result over chunk by chunk (as
+   * DuckDB gives them, 2,048 rows at a time, with the column names), so a large result is never
+   * held whole.
    */
-  stream(
-    sql: string,
-    params: DuckDBValue[],
-    onRows: (rows: Record<string, DuckDBValue>[]) => void | Promise<void>,
-  ): Promise<void> {
-    return this.streamChunks(sql, params, async (chunk, names) => {
-      await onRows(
-        chunk.getRows().map((r) => {
-          const o: Record<string, DuckDBValue> = {};
-          for (let c = 0; c < names.length; c++) o[names[c]!] = r[c]!;
-          return o;
-        }),
-      );
-    });
-  }
-
-  /** As `stream`, but the chunks as DuckDB gives them, with the result's column names. */
   streamChunks(
     sql: string,
     params: DuckDBValue[],

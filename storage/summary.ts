@@ -89,13 +89,13 @@ export async function summarize(
   );
   // Key columns come from a fixed set of names, never from user text.
   const cols = keyColumns(groupBy);
-  const [count] = opts.flowCount === false ? [null] : await store.rows(
-    `SELECT count(*) AS n FROM (SELECT DISTINCT ${cols} FROM window_flows
-     WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2)`,
-    srcTask,
-  );
+  // The task's keys in the sources (the `other` row, ip_version 0, is not a key).
   const where = `WHERE ip_version IS DISTINCT FROM 0 AND source_no IN
       (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2`;
+  const [count] = opts.flowCount === false ? [null] : await store.rows(
+    `SELECT count(*) AS n FROM (SELECT DISTINCT ${cols} FROM window_flows ${where})`,
+    srcTask,
+  );
   const limitSql = limit === undefined ? "" : `LIMIT ${Math.floor(limit)}`;
   const flowQuery = `SELECT ${flowRowSelect(groupBy, true)} FROM window_flows ${where}
      GROUP BY ALL ORDER BY packets DESC, bytes DESC, ${cols} NULLS FIRST ${limitSql}`;

@@ -14,11 +14,11 @@ import {
   FAMILY_NONE,
   FLAG_HAS_PORTS,
   FLAG_HAS_TCP_FLAGS,
+  hashKey,
+  type KeyField,
   type PacketBatch,
   VLAN_NONE,
 } from "../packet/mod.ts";
-import type { KeyField } from "../packet/mod.ts";
-import { hashKey } from "../packet/mod.ts";
 import { reserveWords } from "./_reserve.ts";
 import { KEY, type KeyMask, TABLE_ROW, type TableRows } from "../export/mod.ts";
 
@@ -114,7 +114,7 @@ export class FlowTable {
     // are first written, so a table costs what it holds, and it never grows by copy (a copy
     // of a million records took 140 ms of page faults on this VM, stalling the thread).
     this.capacity = flowsMax;
-    this.entries = reserveWords(flowsMax * ENTRY_WORDS, `an exact table of ${flowsMax} keys`);
+    this.entries = this.reserveEntries();
     this.rehash(INITIAL_SLOTS);
   }
 
@@ -126,6 +126,11 @@ export class FlowTable {
   /** Bytes of the table's arrays in use (records written, slots, hints). */
   get allocatedBytes(): number {
     return this.slots.byteLength + this.size * ENTRY_WORDS * 4 + this.hintEntry.byteLength;
+  }
+
+  /** A fresh record array at the table's limit (reserved: pages come as rows are written). */
+  private reserveEntries(): Int32Array<ArrayBuffer> {
+    return reserveWords(this.capacity * ENTRY_WORDS, `an exact table of ${this.capacity} keys`);
   }
 
   /** Rebuilds the slot array at `slotCount` slots (a power of two). */
@@ -163,10 +168,7 @@ export class FlowTable {
       overflowPackets: this.overflowPackets,
       overflowBytes: this.overflowBytes,
     };
-    this.entries = reserveWords(
-      this.capacity * ENTRY_WORDS,
-      `an exact table of ${this.capacity} keys`,
-    );
+    this.entries = this.reserveEntries();
     this.clear();
     return out;
   }

@@ -15,15 +15,18 @@
  * @module
  */
 
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from "../packet/mod.ts";
 import {
   FAMILY_NONE,
   FLAG_HAS_PORTS,
   FLAG_HAS_TCP_FLAGS,
+  hashKey,
   type PacketBatch,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
   VLAN_NONE,
 } from "../packet/mod.ts";
-import { hashKey } from "../packet/mod.ts";
 import { reserveWords } from "./_reserve.ts";
 import { KEY, RECORD_ROW, type RecordRows } from "../export/mod.ts";
 
@@ -101,9 +104,7 @@ export class FlowRecords {
   /** Records `words` already holds (e.g. a buffer handed over from the helper thread). */
   static of(words: Int32Array, length: number): FlowRecords {
     const r = new FlowRecords(0);
-    r.words = words;
-    r.doubles = new Float64Array(words.buffer, words.byteOffset, words.length / 2);
-    r.length = length;
+    r.adopt(words, length);
     return r;
   }
   get capacity(): number {
@@ -217,8 +218,9 @@ export class FlowTracker {
   size = 0;
   /** Packets of new flows that found the tracker full. */
   overflowPackets = 0;
-  private recs: Int32Array;
-  private dbl: Float64Array;
+  // Set by reserveRecords (the constructor calls it).
+  private recs!: Int32Array;
+  private dbl!: Float64Array;
   private capacity: number;
   private freeList: Int32Array;
   private freeCount = 0;
@@ -247,11 +249,7 @@ export class FlowTracker {
     // Reserved at the limit once (see FlowTable): pages come as records are first written,
     // and growing never copies (a copy of a million records took 355 ms on this VM).
     this.capacity = o.flowsMax;
-    this.recs = reserveWords(
-      this.capacity * RECORD_WORDS,
-      `a flow tracker of ${this.capacity} flows`,
-    );
-    this.dbl = new Float64Array(this.recs.buffer);
+    this.reserveRecords();
     this.freeList = reserveWords(this.capacity, `a flow tracker of ${this.capacity} flows`);
     this.slots = new Int32Array(2 * 2048);
     this.slotMask = 2047;
@@ -479,6 +477,15 @@ export class FlowTracker {
     t[o + R_START_SEC] = NO_SEC, t[o + R_SEGMENT_SEC] = NO_SEC;
   }
 
+  /** A fresh record array at the tracker's limit (reserved: pages come as records are written). */
+  private reserveRecords(): void {
+    this.recs = reserveWords(
+      this.capacity * RECORD_WORDS,
+      `a flow tracker of ${this.capacity} flows`,
+    );
+    this.dbl = new Float64Array(this.recs.buffer);
+  }
+
   /**
    * Ends every flow (end of input, reason `end`; closing ones with their own reason). The
    * tracker's own record array becomes the records, not a copy of each: the live records move
@@ -500,11 +507,7 @@ export class FlowTracker {
     if (n + out.length <= this.capacity) {
       t.set(out.words.subarray(0, out.length * RECORD_WORDS), n * RECORD_WORDS);
       out.adopt(t, n + out.length);
-      this.recs = reserveWords(
-        this.capacity * RECORD_WORDS,
-        `a flow tracker of ${this.capacity} flows`,
-      );
-      this.dbl = new Float64Array(this.recs.buffer);
+      this.reserveRecords();
     } else {
       for (let r = 0; r < n; r++) {
         out.push(t, r * RECORD_WORDS, t[r * RECORD_WORDS + R_REASON]!);
