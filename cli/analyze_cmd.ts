@@ -11,8 +11,8 @@ import { loadConfig } from "../collector/config/mod.ts";
 import { type TaskSpec, WINDOW_SEC_MAX } from "../collector/engine/mod.ts";
 import { defaultTask, WINDOW_SEC_DEFAULT } from "../collector/ingest/mod.ts";
 import { flowsMaxFor, TABLE_MEMORY_DEFAULT } from "../collector/engine/mod.ts";
-import { FIVE_TUPLE, type KeyField, parseKeyFields } from "../collector/packet/mod.ts";
-import { csvHeader, csvLine, REPORT_FORMATS, type ReportFormat, toJsonDoc } from "./report/mod.ts";
+import { FIVE_TUPLE, parseKeyFields } from "../collector/packet/mod.ts";
+import { CsvWriter, REPORT_FORMATS, type ReportFormat, toJsonDoc } from "./report/mod.ts";
 import type { IngestRun } from "../collector/ingest/mod.ts";
 import type { FlowSink } from "../storage/mod.ts";
 import { BufferedStdout, toTable } from "./report/mod.ts";
@@ -199,12 +199,13 @@ const FLOWS_MARK = "__netspectra_flows__";
 
 /**
  * The csv and json reports, written as the store gives the flow rows: never the whole report
- * as one string (a million keys would make a string too long for JavaScript).
+ * as one string (a million keys would make a string too long for JavaScript). csv goes out as
+ * bytes made cell by cell (csv_writer.ts).
  */
 class StreamedReport extends BufferedStdout {
   private first = true;
   private tail = "";
-  private groupBy: readonly KeyField[] = [];
+  private csv: CsvWriter | null = null;
   constructor(private readonly format: ReportFormat) {
     super();
   }
@@ -213,8 +214,10 @@ class StreamedReport extends BufferedStdout {
     return {
       begin: async (s) => {
         beforeFirst();
-        this.groupBy = s.groupBy;
-        if (this.format === "csv") return await this.write(csvHeader(s.groupBy) + "\n");
+        if (this.format === "csv") {
+          this.csv = new CsvWriter(Deno.stdout, s.groupBy);
+          return;
+        }
         const doc = toJsonDoc(run, s);
         doc.flows = FLOWS_MARK;
         const text = JSON.stringify(doc, null, 1);
@@ -223,11 +226,11 @@ class StreamedReport extends BufferedStdout {
         this.tail = text.slice(at + FLOWS_MARK.length + 2) + "\n";
       },
       rows: async (rows) => {
+        if (this.csv !== null) return await this.csv.rows(rows);
         // One piece per chunk of rows (about 2,048), not one write call per row.
         let text = "";
-        for (const r of rows) {
-          if (this.format === "csv") text += csvLine(r, this.groupBy) + "\n";
-          else text += (this.first ? "\n  " : ",\n  ") + JSON.stringify(r);
+        for (const r of rows.rows()) {
+          text += (this.first ? "\n  " : ",\n  ") + JSON.stringify(r);
           this.first = false;
         }
         await this.write(text);
@@ -237,6 +240,7 @@ class StreamedReport extends BufferedStdout {
 
   async end(): Promise<void> {
     if (this.format === "json") await this.write((this.first ? "]" : "\n ]") + this.tail);
+    await this.csv?.flush();
     await this.flush();
   }
 }

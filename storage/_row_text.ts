@@ -13,9 +13,10 @@ import { ipv4Text, ipv6Text } from "../collector/packet/mod.ts";
 export function nsText(v: DuckDBValue): string | null {
   if (v === null || v === undefined) return null;
   const ns = BigInt(v as bigint);
-  const sec = ns / 1_000_000_000n;
-  const frac = ns % 1_000_000_000n;
-  return `${sec}.${frac.toString().padStart(9, "0")}`;
+  // Before 1970 (only a crafted capture): the sign, then the distance as after it.
+  const abs = ns < 0n ? -ns : ns;
+  const frac = (abs % 1_000_000_000n).toString().padStart(9, "0");
+  return `${ns < 0n ? "-" : ""}${abs / 1_000_000_000n}.${frac}`;
 }
 
 /** Address text from a UHUGEINT column value and the row's ip_version. */

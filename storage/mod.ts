@@ -24,4 +24,5 @@ export {
   type Summary,
 } from "./report_types.ts";
 export { type FlowSink, summarize, type SummaryOptions } from "./summary.ts";
+export type { Column, FlowColumns, TimeKind } from "./_flow_rows.ts";
 export { runReadOnlyQuery, streamReadOnlyQuery } from "./query.ts";

@@ -9,7 +9,7 @@ import type { DuckDBValue } from "@duckdb/node-api";
 import type { KeyField } from "../collector/packet/mod.ts";
 import type { FlowRow, Summary } from "./report_types.ts";
 import { keyColumns, nsText } from "./_row_text.ts";
-import { FlowRowReader, flowRowSelect } from "./_flow_rows.ts";
+import { FlowColumns, flowRowSelect } from "./_flow_rows.ts";
 import type { Store } from "./store.ts";
 import { summarizeSketches } from "./sketch_summary.ts";
 import { summarizeApp } from "./app_summary.ts";
@@ -19,7 +19,8 @@ const num = (v: DuckDBValue): number => v === null || v === undefined ? 0 : Numb
 /** Where streamed flow rows go (see summarize). */
 export interface FlowSink {
   begin(summary: Summary): Promise<void>;
-  rows(rows: FlowRow[]): Promise<void>;
+  /** The next rows, as the store's result chunk (read them as objects or cell by cell). */
+  rows(rows: FlowColumns): Promise<void>;
 }
 
 /** What a report needs besides its header and totals (each part costs a query). */
@@ -160,11 +161,10 @@ export async function summarize(
   };
   if (onFlows !== undefined) {
     await onFlows.begin(summary);
-    const reader = new FlowRowReader(groupBy);
     await store.streamChunks(
       flowQuery,
       srcTask,
-      (chunk, names) => onFlows.rows(reader.rows(chunk, names)),
+      (chunk, names) => onFlows.rows(new FlowColumns(chunk, names, groupBy)),
     );
   }
   return summary;
@@ -177,10 +177,9 @@ async function flowRows(
   params: DuckDBValue[],
   keys: readonly KeyField[],
 ): Promise<FlowRow[]> {
-  const reader = new FlowRowReader(keys);
   const out: FlowRow[] = [];
   await store.streamChunks(sql, params, (chunk, names) => {
-    for (const r of reader.rows(chunk, names)) out.push(r);
+    for (const r of new FlowColumns(chunk, names, keys).rows()) out.push(r);
   });
   return out;
 }

@@ -11,9 +11,9 @@ export {
   protoName,
   REPORT_FORMATS,
   type ReportFormat,
-  toCsv,
   toJsonDoc,
 } from "./report.ts";
 export { toTable } from "./table.ts";
+export { CsvWriter } from "./csv_writer.ts";
 export { alignRows } from "./print_table.ts";
 export { BufferedStdout, writeAll } from "./stdout.ts";

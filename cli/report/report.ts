@@ -44,12 +44,6 @@ function csvCell(v: string | number | null | undefined): string | number {
 
 const EXTRA_COLUMNS = ["packets", "bytes", "first_ts", "last_ts", "tcp_flags"] as const;
 
-export function toCsv(rows: readonly FlowRow[], groupBy: readonly KeyField[]): string {
-  const lines = [csvHeader(groupBy)];
-  for (const r of rows) lines.push(csvLine(r, groupBy));
-  return lines.join("\n") + "\n";
-}
-
 /** The csv report's header line (no newline). */
 export function csvHeader(groupBy: readonly KeyField[]): string {
   return [...groupBy, ...EXTRA_COLUMNS].join(",");

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { Store } from "../../storage/mod.ts";
-import { FlowRowReader } from "../../storage/_flow_rows.ts";
+import { FlowColumns } from "../../storage/_flow_rows.ts";
 import { addrOf, nsText } from "../../storage/_row_text.ts";
 import type { KeyField } from "../../collector/packet/mod.ts";
 
@@ -58,8 +58,11 @@ Deno.test("report rows from chunks equal the value-by-value conversion", async (
       tcp_flags: 18,
     }));
     const got: unknown[] = [];
-    const reader = new FlowRowReader(FIVE);
-    await store.streamChunks(sql, [], (c, names) => void got.push(...reader.rows(c, names)));
+    await store.streamChunks(
+      sql,
+      [],
+      (c, names) => void got.push(...new FlowColumns(c, names, FIVE).rows()),
+    );
     assert.deepEqual(got, reference);
     // Spot checks of the reference itself, so both cannot be wrong the same way.
     assert.equal((got[0] as { src_ip: string }).src_ip, "10.0.0.1");
@@ -77,8 +80,11 @@ Deno.test("report rows from chunks: many chunks, a key without addresses, talker
     const sql = `SELECT (i % 7)::USMALLINT AS proto, (i * 1000003)::DOUBLE AS packets,
       i::DOUBLE AS bytes FROM range(5000) r(i) ORDER BY i`;
     const got: { proto?: number | null; packets: number; first_ts: string | null }[] = [];
-    const reader = new FlowRowReader(["proto"]);
-    await store.streamChunks(sql, [], (c, names) => void got.push(...reader.rows(c, names)));
+    await store.streamChunks(
+      sql,
+      [],
+      (c, names) => void got.push(...new FlowColumns(c, names, ["proto"]).rows()),
+    );
     assert.equal(got.length, 5000);
     assert.deepEqual(got[4999], {
       proto: 4999 % 7,
