@@ -6,10 +6,14 @@
  * @module
  */
 
-import type { WindowExport, WindowOutput } from "../export/mod.ts";
+import { releaseExport, type WindowExport, type WindowOutput } from "../export/mod.ts";
 
 /** Where the writer puts windows (the store, or a test's slow double). */
 export interface WindowStore {
+  /**
+   * Stores the window. The writer frees its row buffers when this resolves
+   * (releaseExport): a store keeps no reference to them.
+   */
   writeWindow(sourceNo: number, w: WindowExport): Promise<void>;
 }
 
@@ -64,6 +68,8 @@ export class WindowWriter implements WindowOutput {
       this.writeMs += dt;
       if (dt > this.maxWriteMs) this.maxWriteMs = dt;
       this.queue.shift();
+      // The store was its last reader (the live stream and the forwarders will come before).
+      releaseExport(w);
       this.windows++;
       this.room?.();
     }

@@ -12,6 +12,7 @@ export {
   type KeyMask,
   RECORD_ROW,
   type RecordRows,
+  releaseExport,
   type SketchExport,
   TABLE_ROW,
   type TableRows,
