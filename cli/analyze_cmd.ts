@@ -48,6 +48,8 @@ export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   --task NAME        with several tasks: the one the report shows (default: the first)
   --retain DUR       after the run drop windows older than this before the newest (e.g. 7d)
   --retain-bytes N   after the run drop the oldest windows until the store's used space fits N bytes
+  --no-records       no bidirectional connection records (flow_records): the exact tables alone,
+                     about half the memory per key
   --no-sketches      skip the sketch tasks (default: heavy hitters, distinct counts, super-spreaders,
                      port scanners; the config's tasks list replaces them)`;
 
@@ -71,7 +73,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       "retain",
       "retain-bytes",
     ],
-    booleans: ["no-progress", "no-sketches"],
+    booleans: ["no-progress", "no-sketches", "no-records"],
   }, "analyze");
   if (args.positionals.length === 0) throw new UsageError("analyze: no input files given");
   const format = (args.values.get("format") ?? "table") as ReportFormat;
@@ -174,7 +176,8 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       tasks,
       sketches,
       reportTask,
-      flows: cfg?.flows,
+      // Connection records cost the flow lifecycle's memory per key; --no-records spares it.
+      flows: args.booleans.has("no-records") || cfg?.records === false ? false : cfg?.flows,
       retention,
       onProgress,
     },

@@ -30,7 +30,7 @@ export async function analyzeIntoStore(
     tasks: TaskSpec[];
     sketches: SketchSpec[];
     reportTask: TaskSpec;
-    flows?: Partial<FlowTrackerOptions>;
+    flows?: Partial<FlowTrackerOptions> | false;
     retention: { maxAgeSec?: number; maxBytes?: number };
     onProgress: (f: string, r: number, t: number) => void;
   },

@@ -143,4 +143,6 @@ export interface Summary {
 export interface RunInfo {
   files: readonly FileSummary[];
   warnings: readonly string[];
+  /** Whether connection records were kept (false: `--no-records`). */
+  flowRecords: boolean;
 }

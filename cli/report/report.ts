@@ -135,7 +135,10 @@ export function toJsonDoc(run: RunInfo, s: Summary): Record<string, unknown> {
     doc.store = s.storePath;
     doc.source_id = s.sourceId;
     doc.windows = { count: s.windows, window_sec: s.windowSec };
-    doc.flow_records = Object.fromEntries(s.flowRecords.map((r) => [r.reason, r.records]));
+    // null: none were kept (--no-records), not that no flow ended.
+    doc.flow_records = run.flowRecords
+      ? Object.fromEntries(s.flowRecords.map((r) => [r.reason, r.records]))
+      : null;
   }
   if (s.sketches !== null) doc.sketches = sketchesJson(s.sketches);
   if (s.app !== null) doc.dns = s.app.dns, doc.http = s.app.http;

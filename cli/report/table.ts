@@ -303,7 +303,8 @@ export function toTable(run: RunInfo, s: Summary): string {
       ]),
     ),
   );
-  if (s.flowRecords.length > 0) {
+  if (!run.flowRecords) out.push("", "Flow records: none kept (--no-records)");
+  else if (s.flowRecords.length > 0) {
     out.push("", "Flow records (bidirectional, by close reason)");
     out.push(...table(["reason", "records"], s.flowRecords.map((r) => [r.reason, r.records])));
   }

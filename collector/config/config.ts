@@ -24,6 +24,8 @@ export interface Config {
   tasks: TaskSpec[];
   sketches: SketchSpec[];
   flows: FlowTrackerOptions;
+  /** Whether flows are followed to their end as connection records (`flows.records`). */
+  records: boolean;
   store: { path: string | null; retention: { maxAgeSec?: number; maxBytes?: number } };
 }
 
@@ -54,6 +56,7 @@ export function defaultConfig(): Config {
     tasks: [defaultTask()],
     sketches: defaultSketches(),
     flows: { ...FLOW_TRACKER_DEFAULTS },
+    records: true,
     store: { path: null, retention: {} },
   };
 }
@@ -99,6 +102,7 @@ export function validateConfig(doc: unknown): Config | string[] {
   if (d.flows?.idle_timeout !== undefined) cfg.flows.idleSec = d.flows.idle_timeout;
   if (d.flows?.active_timeout !== undefined) cfg.flows.activeSec = d.flows.active_timeout;
   if (d.flows?.max !== undefined) cfg.flows.flowsMax = d.flows.max;
+  if (d.flows?.records !== undefined) cfg.records = d.flows.records;
   if (d.store?.path !== undefined) cfg.store.path = d.store.path;
   const ret = d.store?.retention;
   if (ret?.max_age !== undefined) cfg.store.retention.maxAgeSec = ret.max_age;

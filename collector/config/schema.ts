@@ -157,6 +157,7 @@ export const configSchema = z.strictObject({
     idle_timeout: duration(1, 86400, () => "a duration from 1s to 1d").optional(),
     active_timeout: duration(1, 86400, () => "a duration from 1s to 1d").optional(),
     max: whole(1, 1 << 24, `a whole number from 1 to ${1 << 24}`).optional(),
+    records: z.boolean({ error: "true or false" }).optional(),
   }, { error: "must be a mapping" }).optional(),
   store: z.strictObject({
     path: z.string({ error: "a file name or :memory:" }).min(1, {

@@ -54,7 +54,11 @@ export interface EngineOptions {
   sketches?: readonly SketchSpec[];
   /** Decode DNS and HTTP per window (default true). */
   app?: boolean;
-  flows?: Partial<FlowTrackerOptions>;
+  /**
+   * The flow lifecycle's options; false: none (no connection records; each key then costs only
+   * its exact-table row).
+   */
+  flows?: Partial<FlowTrackerOptions> | false;
   /** Largest batch that will be given (the sketch bank's hash arrays are this long). */
   batchPackets?: number;
   /**
@@ -174,12 +178,12 @@ export class Engine {
     }));
     const parts = this.parts = opts.helper ?? HELPER_NONE;
     const sketches = this.sketchSpecs = opts.sketches ?? [];
-    const flows = opts.flows ?? {};
+    const flows = opts.flows === false ? null : opts.flows ?? {};
     const batchPackets = opts.batchPackets ?? BATCH_PACKETS_DEFAULT;
     const on = (helper: boolean): HeaderWorkOptions => ({
       tasks: parts.tables === helper ? opts.tasks : [],
       sketches: sketches.filter((s) => parts.sketches.includes(s.kind) === helper),
-      flows: parts.tracker === helper ? flows : null,
+      flows: flows !== null && parts.tracker === helper ? flows : null,
       batchPackets,
       windows: windows + 1,
       sketchSeed: opts.sketchSeed,

@@ -62,7 +62,8 @@ export interface IngestOptions {
   sketches?: readonly SketchSpec[];
   /** DNS and HTTP per window (default true). */
   app?: boolean;
-  flows?: Partial<FlowTrackerOptions>;
+  /** The flow lifecycle; false: no connection records (see EngineOptions.flows). */
+  flows?: Partial<FlowTrackerOptions> | false;
   batchPackets?: number;
   /** What runs on the helper thread (default HELPER_DEFAULT; see EngineOptions). */
   helper?: HelperParts;
@@ -114,6 +115,8 @@ export interface IngestRun {
   tasks: readonly TaskSpec[];
   sketches: readonly SketchSpec[];
   flowTrackerOverflow: number;
+  /** Whether connection records were kept (false: `--no-records`). */
+  flowRecords: boolean;
   writer: WriterStats;
   stopped: boolean;
 }
@@ -158,6 +161,7 @@ export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
     tasks,
     sketches,
     flowTrackerOverflow: 0,
+    flowRecords: opts.flows !== false,
     writer: {
       windows: 0,
       waitMs: 0,

@@ -399,3 +399,44 @@ Deno.test("sql: empty queries, statement kinds, 64-bit numbers, a timeout on tim
     assert.equal(bytes, 4 + 60 * 10_000_001);
   });
 });
+
+Deno.test("analyze --no-records (or flows.records: false) stores the same windows and no flow records, and says so", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/c.yaml`, "window: 10s\nflows:\n  records: false\n");
+    const runs = [
+      ["analyze", "--db", "with.duckdb", "--window", "10s", SLL],
+      ["analyze", "--db", "without.duckdb", "--window", "10s", "--no-records", SLL],
+      ["analyze", "--db", "config.duckdb", "--config", "c.yaml", "--no-sketches", SLL],
+    ];
+    for (const argv of runs) {
+      const r = await run(argv, dir);
+      assert.equal(r.code, 0, r.stderr);
+      if (argv.includes("with.duckdb")) assert.match(r.stdout, /Flow records \(bidirectional/);
+      else assert.match(r.stdout, /Flow records: none kept \(--no-records\)/);
+    }
+    const rows =
+      "SELECT window_start, ip_version, src_addr::VARCHAR AS s, dst_addr::VARCHAR AS d, " +
+      "proto, src_port, dst_port, packets, bytes FROM window_flows ORDER BY ALL";
+    const withRecords = await sqlJson(dir, "with.duckdb", rows);
+    assert.ok(withRecords.length > 10, `${withRecords.length} rows`);
+    for (const db of ["without.duckdb", "config.duckdb"]) {
+      assert.deepEqual(await sqlJson(dir, db, rows), withRecords, db);
+      const [n] = await sqlJson(dir, db, "SELECT count(*) AS n FROM flow_records");
+      assert.equal(Number(n!.n), 0, db);
+    }
+    const [n] = await sqlJson(dir, "with.duckdb", "SELECT count(*) AS n FROM flow_records");
+    assert.ok(Number(n!.n) > 0);
+    const json = await run(
+      ["analyze", "--db", ":memory:", "--no-records", "--format", "json", SLL],
+      dir,
+    );
+    assert.equal(JSON.parse(json.stdout).flow_records, null);
+    await Deno.writeTextFile(`${dir}/bad.yaml`, "flows:\n  records: maybe\n");
+    const bad = await run(["analyze", "--config", "bad.yaml", SLL], dir);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /^netspectra: Invalid configuration .*flows\.records: true or false\.\n$/,
+    );
+  });
+});

@@ -22,6 +22,7 @@ Deno.test("loadConfig() reads the shipped example", async () => {
     ["services", "dst_ip,proto,dst_port"],
   ]);
   assert.deepEqual([c.flows.idleSec, c.flows.activeSec, c.flows.flowsMax], [60, 300, 1048576]);
+  assert.equal(c.records, true);
   assert.deepEqual(c.store, {
     path: "netspectra.duckdb",
     retention: { maxAgeSec: 7 * 86400, maxBytes: 10e9 },
@@ -31,6 +32,10 @@ Deno.test("loadConfig() reads the shipped example", async () => {
 Deno.test("validateConfig() of an empty document is the default", () => {
   assert.deepEqual(validateConfig(null), defaultConfig());
   assert.deepEqual(validateConfig({ window: "10s" }), { ...defaultConfig(), windowSec: 10 });
+  assert.deepEqual(validateConfig({ flows: { records: false } }), {
+    ...defaultConfig(),
+    records: false,
+  });
 });
 
 Deno.test("validateConfig() reports every problem at once", () => {
@@ -42,7 +47,7 @@ Deno.test("validateConfig() reports every problem at once", () => {
       { name: "flows", kind: "topk", key: [] },
       { name: "Bad Name", key: ["proto", "proto"], flows_max: 0 },
     ],
-    flows: { idle_timeout: "soon", max: -1 },
+    flows: { idle_timeout: "soon", max: -1, records: "no" },
     store: { path: "", retention: { max_age: "x", max_bytes: "lots", keep: 1 } },
   }) as string[];
   assert.ok(Array.isArray(problems));
@@ -58,6 +63,7 @@ Deno.test("validateConfig() reports every problem at once", () => {
     /tasks\[2\]\.flows_max/,
     /flows\.idle_timeout/,
     /flows\.max/,
+    /flows\.records: true or false/,
     /store\.path/,
     /store\.retention: unknown key "keep"/,
     /store\.retention\.max_age/,
