@@ -11,13 +11,14 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 
 const BLOCK_BYTES = 1 << 20;
 
 export class ContentHash {
-  private chain = new Uint8Array(32);
-  private readonly block = new Uint8Array(BLOCK_BYTES);
+  /** SHA-256 of the chain value and the current block's bytes so far (fed as they come). */
+  private cur: Hash = createHash("sha256").update(new Uint8Array(32));
+  /** Bytes of the current block hashed so far. */
   private used = 0;
   /** Bytes hashed so far. */
   length = 0;
@@ -35,11 +36,12 @@ export class ContentHash {
       const next = this.wanted[0];
       let take = Math.min(bytes.length - off, BLOCK_BYTES - this.used);
       if (next !== undefined && next - this.length < take) take = next - this.length;
-      this.block.set(bytes.subarray(off, off + take), this.used);
+      // Straight from the caller's bytes: no copy into a block buffer (870 MB of copies cost
+      // ~55 ms of a 2M-packet run on the main thread).
+      this.cur.update(bytes.subarray(off, off + take));
       this.used += take, this.length += take, off += take;
       if (this.used === BLOCK_BYTES) {
-        const h = createHash("sha256").update(this.chain).update(this.block);
-        this.chain = new Uint8Array(h.digest());
+        this.cur = createHash("sha256").update(this.cur.digest());
         this.used = 0;
       }
       if (next === this.length) this.prefixes.set(this.wanted.shift()!, this.identity());
@@ -49,7 +51,6 @@ export class ContentHash {
   /** The identity of the bytes so far (32 hex characters). */
   identity(): string {
     const len = new TextEncoder().encode(`;${this.length}`);
-    return createHash("sha256").update(this.chain).update(this.block.subarray(0, this.used))
-      .update(len).digest("hex").slice(0, 32);
+    return this.cur.copy().update(len).digest("hex").slice(0, 32);
   }
 }
