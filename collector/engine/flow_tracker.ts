@@ -94,12 +94,12 @@ export const FLOW_TRACKER_DEFAULTS: FlowTrackerOptions = {
 
 /** Exported flow records, same 32-word layout plus the reason, in a growable buffer. */
 export class FlowRecords {
-  words: Int32Array;
-  doubles: Float64Array;
+  // Set by adopt (the constructor calls it): the doubles always view the words' buffer.
+  words!: Int32Array;
+  doubles!: Float64Array;
   length = 0;
   constructor(capacity: number) {
-    this.words = reserveWords(capacity * RECORD_WORDS, `${capacity} flow records`);
-    this.doubles = new Float64Array(this.words.buffer);
+    this.adopt(reserveWords(capacity * RECORD_WORDS, `${capacity} flow records`), 0);
   }
   /** Records `words` already holds (e.g. a buffer handed over from the helper thread). */
   static of(words: Int32Array, length: number): FlowRecords {
@@ -112,10 +112,10 @@ export class FlowRecords {
   }
   push(src: Int32Array, o: number, reason: number): void {
     if (this.length === this.capacity) {
-      const bigger = new Int32Array(Math.max(1024 * RECORD_WORDS, this.words.length * 2));
+      const n = Math.max(1024, this.capacity * 2);
+      const bigger = reserveWords(n * RECORD_WORDS, `${n} flow records`);
       bigger.set(this.words);
-      this.words = bigger;
-      this.doubles = new Float64Array(bigger.buffer);
+      this.adopt(bigger, this.length);
     }
     const d = this.length * RECORD_WORDS;
     this.words.set(src.subarray(o, o + RECORD_WORDS), d);
@@ -136,12 +136,8 @@ export class FlowRecords {
   /** Hands the records over as they are (no copy) and goes on with a fresh buffer. */
   take(): RecordRows {
     const out: RecordRows = { length: this.length, words: this.words };
-    this.words = reserveWords(
-      Math.max(1, this.capacity) * RECORD_WORDS,
-      `${this.capacity} flow records`,
-    );
-    this.doubles = new Float64Array(this.words.buffer);
-    this.length = 0;
+    const n = Math.max(1, this.capacity);
+    this.adopt(reserveWords(n * RECORD_WORDS, `${n} flow records`), 0);
     return out;
   }
 }

@@ -100,10 +100,9 @@ export class LocalHeaderWork {
       { length: w },
       () => new SketchBank(opts.sketches, opts.batchPackets, opts.sketchSeed ?? 0),
     );
-    this.records = new FlowRecords(
-      opts.flows === null ? 0 : opts.flows.flowsMax ?? FLOW_TRACKER_DEFAULTS.flowsMax,
-    );
-    this.tracker = opts.flows === null ? null : new FlowTracker(this.records, opts.flows);
+    const flows = opts.flows === null ? null : { ...FLOW_TRACKER_DEFAULTS, ...opts.flows };
+    this.records = new FlowRecords(flows?.flowsMax ?? 0);
+    this.tracker = flows === null ? null : new FlowTracker(this.records, flows);
     this.hints = this.tracker !== null && opts.tasks.length > 0
       ? new Int32Array(opts.batchPackets)
       : null;

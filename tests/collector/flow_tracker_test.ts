@@ -143,13 +143,25 @@ Deno.test("FlowTracker closes a reset connection with reason rst", async () => {
   assert.deepEqual(recs.map((r) => r.reason), ["rst"]);
 });
 
-Deno.test("FlowTracker exports idle flows and long flows periodically", async () => {
-  // 100k generated packets over ~20 s: popular flows run throughout, rare ones go idle.
+/** A generated capture of `packets` over `flows` at 5,000 packets/s, removed after `fn`. */
+async function withGenCapture(
+  o: { packets: number; flows: number },
+  fn: (path: string) => Promise<void>,
+): Promise<void> {
   const path = await Deno.makeTempFile({ suffix: ".pcap" });
   try {
     const f = await Deno.open(path, { write: true });
-    await generate(f, { ...GEN_DEFAULTS, packets: 100_000, flows: 2000, ratePps: 5000 });
+    await generate(f, { ...GEN_DEFAULTS, ...o, ratePps: 5000 });
     f.close();
+    await fn(path);
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+Deno.test("FlowTracker exports idle flows and long flows periodically", async () => {
+  // 100k generated packets over ~20 s: popular flows run throughout, rare ones go idle.
+  await withGenCapture({ packets: 100_000, flows: 2000 }, async (path) => {
     const { recs, packets } = await track(path, { idleSec: 5, activeSec: 3 });
     const reasons = new Set(recs.map((r) => r.reason));
     for (const want of ["idle", "active", "fin", "end"]) {
@@ -159,20 +171,14 @@ Deno.test("FlowTracker exports idle flows and long flows periodically", async ()
     for (const r of recs.filter((r) => r.reason === "active")) {
       assert.ok(r.endSec - r.startSec <= 3 + 1, "an active export covers about one active period");
     }
-  } finally {
-    await Deno.remove(path);
-  }
+  });
 });
 
 Deno.test("end of input hands every record over once, in the tracker's array or copied", async () => {
   // Many records ended before the end (idle, active, fin) do not fit beside the open flows in
   // the tracker's own array (copied); with them handed over first, the open flows always fit
   // (the array itself). Both give the same records.
-  const path = await Deno.makeTempFile({ suffix: ".pcap" });
-  try {
-    const f = await Deno.open(path, { write: true });
-    await generate(f, { ...GEN_DEFAULTS, packets: 50_000, flows: 1500, ratePps: 5000 });
-    f.close();
+  await withGenCapture({ packets: 50_000, flows: 1500 }, async (path) => {
     const opts = { idleSec: 4, activeSec: 3 };
     const text = (recs: FlowRecordView[]) => recs.map((r) => JSON.stringify(r)).sort();
     const copied = await track(path, opts);
@@ -181,9 +187,7 @@ Deno.test("end of input hands every record over once, in the tracker's array or 
     assert.deepEqual(text(inPlace.recs), text(copied.recs));
     assert.equal(copied.recs.reduce((n, r) => n + r.packetsFwd + r.packetsRev, 0), copied.packets);
     assert.equal(copied.tracker.size, 0);
-  } finally {
-    await Deno.remove(path);
-  }
+  });
 });
 
 Deno.test("FlowTracker counts packets of flows beyond its limit", async () => {
