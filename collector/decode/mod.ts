@@ -14,7 +14,7 @@
 import { FAMILY_NONE, type PacketBatch, VLAN_NONE } from "../packet/mod.ts";
 import { decodePacket } from "./link.ts";
 
-export { decodePacket, LINKTYPES_SUPPORTED } from "./link.ts";
+export { decodePacket, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPES_SUPPORTED } from "./link.ts";
 export { ERROR_CODES, ERROR_NAMES } from "./errors.ts";
 
 /** Decodes every packet of a filled batch in place. Never throws on packet bytes. */
