@@ -66,6 +66,11 @@ export interface EngineOptions {
    * (default: none). Same results either way; call `close()` when done.
    */
   helper?: HelperParts;
+  /**
+   * A live source's windows: every window the clock (`advance`) passes is stored, one without
+   * packets with zero totals, so a quiet link shows as such and a gap means an outage.
+   */
+  emptyWindows?: boolean;
   /** The sensor and source every window's identity carries. */
   sensor: string;
   source: string;
@@ -93,6 +98,8 @@ export const WINDOW_SEC_MAX = 86400;
 /** Window closes being assembled at once at most, before intake waits for them. */
 const CLOSES_IN_FLIGHT = 2;
 export const LATENESS_SEC_DEFAULT = 2;
+/** Empty windows made up at most after the clock jumped (a suspended process). */
+const EMPTY_WINDOWS_MAX = 1440;
 
 /** One open window: its start (NaN when the slot is free) and what only this thread counts. */
 interface OpenWindow {
@@ -118,6 +125,11 @@ export class Engine {
   private maxEventSec = -Infinity;
   /** Latest time given to advance() (wall clock of a live source). */
   private clockSec = -Infinity;
+  private readonly emptyWindows: boolean;
+  /** The latest window `advance` made sure of (emptyWindows). */
+  private clockWindowSec = NaN;
+  /** Windows after clockWindowSec that packets opened already (emptyWindows): never twice. */
+  private readonly openedAhead = new Set<number>();
   private readonly sensor: string;
   private readonly source: string;
   /** Packets given to the engine, and packets handed over in window totals (late ones too). */
@@ -165,6 +177,7 @@ export class Engine {
     if (opts.tasks.length === 0) throw new RangeError("At least one exact task is needed");
     this.windowSec = opts.windowSec;
     this.latenessSec = lateness;
+    this.emptyWindows = opts.emptyWindows ?? false;
     this.tasks = opts.tasks;
     this.sensor = opts.sensor;
     this.source = opts.source;
@@ -287,10 +300,31 @@ export class Engine {
     await this.closeLatePart();
     this.local.advance(nowSec);
     this.helper?.advance(nowSec);
+    if (this.emptyWindows) await this.openClockWindows(nowSec);
     await this.closeUpTo(this.watermarkSec);
     // A clock tick is off the packet path: it returns once what it closed is handed over.
     await this.closing;
     this.checkClosing();
+  }
+
+  /**
+   * Opens every window from the last one the clock opened up to the one holding `nowSec` (at
+   * most EMPTY_WINDOWS_MAX after a long pause of the process), closing what the watermark
+   * passed on the way, so each gets stored even without packets.
+   */
+  private async openClockWindows(nowSec: number): Promise<void> {
+    const ws = this.windowSec;
+    const current = Math.floor(nowSec / ws) * ws;
+    let w = this.clockWindowSec === this.clockWindowSec ? this.clockWindowSec + ws : current;
+    if (current - w > EMPTY_WINDOWS_MAX * ws) w = current - EMPTY_WINDOWS_MAX * ws;
+    for (; w <= current; w += ws) {
+      if (this.openedAhead.has(w)) continue;
+      // A window the watermark already passed is opened and closed at once, empty.
+      await this.closeUpTo(this.watermarkSec);
+      this.slotFor(w);
+    }
+    this.clockWindowSec = current;
+    for (const s of this.openedAhead) if (s <= current) this.openedAhead.delete(s);
   }
 
   /** The window slot (not the late part's) holding window `startSec`, or -1. */
@@ -311,6 +345,7 @@ export class Engine {
     // 1 + ceil(lateness / window) slots hold every window the watermark leaves open.
     if (free < 0) throw new Error(`Engine: no free window slot for ${startSec}`);
     this.open[free]!.startSec = startSec;
+    if (this.emptyWindows && !(startSec <= this.clockWindowSec)) this.openedAhead.add(startSec);
     return free;
   }
 

@@ -1,6 +1,6 @@
 /**
  * Ingest: capture files, each a source identified by its content, through the engine
- * into a store (what `analyze` runs).
+ * into a store (what `analyze` runs); live devices the same way (`run`).
  *
  * @module
  */
@@ -12,3 +12,4 @@ export {
   type IngestRun,
   WINDOW_SEC_DEFAULT,
 } from "./ingest.ts";
+export { ingestLive, type LiveIngestOptions, type LiveSourceRun } from "./live.ts";

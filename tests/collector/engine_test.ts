@@ -14,6 +14,7 @@ import { defaultTask } from "../../collector/ingest/ingest.ts";
 import { openCapture } from "../../collector/reader/mod.ts";
 import { defaultSketches } from "../../collector/engine/sketch_bank.ts";
 import {
+  releaseExport,
   TABLE_ROW,
   type TableRows,
   type WindowExport,
@@ -253,4 +254,55 @@ Deno.test("WindowWriter: a window's row buffers are freed once the store has wri
   }
   assert.equal(kept.reduce((n, w) => n + w.totals.packets, 0), 9);
   assert.ok(kept.some((w) => w.id.part > 0), "a late part was stored");
+});
+
+Deno.test("Engine: with emptyWindows every window the clock passes is handed over, packets or not", async () => {
+  // Keeps what the test reads and frees the rows, as the store's writer does (kept whole,
+  // 1,445 windows of reserved tables make the collector run all the time).
+  const out = {
+    windows: [] as { id: WindowExport["id"]; totals: WindowExport["totals"] }[],
+    push(w: WindowExport): Promise<void> {
+      this.windows.push({ id: w.id, totals: w.totals });
+      releaseExport(w);
+      return Promise.resolve();
+    },
+    starts(): number[] {
+      return this.windows.map((w) => w.id.startSec);
+    },
+  };
+  const engine = new Engine(
+    options({ windowSec: 1, latenessSec: 0, sketches: [], emptyWindows: true }),
+    out,
+  );
+  try {
+    await engine.advance(1000.5);
+    await engine.advance(1001.2);
+    assert.deepEqual(out.starts(), [1000]);
+    // A packet of the open window 1001, then the clock jumps over 1002.
+    await engine.addBatch(await batchAt([1001.4]));
+    await engine.advance(1003.7);
+    assert.deepEqual(out.starts(), [1000, 1001, 1002]);
+    assert.deepEqual(out.windows.map((w) => w.totals.packets), [0, 1, 0]);
+    // A pause of the process: at most 1,440 empty windows are made up, the latest ones.
+    await engine.advance(1003.7 + 5000);
+    assert.equal(out.windows.length, 3 + 1 + 1440);
+    assert.equal(out.windows.at(-1)!.id.startSec, 6002);
+    await engine.finish();
+    assert.equal(out.windows.at(-1)!.id.startSec, 6003);
+  } finally {
+    engine.close();
+  }
+});
+
+Deno.test("Engine: without emptyWindows (files) the clock closes windows but opens none", async () => {
+  const out = new Collect();
+  const engine = new Engine(options({ windowSec: 1, latenessSec: 0, sketches: [] }), out);
+  try {
+    await engine.advance(1000.5);
+    await engine.advance(1005.5);
+    await engine.finish();
+    assert.deepEqual(out.starts(), []);
+  } finally {
+    engine.close();
+  }
 });
