@@ -12,6 +12,7 @@ import { DEMO_USAGE, demoCommand } from "./cli/demo_cmd.ts";
 import { GEN_USAGE, genCommand } from "./cli/gen_cmd.ts";
 import { SQL_USAGE, sqlCommand } from "./cli/sql_cmd.ts";
 import { ESTIMATE_USAGE, estimateCommand } from "./cli/estimate_cmd.ts";
+import { RUN_USAGE, runCommand } from "./cli/run_cmd.ts";
 
 export const VERSION = "0.1.0";
 
@@ -19,6 +20,8 @@ const USAGE = `NetSpectra ${VERSION} — network traffic analytics
 
 usage:
   ${ANALYZE_USAGE.replaceAll("\n", "\n  ")}
+
+  ${RUN_USAGE.replaceAll("\n", "\n  ")}
 
   ${GEN_USAGE.replaceAll("\n", "\n  ")}
 
@@ -37,6 +40,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (command) {
       case "analyze":
         return await analyzeCommand(rest);
+      case "run":
+        return await runCommand(rest);
       case "gen":
         return await genCommand(rest);
       case "sql":

@@ -17,16 +17,24 @@ export interface FlagSpec {
   booleans: readonly string[];
   /** One-letter aliases, e.g. { o: "output" }. */
   aliases?: Record<string, string>;
+  /** Value flags that may be given more than once (every value kept, in order, in `lists`). */
+  repeated?: readonly string[];
 }
 
 export interface ParsedArgs {
   positionals: string[];
   values: Map<string, string>;
   booleans: Set<string>;
+  lists: Map<string, string[]>;
 }
 
 export function parseArgs(argv: readonly string[], spec: FlagSpec, command: string): ParsedArgs {
-  const out: ParsedArgs = { positionals: [], values: new Map(), booleans: new Set() };
+  const out: ParsedArgs = {
+    positionals: [],
+    values: new Map(),
+    booleans: new Set(),
+    lists: new Map(),
+  };
   const problems: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -50,7 +58,10 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec, command: stri
     } else if (spec.values.includes(name)) {
       const v = inline ?? argv[++i];
       if (v === undefined) problems.push(`--${name} needs a value`);
-      else out.values.set(name, v);
+      else {
+        out.values.set(name, v);
+        if (spec.repeated?.includes(name)) out.lists.set(name, [...out.lists.get(name) ?? [], v]);
+      }
     } else {
       problems.push(`unknown flag ${a}`);
     }

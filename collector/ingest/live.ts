@@ -38,6 +38,8 @@ export interface LiveIngestOptions {
   stopRequested: () => boolean;
   /** The wall clock in seconds (default Date.now). */
   now?: () => number;
+  /** Called once every device captures and its source is in the store. */
+  onStarted?: () => void;
 }
 
 export interface LiveSourceRun {
@@ -109,6 +111,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       running.push({ ring, engine, writer: out, sourceNo, sourceId });
     }
     const batch = new PacketBatch(batchPackets);
+    opts.onStarted?.();
     let lastTick = -Infinity;
     while (!opts.stopRequested()) {
       let took = 0;

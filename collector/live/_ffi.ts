@@ -22,6 +22,7 @@ const LIBC_SYMBOLS = {
   // Waits on a thread of Deno's pool: the event loop never blocks.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;

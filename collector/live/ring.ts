@@ -89,14 +89,18 @@ export interface LiveStats {
   dropped: number;
 }
 
-/** The link type of a device's frames from its hardware type (ARPHRD_*), or null. */
-function linkTypeOf(device: string): number | null {
-  let type: number;
-  try {
-    type = Number(Deno.readTextFileSync(`/sys/class/net/${device}/type`).trim());
-  } catch {
-    return null;
-  }
+const SIOCGIFHWADDR = 0x8927;
+
+/**
+ * The link type of a device's frames from its hardware type (ARPHRD_*, asked of the kernel with
+ * SIOCGIFHWADDR on socket `fd`: no file under /sys to read), or null when it has none.
+ */
+function linkTypeOf(fd: number, device: string): number | null {
+  // struct ifreq: the name (16 bytes), then a struct sockaddr whose family is the ARPHRD type.
+  const ifr = new Uint8Array(40);
+  ifr.set(new TextEncoder().encode(device));
+  if (libcSymbols().ioctl(fd, BigInt(SIOCGIFHWADDR), ifr) < 0) return null;
+  const type = ifr[16]! | (ifr[17]! << 8);
   // ARPHRD_ETHER, ARPHRD_LOOPBACK: Ethernet headers. ARPHRD_NONE (tun), ARPHRD_PPP: bare IP.
   if (type === 1 || type === 772) return LINKTYPE_ETHERNET;
   if (type === 65534 || type === 512) return LINKTYPE_RAW;
@@ -159,13 +163,7 @@ export class LiveRing {
     }
     const c = libcSymbols();
     const ifindex = c.if_nametoindex(new TextEncoder().encode(device + "\0"));
-    const linkType = ifindex === 0 ? null : linkTypeOf(device);
-    if (ifindex === 0 || linkType === null) {
-      throw new UserError(`No network device "${device}".`);
-    }
-    const filter = opts.filter === undefined || opts.filter.trim() === ""
-      ? null
-      : compileFilter(opts.filter, linkType, snaplen);
+    if (ifindex === 0) throw new UserError(`No network device "${device}".`);
 
     // Protocol 0: no frame reaches the socket before bind names the device and the protocol.
     const fd = c.socket(AF_PACKET, SOCK_RAW, 0);
@@ -182,6 +180,11 @@ export class LiveRing {
     const ringBytes = blocks * BLOCK_BYTES;
     let ring: Deno.PointerValue = null;
     try {
+      const linkType = linkTypeOf(fd, device);
+      if (linkType === null) throw new UserError(`No network device "${device}".`);
+      const filter = opts.filter === undefined || opts.filter.trim() === ""
+        ? null
+        : compileFilter(opts.filter, linkType, snaplen);
       const opt = (level: number, name: number, value: Uint8Array, what: string) => {
         if (c.setsockopt(fd, level, name, value, value.length) < 0) {
           const e = lastError();

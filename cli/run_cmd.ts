@@ -1,0 +1,141 @@
+/**
+ * `netspectra run --interface DEV … [--db FILE]`: the collector daemon (first part: live
+ * sources into the store; replay, the HTTP server and SIGHUP come next). Logs are JSON lines on
+ * stderr. SIGINT / SIGTERM stop capture; the open windows are stored and the exit code is 0.
+ *
+ * @module
+ */
+
+import { loadConfig } from "../collector/config/mod.ts";
+import {
+  defaultSketches,
+  flowsMaxFor,
+  TABLE_MEMORY_DEFAULT,
+  type TaskSpec,
+  WINDOW_SEC_MAX,
+} from "../collector/engine/mod.ts";
+import { defaultTask, ingestLive, WINDOW_SEC_DEFAULT } from "../collector/ingest/mod.ts";
+import {
+  BUFFER_BYTES_DEFAULT,
+  BUFFER_BYTES_MAX,
+  BUFFER_BYTES_MIN,
+  SNAPLEN_DEFAULT,
+} from "../collector/live/mod.ts";
+import { DB_DEFAULT, DB_WAIT_SEC_DEFAULT } from "./analyze_cmd.ts";
+import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
+
+export const RUN_USAGE = `netspectra run --interface DEV [--interface DEV ...] [options]
+  --interface DEV    capture from this network device (repeatable; needs root or CAP_NET_RAW)
+  --filter EXPR      capture filter in tcpdump's language, e.g. "udp port 53" (default: all)
+  --snaplen N        bytes kept of each frame (default ${SNAPLEN_DEFAULT})
+  --buffer BYTES     the capture ring of each device (default ${BUFFER_BYTES_DEFAULT / 2 ** 20}M)
+  --promisc          also take frames not addressed to this host
+  --db FILE          the store (default ./${DB_DEFAULT})
+  --window DUR       window length (default ${WINDOW_SEC_DEFAULT}s); --lateness DUR (default 2s)
+  --sensor NAME      the sensor id every window carries (default: the host name)
+  --config FILE      tasks, window, flow timeouts, store path (flags win)
+  --no-sketches, --no-records   as for analyze
+  Every window the clock passes is stored, an empty one with zero totals. SIGINT or SIGTERM
+  stores the open windows and exits 0.`;
+
+/** One JSON object per line on stderr. */
+function log(level: "info" | "error", msg: string, fields: Record<string, unknown> = {}): void {
+  console.error(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }));
+}
+
+export async function runCommand(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, {
+    values: [
+      "interface",
+      "filter",
+      "snaplen",
+      "buffer",
+      "db",
+      "window",
+      "lateness",
+      "sensor",
+      "config",
+      "db-wait",
+    ],
+    booleans: ["promisc", "no-sketches", "no-records"],
+    repeated: ["interface"],
+  }, "run");
+  if (args.positionals.length > 0) {
+    throw new UsageError(`run: unexpected argument "${args.positionals[0]}"`);
+  }
+  const devices = args.lists.get("interface") ?? [];
+  if (devices.length === 0) throw new UsageError("run: give at least one --interface");
+  const filter = args.values.get("filter");
+  const snaplenText = args.values.get("snaplen");
+  const snaplen = snaplenText === undefined
+    ? undefined
+    : parseCount("snaplen", snaplenText, 64, SNAPLEN_DEFAULT);
+  const bufferText = args.values.get("buffer");
+  const bufferBytes = bufferText === undefined
+    ? undefined
+    : parseCount("buffer", bufferText, BUFFER_BYTES_MIN, BUFFER_BYTES_MAX);
+  const configPath = args.values.get("config");
+  const cfg = configPath === undefined ? null : await loadConfig(configPath);
+  const dbPath = parseDbPath(args.values.get("db")) ?? cfg?.store.path ?? DB_DEFAULT;
+  const windowText = args.values.get("window");
+  const windowSec = windowText === undefined
+    ? cfg?.windowSec ?? WINDOW_SEC_DEFAULT
+    : parseDuration("window", windowText, 1, WINDOW_SEC_MAX);
+  const latenessText = args.values.get("lateness");
+  const latenessSec = latenessText === undefined
+    ? cfg?.latenessSec
+    : parseDuration("lateness", latenessText, 0, 7 * windowSec);
+  const waitSec = parseDuration(
+    "db-wait",
+    args.values.get("db-wait") ?? `${DB_WAIT_SEC_DEFAULT}s`,
+    0,
+    3600,
+  );
+  const tasks: TaskSpec[] = cfg?.tasks ??
+    [{ ...defaultTask(), flowsMax: flowsMaxFor(TABLE_MEMORY_DEFAULT, 1) }];
+  const sketches = args.booleans.has("no-sketches") ? [] : cfg?.sketches ?? defaultSketches();
+  const flows = args.booleans.has("no-records") || cfg?.records === false ? false : cfg?.flows;
+
+  // Loaded here: help and flag errors do without DuckDB's native module.
+  const { Store } = await import("../storage/mod.ts");
+  const store = await Store.open(dbPath, { waitMs: waitSec * 1000 });
+  let stop = false;
+  const onSignal = () => stop = true;
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    const runs = await ingestLive({
+      devices: devices.map((device) => ({
+        device,
+        filter,
+        snaplen,
+        bufferBytes,
+        promiscuous: args.booleans.has("promisc"),
+      })),
+      store,
+      sensor: args.values.get("sensor") ?? cfg?.sensor,
+      windowSec,
+      latenessSec,
+      tasks,
+      sketches,
+      flows,
+      stopRequested: () => stop,
+      onStarted: () =>
+        log("info", "capturing", { devices, filter: filter ?? null, db: dbPath, windowSec }),
+    });
+    for (const r of runs) {
+      log("info", "capture stopped", {
+        device: r.device,
+        source: r.sourceId,
+        packets: r.packets,
+        windows: r.windows,
+        received: r.capture.received,
+        dropped: r.capture.dropped,
+      });
+    }
+    return 0;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    await store.close();
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * `netspectra run` as a user runs it (root only): a separate process capturing on `lo`, traffic
+ * the test sends, SIGTERM (everything stored, exit 0) and SIGKILL (committed windows intact),
+ * and a device that does not exist (one line).
+ */
+
+import assert from "node:assert/strict";
+import dgram from "node:dgram";
+import { MAIN, PERMS, runCli } from "./_run.ts";
+
+const ROOT = Deno.uid() === 0;
+
+/** Starts `run`; resolves once it logged that it captures. */
+async function startRun(args: string[], cwd: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMS, MAIN, "run", ...args],
+    cwd,
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const lines: string[] = [];
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  const pump = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) lines.push(buf.slice(0, nl)), buf = buf.slice(nl + 1);
+    }
+  })();
+  const until = Date.now() + 15000;
+  while (!lines.some((l) => l.includes('"capturing"'))) {
+    if (Date.now() > until) throw new Error(`run did not start: ${lines.join("\n")}`);
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  return { child, lines, pump };
+}
+
+async function send(port: number, count: number): Promise<number> {
+  const sock = dgram.createSocket("udp4");
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const size = 40 + (i % 5);
+    bytes += size + 42;
+    await new Promise<void>((ok, no) =>
+      sock.send(new Uint8Array(size), port, "127.0.0.1", (e) => e ? no(e) : ok())
+    );
+  }
+  sock.close();
+  return bytes;
+}
+
+async function sqlRows(dir: string, q: string): Promise<Record<string, unknown>[]> {
+  const r = await runCli(["sql", "--db", "r.duckdb", "--format", "json", q], dir);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+Deno.test({
+  name: "run on lo: SIGTERM stores every datagram sent and every window, exit 0",
+  ignore: !ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "netspectra-run-" });
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    try {
+      const run = await startRun(
+        [
+          "--interface",
+          "lo",
+          "--filter",
+          `udp and dst port ${port}`,
+          "--window",
+          "1s",
+          "--lateness",
+          "0s",
+          "--db",
+          "r.duckdb",
+          "--no-sketches",
+        ],
+        dir,
+      );
+      const bytes = await send(port, 800);
+      await new Promise((ok) => setTimeout(ok, 2200));
+      run.child.kill("SIGTERM");
+      const status = await run.child.status;
+      await run.pump;
+      assert.equal(status.code, 0, run.lines.join("\n"));
+      const stopped = JSON.parse(run.lines.find((l) => l.includes('"capture stopped"'))!);
+      assert.equal(stopped.packets, 800);
+      assert.equal(stopped.dropped, 0);
+      const [t] = await sqlRows(dir, "SELECT sum(packets) AS p, sum(bytes) AS b FROM windows");
+      assert.deepEqual([Number(t!.p), Number(t!.b)], [800, bytes]);
+      const starts = (await sqlRows(
+        dir,
+        "SELECT epoch(window_start)::BIGINT AS s FROM windows ORDER BY 1",
+      )).map((r) => Number(r.s));
+      assert.ok(starts.length >= 3, `${starts.length} windows`);
+      for (let k = 1; k < starts.length; k++) assert.equal(starts[k], starts[k - 1]! + 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "run on lo: after SIGKILL the store opens with every committed window whole",
+  ignore: !ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "netspectra-run-" });
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    try {
+      const run = await startRun(
+        [
+          "--interface",
+          "lo",
+          "--filter",
+          `udp and dst port ${port}`,
+          "--window",
+          "1s",
+          "--lateness",
+          "0s",
+          "--db",
+          "r.duckdb",
+          "--no-sketches",
+        ],
+        dir,
+      );
+      await send(port, 500);
+      await new Promise((ok) => setTimeout(ok, 2500));
+      await send(port, 300);
+      run.child.kill("SIGKILL");
+      await run.child.status;
+      await run.pump;
+      // Whole windows: each window's totals equal its flow rows.
+      const rows = await sqlRows(
+        dir,
+        `SELECT t.window_start, t.p AS packets, coalesce(f.p, 0) AS flows
+         FROM (SELECT window_start, sum(packets) AS p FROM window_totals GROUP BY 1) t
+         LEFT JOIN (SELECT window_start, sum(packets) AS p FROM window_flows WHERE task_no = 0
+                    GROUP BY 1) f USING (window_start)
+         ORDER BY 1`,
+      );
+      assert.ok(rows.length >= 2, JSON.stringify(rows));
+      for (const r of rows) assert.equal(Number(r.packets), Number(r.flows), JSON.stringify(r));
+      // The first 500 were sent more than two windows before the kill: committed.
+      assert.ok(rows.reduce((n, r) => n + Number(r.packets), 0) >= 500);
+      const [s] = await sqlRows(dir, "SELECT kind, source_id FROM sources");
+      assert.equal(s!.kind, "interface");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "run: a device that does not exist, and no device at all, get one line each",
+  ignore: !ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "netspectra-run-" });
+    try {
+      const r = await runCli(["run", "--interface", "nosuchdev0", "--db", "r.duckdb"], dir);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, 'netspectra: No network device "nosuchdev0".\n');
+      const none = await runCli(["run", "--db", "r.duckdb"], dir);
+      assert.equal(none.code, 2);
+      assert.match(none.stderr, /^netspectra: run: give at least one --interface/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
