@@ -10,11 +10,17 @@ import { loadConfig } from "../collector/config/mod.ts";
 import {
   defaultSketches,
   flowsMaxFor,
+  type FlowTrackerOptions,
   TABLE_MEMORY_DEFAULT,
   type TaskSpec,
   WINDOW_SEC_MAX,
 } from "../collector/engine/mod.ts";
-import { defaultTask, ingestLive, WINDOW_SEC_DEFAULT } from "../collector/ingest/mod.ts";
+import {
+  defaultTask,
+  ingestFiles,
+  ingestLive,
+  WINDOW_SEC_DEFAULT,
+} from "../collector/ingest/mod.ts";
 import {
   BUFFER_BYTES_DEFAULT,
   BUFFER_BYTES_MAX,
@@ -24,8 +30,12 @@ import {
 import { DB_DEFAULT, DB_WAIT_SEC_DEFAULT } from "./analyze_cmd.ts";
 import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
 
-export const RUN_USAGE = `netspectra run --interface DEV [--interface DEV ...] [options]
+export const RUN_USAGE = `netspectra run (--interface DEV | --replay FILE) ... [options]
   --interface DEV    capture from this network device (repeatable; needs root or CAP_NET_RAW)
+  --replay FILE      feed a capture file through the daemon (repeatable): windows follow its
+                     packet time, so it stores what analyze stores; --speed N: N times its
+                     original pace (default 1; 0: as fast as it can be read). A run of replays
+                     only ends once they are stored
   --filter EXPR      capture filter in tcpdump's language, e.g. "udp port 53" (default: all)
   --snaplen N        bytes kept of each frame (default ${SNAPLEN_DEFAULT})
   --buffer BYTES     the capture ring of each device (default ${BUFFER_BYTES_DEFAULT / 2 ** 20}M)
@@ -56,15 +66,25 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       "sensor",
       "config",
       "db-wait",
+      "replay",
+      "speed",
     ],
     booleans: ["promisc", "no-sketches", "no-records"],
-    repeated: ["interface"],
+    repeated: ["interface", "replay"],
   }, "run");
   if (args.positionals.length > 0) {
     throw new UsageError(`run: unexpected argument "${args.positionals[0]}"`);
   }
   const devices = args.lists.get("interface") ?? [];
-  if (devices.length === 0) throw new UsageError("run: give at least one --interface");
+  const replays = args.lists.get("replay") ?? [];
+  if (devices.length === 0 && replays.length === 0) {
+    throw new UsageError("run: give at least one --interface or --replay");
+  }
+  const speedText = args.values.get("speed") ?? "1";
+  const speed = Number(speedText);
+  if (!(speed >= 0 && speed <= 1e6) || speedText.trim() === "") {
+    throw new UsageError(`run: --speed must be a number from 0 to 1000000, got "${speedText}"`);
+  }
   const filter = args.values.get("filter");
   const snaplenText = args.values.get("snaplen");
   const snaplen = snaplenText === undefined
@@ -94,7 +114,8 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const tasks: TaskSpec[] = cfg?.tasks ??
     [{ ...defaultTask(), flowsMax: flowsMaxFor(TABLE_MEMORY_DEFAULT, 1) }];
   const sketches = args.booleans.has("no-sketches") ? [] : cfg?.sketches ?? defaultSketches();
-  const flows = args.booleans.has("no-records") || cfg?.records === false ? false : cfg?.flows;
+  const flows: FlowTrackerOptions | false | undefined =
+    args.booleans.has("no-records") || cfg?.records === false ? false : cfg?.flows;
 
   // Loaded here: help and flag errors do without DuckDB's native module.
   const { Store } = await import("../storage/mod.ts");
@@ -104,6 +125,36 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   try {
+    const common = {
+      store,
+      sensor: args.values.get("sensor") ?? cfg?.sensor,
+      windowSec,
+      latenessSec,
+      tasks,
+      sketches,
+      flows,
+    };
+    const replayed = replays.length === 0 ? null : ingestFiles({
+      ...common,
+      files: replays,
+      speed,
+      stopRequested: () => stop,
+    }).then((run) => {
+      for (let k = 0; k < run.files.length; k++) {
+        log("info", "replay stored", {
+          file: run.files[k]!.name,
+          source: run.sourceIds[k],
+          records: run.files[k]!.records,
+          warnings: run.files[k]!.warnings,
+        });
+      }
+      return run;
+    });
+    if (devices.length === 0) {
+      log("info", "replaying", { files: replays, speed, db: dbPath, windowSec });
+      await replayed;
+      return 0;
+    }
     const runs = await ingestLive({
       devices: devices.map((device) => ({
         device,
@@ -123,6 +174,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       onStarted: () =>
         log("info", "capturing", { devices, filter: filter ?? null, db: dbPath, windowSec }),
     });
+    await replayed;
     for (const r of runs) {
       log("info", "capture stopped", {
         device: r.device,

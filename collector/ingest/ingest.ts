@@ -75,7 +75,16 @@ export interface IngestOptions {
   onProgress?: (file: string, read: number, total: number) => void;
   /** Checked between batches: when it returns true the run stops as at the end of input. */
   stopRequested?: () => boolean;
+  /**
+   * Replay pace: packets are taken `speed` times as fast as their time stamps say (1: the
+   * original pace); 0 or undefined: as fast as they can be read. The pace never changes what
+   * is stored: windows follow packet time either way.
+   */
+  speed?: number;
 }
+
+/** Longest sleep between two checks of `stopRequested` while a replay waits for its pace. */
+const PACE_CHECK_MS = 100;
 
 /** How intake and the store's writer got on (window_writer.ts). */
 export interface WriterStats {
@@ -225,7 +234,20 @@ async function ingestOne(
     writer = out = new WindowWriter(store, sourceNo, opts.writeQueue);
     const batch = new PacketBatch(batchPackets);
     let t0 = performance.now(), batches = 0, batchMs = 0;
+    const speed = opts.speed ?? 0;
+    let paceFrom = NaN, paceStart = 0;
     while (!run.stopped && await reader.fill(batch) > 0) {
+      if (speed > 0) {
+        // The batch is taken when its first packet is due (a batch of 4,096 packets at a time).
+        const ts = batch.tsSec[0]! + batch.tsNsec[0]! / 1e9;
+        if (paceFrom !== paceFrom && ts === ts) paceFrom = ts, paceStart = performance.now();
+        const due = ts === ts ? paceStart + ((ts - paceFrom) * 1000) / speed : 0;
+        while (performance.now() < due && !run.stopped) {
+          await new Promise((ok) => setTimeout(ok, Math.min(PACE_CHECK_MS, due - performance.now())));
+          run.stopped = opts.stopRequested?.() ?? false;
+        }
+        t0 = performance.now();
+      }
       decodeBatch(batch);
       await engine.addBatch(batch);
       opts.onProgress?.(name, reader.rawBytesRead, reader.rawBytesTotal);

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import dgram from "node:dgram";
+import { sendUdp } from "../_udp.ts";
 import { MAIN, PERMS, runCli } from "./_run.ts";
 
 const ROOT = Deno.uid() === 0;
@@ -39,18 +39,10 @@ async function startRun(args: string[], cwd: string) {
   return { child, lines, pump };
 }
 
+/** `count` datagrams to `port`; returns their bytes on the wire (Ethernet, IPv4, UDP). */
 async function send(port: number, count: number): Promise<number> {
-  const sock = dgram.createSocket("udp4");
-  let bytes = 0;
-  for (let i = 0; i < count; i++) {
-    const size = 40 + (i % 5);
-    bytes += size + 42;
-    await new Promise<void>((ok, no) =>
-      sock.send(new Uint8Array(size), port, "127.0.0.1", (e) => e ? no(e) : ok())
-    );
-  }
-  sock.close();
-  return bytes;
+  const sizes = Array.from({ length: count }, (_, i) => 40 + (i % 5));
+  return await sendUdp(port, sizes) + count * 42;
 }
 
 async function sqlRows(dir: string, q: string): Promise<Record<string, unknown>[]> {

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import dgram from "node:dgram";
+import { sendUdp } from "../../_udp.ts";
 import { ingestLive } from "../../../collector/ingest/mod.ts";
 import { Store } from "../../../storage/mod.ts";
 import type { WindowExport } from "../../../collector/export/mod.ts";
@@ -69,16 +69,9 @@ Deno.test({
       const sender = (async () => {
         // Let capture start first.
         await new Promise((ok) => setTimeout(ok, 300));
-        const sock = dgram.createSocket("udp4");
-        for (let i = 0; i < 2000; i++) {
-          const size = 30 + (i % 7);
-          await new Promise<void>((ok, no) =>
-            sock.send(new Uint8Array(size), port, "127.0.0.1", (e) => e ? no(e) : ok())
-          );
-          sent++, bytes += size + 42;
-          if (i % 200 === 0) await new Promise((ok) => setTimeout(ok, 100));
-        }
-        sock.close();
+        const sizes = Array.from({ length: 2000 }, (_, i) => 30 + (i % 7));
+        bytes = (await sendUdp(port, sizes, { every: 200, ms: 100 })) + 2000 * 42;
+        sent = sizes.length;
         await new Promise((ok) => setTimeout(ok, 500));
         stop = true;
       })();

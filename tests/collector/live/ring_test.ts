@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import dgram from "node:dgram";
+import { sendUdp } from "../../_udp.ts";
 import { LiveRing } from "../../../collector/live/mod.ts";
 import { PacketBatch } from "../../../collector/packet/mod.ts";
 import { decodeBatch } from "../../../collector/decode/mod.ts";
@@ -71,18 +71,10 @@ Deno.test({
     const port = 40000 + Math.floor(Math.random() * 20000);
     const ring = LiveRing.open({ device: "lo", filter: `udp and dst port ${port}` });
     try {
-      const sock = dgram.createSocket("udp4");
-      let bytes = 0;
-      for (let i = 0; i < 3000; i++) {
-        const size = 20 + (i % 50);
-        bytes += size;
-        for (const p of [port, port + 1]) {
-          await new Promise<void>((ok, no) =>
-            sock.send(new Uint8Array(size), p, "127.0.0.1", (e) => e ? no(e) : ok())
-          );
-        }
-      }
-      sock.close();
+      const sizes = Array.from({ length: 3000 }, (_, i) => 20 + (i % 50));
+      const bytes = await sendUdp(port, sizes);
+      // The same again to the next port: the filter must keep them out.
+      await sendUdp(port + 1, sizes);
       const seen = await capture(ring, new Set([port, port + 1]), 3000, 5000);
       // Give a duplicate or a packet of the other port the time to show up.
       const more = await capture(ring, new Set([port, port + 1]), 1, 300);
