@@ -243,7 +243,9 @@ async function ingestOne(
         if (paceFrom !== paceFrom && ts === ts) paceFrom = ts, paceStart = performance.now();
         const due = ts === ts ? paceStart + ((ts - paceFrom) * 1000) / speed : 0;
         while (performance.now() < due && !run.stopped) {
-          await new Promise((ok) => setTimeout(ok, Math.min(PACE_CHECK_MS, due - performance.now())));
+          await new Promise((ok) =>
+            setTimeout(ok, Math.min(PACE_CHECK_MS, due - performance.now()))
+          );
           run.stopped = opts.stopRequested?.() ?? false;
         }
         t0 = performance.now();
