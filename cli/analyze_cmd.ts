@@ -8,7 +8,7 @@
  */
 
 import { loadConfig } from "../collector/config/mod.ts";
-import { type TaskSpec, WINDOW_SEC_MAX } from "../collector/engine/mod.ts";
+import type { TaskSpec } from "../collector/engine/mod.ts";
 import { defaultTask, WINDOW_SEC_DEFAULT } from "../collector/ingest/mod.ts";
 import { flowsMaxFor, TABLE_MEMORY_DEFAULT } from "../collector/engine/mod.ts";
 import { FIVE_TUPLE, parseKeyFields } from "../collector/packet/mod.ts";
@@ -17,14 +17,11 @@ import type { IngestRun } from "../collector/ingest/mod.ts";
 import type { FlowSink } from "../storage/mod.ts";
 import { BufferedStdout, toTable } from "./report/mod.ts";
 import { defaultSketches } from "../collector/engine/mod.ts";
-import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
+import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
+import { DB_DEFAULT, DB_WAIT_SEC_DEFAULT, STORE_FLAGS, storeFlags } from "./store_flags.ts";
 import { ProgressBar } from "./progress.ts";
 
-/** The store `analyze` writes unless `--db` or the config names another (and `sql` reads). */
-export const DB_DEFAULT = "netspectra.duckdb";
-
-/** How long to wait for another process to release the store before giving up. */
-export const DB_WAIT_SEC_DEFAULT = 30;
+export { DB_DEFAULT, DB_WAIT_SEC_DEFAULT } from "./store_flags.ts";
 
 export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   FILE               pcap or pcapng, plain or gzip; "-" reads standard input
@@ -58,16 +55,12 @@ const TABLE_LIMIT_DEFAULT = 10;
 export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
     values: [
+      ...STORE_FLAGS,
       "group-by",
       "format",
       "limit",
       "flows-max",
       "memory",
-      "lateness",
-      "sensor",
-      "db",
-      "window",
-      "db-wait",
       "config",
       "task",
       "retain",
@@ -92,28 +85,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
 
   const configPath = args.values.get("config");
   const cfg = configPath === undefined ? null : await loadConfig(configPath);
-  const dbPath = parseDbPath(args.values.get("db")) ?? cfg?.store.path ?? DB_DEFAULT;
-  const windowText = args.values.get("window");
-  const windowSec = windowText === undefined
-    ? cfg?.windowSec ?? WINDOW_SEC_DEFAULT
-    : parseDuration("window", windowText, 1, WINDOW_SEC_MAX);
-  const latenessText = args.values.get("lateness");
-  const latenessSec = latenessText === undefined
-    ? cfg?.latenessSec
-    : parseDuration("lateness", latenessText, 0, 7 * windowSec);
-  if (latenessSec !== undefined && latenessSec > 7 * windowSec) {
-    throw new UsageError(`analyze: the lateness may be at most 7 windows (${7 * windowSec}s)`);
-  }
-  const sensor = args.values.get("sensor") ?? cfg?.sensor;
-  if (sensor !== undefined && (sensor.length === 0 || sensor.length > 128)) {
-    throw new UsageError("analyze: --sensor needs a name of 1 to 128 characters");
-  }
-  const waitSec = parseDuration(
-    "db-wait",
-    args.values.get("db-wait") ?? `${DB_WAIT_SEC_DEFAULT}s`,
-    0,
-    3600,
-  );
+  const { dbPath, windowSec, latenessSec, sensor, waitSec } = storeFlags(args, cfg, "analyze");
   const tasks: TaskSpec[] = cfg === null
     ? [{ ...defaultTask(groupBy), flowsMax: flowsMaxFor(memoryBytes, 1) }]
     : cfg.tasks.map((t, k) => k === 0 && groupByText !== undefined ? { ...t, key: groupBy } : t);

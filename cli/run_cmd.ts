@@ -13,7 +13,6 @@ import {
   type FlowTrackerOptions,
   TABLE_MEMORY_DEFAULT,
   type TaskSpec,
-  WINDOW_SEC_MAX,
 } from "../collector/engine/mod.ts";
 import {
   defaultTask,
@@ -27,8 +26,8 @@ import {
   BUFFER_BYTES_MIN,
   SNAPLEN_DEFAULT,
 } from "../collector/live/mod.ts";
-import { DB_DEFAULT, DB_WAIT_SEC_DEFAULT } from "./analyze_cmd.ts";
-import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from "./args.ts";
+import { parseArgs, parseCount, UsageError } from "./args.ts";
+import { DB_DEFAULT, STORE_FLAGS, storeFlags } from "./store_flags.ts";
 
 export const RUN_USAGE = `netspectra run (--interface DEV | --replay FILE) ... [options]
   --interface DEV    capture from this network device (repeatable; needs root or CAP_NET_RAW)
@@ -56,16 +55,12 @@ function log(level: "info" | "error", msg: string, fields: Record<string, unknow
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, {
     values: [
+      ...STORE_FLAGS,
       "interface",
       "filter",
       "snaplen",
       "buffer",
-      "db",
-      "window",
-      "lateness",
-      "sensor",
       "config",
-      "db-wait",
       "replay",
       "speed",
     ],
@@ -96,21 +91,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     : parseCount("buffer", bufferText, BUFFER_BYTES_MIN, BUFFER_BYTES_MAX);
   const configPath = args.values.get("config");
   const cfg = configPath === undefined ? null : await loadConfig(configPath);
-  const dbPath = parseDbPath(args.values.get("db")) ?? cfg?.store.path ?? DB_DEFAULT;
-  const windowText = args.values.get("window");
-  const windowSec = windowText === undefined
-    ? cfg?.windowSec ?? WINDOW_SEC_DEFAULT
-    : parseDuration("window", windowText, 1, WINDOW_SEC_MAX);
-  const latenessText = args.values.get("lateness");
-  const latenessSec = latenessText === undefined
-    ? cfg?.latenessSec
-    : parseDuration("lateness", latenessText, 0, 7 * windowSec);
-  const waitSec = parseDuration(
-    "db-wait",
-    args.values.get("db-wait") ?? `${DB_WAIT_SEC_DEFAULT}s`,
-    0,
-    3600,
-  );
+  const { dbPath, windowSec, latenessSec, sensor, waitSec } = storeFlags(args, cfg, "run");
   const tasks: TaskSpec[] = cfg?.tasks ??
     [{ ...defaultTask(), flowsMax: flowsMaxFor(TABLE_MEMORY_DEFAULT, 1) }];
   const sketches = args.booleans.has("no-sketches") ? [] : cfg?.sketches ?? defaultSketches();
@@ -127,7 +108,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   try {
     const common = {
       store,
-      sensor: args.values.get("sensor") ?? cfg?.sensor,
+      sensor,
       windowSec,
       latenessSec,
       tasks,
@@ -156,6 +137,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       return 0;
     }
     const runs = await ingestLive({
+      ...common,
       devices: devices.map((device) => ({
         device,
         filter,
@@ -163,13 +145,6 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         bufferBytes,
         promiscuous: args.booleans.has("promisc"),
       })),
-      store,
-      sensor: args.values.get("sensor") ?? cfg?.sensor,
-      windowSec,
-      latenessSec,
-      tasks,
-      sketches,
-      flows,
       stopRequested: () => stop,
       onStarted: () =>
         log("info", "capturing", { devices, filter: filter ?? null, db: dbPath, windowSec }),

@@ -5,5 +5,5 @@
  * @module
  */
 
-export { loadConfig } from "./config.ts";
+export { type Config, loadConfig } from "./config.ts";
 export { seconds as parseSeconds } from "./_config_values.ts";

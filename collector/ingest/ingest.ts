@@ -50,8 +50,8 @@ export interface SourceStore extends WindowStore {
   abandonSource(sourceNo: number): Promise<void>;
 }
 
-export interface IngestOptions {
-  files: readonly string[];
+/** What every run into a store takes, from files or from devices. */
+export interface StoreRunOptions {
   store: SourceStore;
   /** The sensor id every window carries (default: the host name). */
   sensor?: string;
@@ -69,6 +69,10 @@ export interface IngestOptions {
   helper?: HelperParts;
   /** Closed windows waiting to be stored at most (intake waits beyond). */
   writeQueue?: number;
+}
+
+export interface IngestOptions extends StoreRunOptions {
+  files: readonly string[];
   /** The sketches' hash seed instead of the store's (tests comparing stores). */
   sketchSeed?: number;
   /** Called about every batch with bytes read and total of the current file. */

@@ -11,29 +11,17 @@
  * @module
  */
 
-import { Engine, HELPER_DEFAULT, type HelperParts, WindowWriter } from "../engine/mod.ts";
-import type { FlowTrackerOptions, SketchSpec, TaskSpec } from "../engine/mod.ts";
+import { Engine, HELPER_DEFAULT, WindowWriter } from "../engine/mod.ts";
 import { decodeBatch } from "../decode/mod.ts";
 import { BATCH_PACKETS_DEFAULT, PacketBatch } from "../packet/mod.ts";
 import { type LiveOptions, LiveRing, type LiveStats } from "../live/mod.ts";
-import { defaultSensor, defaultTask, type SourceStore, WINDOW_SEC_DEFAULT } from "./ingest.ts";
+import { defaultSensor, defaultTask, type StoreRunOptions, WINDOW_SEC_DEFAULT } from "./ingest.ts";
 
 /** How often the wall clock moves the watermark while packets flow (ms). */
 const CLOCK_TICK_MS = 100;
 
-export interface LiveIngestOptions {
+export interface LiveIngestOptions extends StoreRunOptions {
   devices: readonly LiveOptions[];
-  store: SourceStore;
-  sensor?: string;
-  windowSec?: number;
-  latenessSec?: number;
-  tasks?: readonly TaskSpec[];
-  sketches?: readonly SketchSpec[];
-  app?: boolean;
-  flows?: Partial<FlowTrackerOptions> | false;
-  batchPackets?: number;
-  helper?: HelperParts;
-  writeQueue?: number;
   /** Checked between batches and clock ticks: when true, capture stops and everything is stored. */
   stopRequested: () => boolean;
   /** The wall clock in seconds (default Date.now). */

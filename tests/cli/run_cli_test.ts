@@ -10,6 +10,12 @@ import { MAIN, PERMS, runCli } from "./_run.ts";
 
 const ROOT = Deno.uid() === 0;
 
+/** `run` on lo for the datagrams to `port`, 1 s windows, into r.duckdb. */
+function loArgs(port: number): string[] {
+  return ["--interface", "lo", "--filter", `udp and dst port ${port}`, "--window", "1s"]
+    .concat(["--lateness", "0s", "--db", "r.duckdb", "--no-sketches"]);
+}
+
 /** Starts `run`; resolves once it logged that it captures. */
 async function startRun(args: string[], cwd: string) {
   const child = new Deno.Command(Deno.execPath(), {
@@ -59,19 +65,7 @@ Deno.test({
     const port = 40000 + Math.floor(Math.random() * 20000);
     try {
       const run = await startRun(
-        [
-          "--interface",
-          "lo",
-          "--filter",
-          `udp and dst port ${port}`,
-          "--window",
-          "1s",
-          "--lateness",
-          "0s",
-          "--db",
-          "r.duckdb",
-          "--no-sketches",
-        ],
+        loArgs(port),
         dir,
       );
       const bytes = await send(port, 800);
@@ -105,19 +99,7 @@ Deno.test({
     const port = 40000 + Math.floor(Math.random() * 20000);
     try {
       const run = await startRun(
-        [
-          "--interface",
-          "lo",
-          "--filter",
-          `udp and dst port ${port}`,
-          "--window",
-          "1s",
-          "--lateness",
-          "0s",
-          "--db",
-          "r.duckdb",
-          "--no-sketches",
-        ],
+        loArgs(port),
         dir,
       );
       await send(port, 500);
