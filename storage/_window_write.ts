@@ -64,6 +64,11 @@ async function appendWindow(
     a.appendUBigInt(BigInt(t.latePackets)), a.appendUBigInt(BigInt(t.lateBytes));
     a.appendUBigInt(BigInt(w.trackerOverflowPackets));
     a.appendUSmallInt(w.id.part);
+    const c = w.capture;
+    if (c === null) a.appendNull(), a.appendNull(), a.appendNull(), a.appendNull();
+    else {
+      for (const v of [c.received, c.dropped, c.skipped, c.ifDropped]) a.appendUBigInt(BigInt(v));
+    }
     a.endRow();
   });
   await db.append("window_protocols", (a) => {

@@ -281,6 +281,20 @@ export const MIGRATIONS: readonly string[] = [
     value VARCHAR NOT NULL
   );
   `,
+  // v7: a live source's capture counts per window (NULL for files and late parts; issue 13).
+  `
+  ALTER TABLE window_totals ADD COLUMN capture_received UBIGINT;
+  ALTER TABLE window_totals ADD COLUMN capture_dropped UBIGINT;
+  ALTER TABLE window_totals ADD COLUMN capture_skipped UBIGINT;
+  ALTER TABLE window_totals ADD COLUMN capture_if_dropped UBIGINT;
+  CREATE OR REPLACE VIEW windows AS
+    SELECT window_start, any_value(window_sec) AS window_sec, sum(packets) AS packets,
+           sum(bytes) AS bytes, sum(ipv4_packets) AS ipv4_packets,
+           sum(ipv6_packets) AS ipv6_packets, sum(non_ip_packets) AS non_ip_packets,
+           sum(late_packets) AS late_packets, sum(capture_received) AS capture_received,
+           sum(capture_dropped) AS capture_dropped, sum(capture_if_dropped) AS capture_if_dropped
+    FROM window_totals GROUP BY window_start;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -37,7 +37,7 @@ import {
 } from "./header_work.ts";
 import { Totals } from "./totals.ts";
 import { EMPTY_RECORDS } from "./flow_tracker.ts";
-import type { SketchExport, WindowExport, WindowOutput } from "../export/mod.ts";
+import type { CaptureCounts, SketchExport, WindowExport, WindowOutput } from "../export/mod.ts";
 
 export interface TaskSpec {
   name: string;
@@ -76,6 +76,11 @@ export interface EngineOptions {
   source: string;
   /** The sketches' hash seed (default 0; a store gives its own). */
   sketchSeed?: number;
+  /**
+   * A live source's capture counts so far (cumulative): each window takes the change since the
+   * window before it closed (WindowExport.capture).
+   */
+  capture?: () => CaptureCounts;
 }
 
 /** Parts of the work that can run on the helper thread. */
@@ -144,6 +149,9 @@ export class Engine {
   /** Late parts stored per window start (their part numbers). */
   private readonly lateParts = new Map<number, number>();
   trackerOverflowPackets = 0;
+  private readonly capture: (() => CaptureCounts) | null;
+  /** The capture counts at the previous window's close. */
+  private captureBefore: CaptureCounts = { received: 0, dropped: 0, skipped: 0, ifDropped: 0 };
   /**
    * Intake's stall at window changes: the time addBatch spent closing windows (the helper's
    * parts, building the export, waiting for room in the output queue), total and longest.
@@ -178,6 +186,7 @@ export class Engine {
     this.windowSec = opts.windowSec;
     this.latenessSec = lateness;
     this.emptyWindows = opts.emptyWindows ?? false;
+    this.capture = opts.capture ?? null;
     this.tasks = opts.tasks;
     this.sensor = opts.sensor;
     this.source = opts.source;
@@ -398,6 +407,7 @@ export class Engine {
     };
     this.packetsOut += totals.packets;
     if (!isLate) this.windowsClosed++;
+    const capture = isLate ? null : this.captureDelta();
     win.totals.clear();
     win.startSec = NaN;
     const assemble = async () => {
@@ -414,6 +424,7 @@ export class Engine {
         app,
         records: tracker.records ?? EMPTY_RECORDS,
         trackerOverflowPackets: tracker.trackerOverflow,
+        capture,
       };
       this.trackerOverflowPackets += out.trackerOverflowPackets;
       await this.output.push(out);
@@ -424,6 +435,19 @@ export class Engine {
     this.closing.catch((e) => void (this.closingFailure ??= e));
     if (this.inFlight > CLOSES_IN_FLIGHT) await this.closing;
     this.checkClosing();
+  }
+
+  /** The capture counts since the previous window closed (null for a file source). */
+  private captureDelta(): CaptureCounts | null {
+    if (this.capture === null) return null;
+    const now = this.capture(), before = this.captureBefore;
+    this.captureBefore = now;
+    return {
+      received: now.received - before.received,
+      dropped: now.dropped - before.dropped,
+      skipped: now.skipped - before.skipped,
+      ifDropped: now.ifDropped - before.ifDropped,
+    };
   }
 
   /** Throws the failure of an earlier close (a helper or output error), if any. */

@@ -7,6 +7,7 @@
 
 export {
   type AppExport,
+  type CaptureCounts,
   KEY,
   type KeyColumns,
   type KeyMask,

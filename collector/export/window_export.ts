@@ -229,6 +229,25 @@ export interface WindowExport {
   readonly records: RecordRows;
   /** Packets of new flows that found the flow tracker full, while this window was newest. */
   readonly trackerOverflowPackets: number;
+  /** A live source's capture counts at this window's close (null: a file, or a late part). */
+  readonly capture: CaptureCounts | null;
+}
+
+/**
+ * What a capture device counted (cumulative, or per window as the change since the previous
+ * window closed). The kernel counts a frame when it arrives, not by its time stamp, so a
+ * window's share is what arrived between two closes; over a source's run they add up exactly:
+ * received = packets stored + dropped + skipped.
+ */
+export interface CaptureCounts {
+  /** Frames that passed the capture filter (dropped and skipped ones included). */
+  readonly received: number;
+  /** Of those, lost because the capture buffer was full. */
+  readonly dropped: number;
+  /** Of those, passed over on purpose (the sent copy of each frame on lo). */
+  readonly skipped: number;
+  /** Frames the interface dropped before capture (for the whole interface). */
+  readonly ifDropped: number;
 }
 
 /** Where closed windows go, in the order they close (the store's queue). */

@@ -66,6 +66,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
     for (const ring of rings) {
       const sourceId = `${ring.device}@${sensor}@${new Date(now() * 1000).toISOString()}`;
       let out: WindowWriter | null = null;
+      const live = ring;
       const engine = new Engine({
         windowSec,
         latenessSec: opts.latenessSec,
@@ -79,6 +80,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         sensor,
         source: ring.device,
         sketchSeed: store.sketchSeed,
+        capture: () => live.stats(),
       }, { push: (w) => out!.push(w) });
       const sourceNo = await store.beginSource(
         ring.device,
@@ -117,8 +119,10 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       }
       if (took === 0) await Promise.race(running.map((r) => r.ring.wait(CLOCK_TICK_MS)));
     }
-    // Stopped: what is in the rings is taken, then every open window is stored.
+    // Stopped: the kernel puts nothing more in the rings, what is in them is taken, then every
+    // open window is stored, with capture counts that add up with what was read.
     for (const r of running) {
+      r.ring.stopIntake();
       while (r.ring.fill(batch) > 0) {
         decodeBatch(batch);
         await r.engine.addBatch(batch);

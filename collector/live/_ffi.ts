@@ -63,8 +63,13 @@ export function pcapSymbols(): Pcap {
 export function lastError(): { code: number; text: string } {
   const c = libcSymbols();
   const code = new Deno.UnsafePointerView(c.__errno_location()!).getInt32();
-  const p = c.strerror(code);
-  return { code, text: p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p) };
+  return { code, text: errnoText(code) };
+}
+
+/** libc's text for error number `code`. */
+export function errnoText(code: number): string {
+  const p = libcSymbols().strerror(code);
+  return p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p);
 }
 
 export const EPERM = 1;

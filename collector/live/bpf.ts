@@ -50,3 +50,5 @@ export function compileFilter(expression: string, linkType: number, snaplen: num
 
 /** A filter that takes nothing: attached first so no frame from before the real filter gets in. */
 export const DROP_ALL: Uint8Array = new Uint8Array([6, 0, 0, 0, 0, 0, 0, 0]); // BPF_RET|BPF_K, 0
+/** A filter that takes every frame whole (BPF_RET|BPF_K, 2^32 - 1): no filter. */
+export const TAKE_ALL: Uint8Array = new Uint8Array([6, 0, 0, 0, 255, 255, 255, 255]);

@@ -17,8 +17,8 @@
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from "../decode/mod.ts";
 import type { PacketBatch } from "../packet/mod.ts";
 import { UserError } from "../user_error.ts";
-import { compileFilter } from "./bpf.ts";
-import { ENODEV, ENOMEM, EPERM, lastError, libcSymbols } from "./_ffi.ts";
+import { compileFilter, DROP_ALL, TAKE_ALL } from "./bpf.ts";
+import { ENODEV, ENOMEM, EPERM, errnoText, lastError, libcSymbols } from "./_ffi.ts";
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
@@ -81,13 +81,28 @@ export interface LiveOptions {
   promiscuous?: boolean;
 }
 
-/** The kernel's counts for this socket since it was opened. */
+/** The capture's counts since the ring was opened. */
 export interface LiveStats {
-  /** Frames that passed the filter, those dropped for want of ring space included. */
+  /**
+   * Frames that passed the filter, those dropped for want of ring space included (the kernel's
+   * PACKET_STATISTICS, read as deltas: it resets its 32-bit counters at each read, so they
+   * cannot wrap between two reads of a window apart).
+   */
   received: number;
   /** Of those, dropped because the ring was full (the reader fell behind). */
   dropped: number;
+  /** Of those, the sent copies on lo, passed over (each frame shows twice there; as libpcap). */
+  skipped: number;
+  /**
+   * Frames the interface itself dropped (rx_dropped + rx_missed_errors under
+   * /sys/class/net/DEV/statistics), for the whole interface, not only what the filter takes;
+   * 0 where the device has no such counters.
+   */
+  ifDropped: number;
 }
+
+const POLLERR = 8;
+const SO_ERROR = 4;
 
 const SIOCGIFHWADDR = 0x8927;
 
@@ -120,7 +135,10 @@ export class LiveRing {
   private reading = false;
   /** Blocks read to their end during the last fill: the kernel's again at the next. */
   private readonly done: number[] = [];
-  private totals: LiveStats = { received: 0, dropped: 0 };
+  private totals: LiveStats = { received: 0, dropped: 0, skipped: 0, ifDropped: 0 };
+  private skipped = 0;
+  /** The interface's own drop counters when the ring was opened (null: it has none). */
+  private readonly ifDropBase: number | null;
   private closed = false;
 
   private constructor(
@@ -131,7 +149,9 @@ export class LiveRing {
     private readonly ringBytes: number,
     readonly snaplen: number,
     private readonly loopback: boolean,
+    private readonly ifindex: number,
   ) {
+    this.ifDropBase = interfaceDrops(device);
     const buf = Deno.UnsafePointerView.getArrayBuffer(ring!, ringBytes);
     this.u32 = new Uint32Array(buf);
     this.u16 = new Uint16Array(buf);
@@ -214,14 +234,7 @@ export class LiveRing {
         ring = null;
         throw new Error(`mmap of the capture ring: ${lastError().text}`);
       }
-      if (filter !== null) {
-        // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
-        const prog = new Uint8Array(16);
-        const v = new DataView(prog.buffer);
-        v.setUint16(0, filter.length / 8, true);
-        v.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(filter))), true);
-        opt(SOL_SOCKET, SO_ATTACH_FILTER, prog, "SO_ATTACH_FILTER");
-      }
+      if (filter !== null) attachFilter(fd, filter);
       if (opts.promiscuous === true) {
         // struct packet_mreq { int ifindex; u16 type; u16 alen; u8 address[8]; }
         const mreq = new Uint8Array(16);
@@ -241,7 +254,16 @@ export class LiveRing {
         if (e.code === ENODEV) throw new UserError(`No network device "${device}".`);
         throw new Error(`bind to ${device}: ${e.text}`);
       }
-      const r = new LiveRing(device, linkType, fd, ring, ringBytes, snaplen, device === "lo");
+      const r = new LiveRing(
+        device,
+        linkType,
+        fd,
+        ring,
+        ringBytes,
+        snaplen,
+        device === "lo",
+        ifindex,
+      );
       r.stats(); // the kernel's counters start now
       return r;
     } catch (e) {
@@ -274,6 +296,8 @@ export class LiveRing {
         }
         const base = this.block * BLOCK_BYTES;
         if ((u32[(base + B_STATUS) >> 2]! & TP_STATUS_USER) === 0) break;
+        // Round the whole ring in one batch: that block is this batch's, read already.
+        if (this.done.includes(this.block)) break;
         this.reading = true;
         this.left = u32[(base + B_PACKETS) >> 2]!;
         this.at = base + u32[(base + B_FIRST) >> 2]!;
@@ -282,7 +306,10 @@ export class LiveRing {
       const o = this.at;
       this.at = o + u32[(o + P_NEXT) >> 2]!;
       this.left--;
-      if (this.loopback && bytes[o + P_PKTTYPE] === PACKET_OUTGOING) continue;
+      if (this.loopback && bytes[o + P_PKTTYPE] === PACKET_OUTGOING) {
+        this.skipped++;
+        continue;
+      }
       let mac = o + this.u16[(o + P_MAC) >> 1]!;
       let capLen = u32[(o + P_SNAPLEN) >> 2]!;
       let wireLen = u32[(o + P_LEN) >> 2]!;
@@ -314,12 +341,48 @@ export class LiveRing {
     return n;
   }
 
-  /** Waits until frames are ready or `ms` passed (on a thread of its own: the loop runs on). */
-  async wait(ms: number): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Waits until frames are ready or `ms` passed (on a thread of its own: the loop runs on).
+   * Returns the socket's pending error (ENETDOWN: the device went down or away), else null.
+   */
+  async wait(ms: number): Promise<string | null> {
+    if (this.closed) return null;
     const base = this.block * BLOCK_BYTES;
-    if (this.left > 0 || (this.u32[(base + B_STATUS) >> 2]! & TP_STATUS_USER) !== 0) return;
+    if (this.left > 0 || (this.u32[(base + B_STATUS) >> 2]! & TP_STATUS_USER) !== 0) return null;
+    this.poller[6] = 0, this.poller[7] = 0;
     await libcSymbols().poll(this.poller, 1n, Math.max(0, Math.floor(ms)));
+    if ((this.poller[6]! & POLLERR) === 0) return null;
+    // Reading SO_ERROR clears it; the text names what happened.
+    const err = new Uint32Array(1);
+    libcSymbols().getsockopt(this.fd, SOL_SOCKET, SO_ERROR, u8(err), u32s(4));
+    return err[0] === 0 ? null : errnoText(err[0]!);
+  }
+
+  /**
+   * Whether the device this ring was bound to is still there (same index): a device that went
+   * down comes back to the same socket, one deleted (and made again) needs a new ring.
+   */
+  deviceAlive(): boolean {
+    return libcSymbols().if_nametoindex(new TextEncoder().encode(this.device + "\0")) ===
+      this.ifindex;
+  }
+
+  /** Takes `filter` (tcpdump's language; empty: every frame) from now on, in place. */
+  setFilter(filter: string | undefined): void {
+    attachFilter(
+      this.fd,
+      filter === undefined || filter.trim() === ""
+        ? TAKE_ALL
+        : compileFilter(filter, this.linkType, this.snaplen),
+    );
+  }
+
+  /**
+   * The kernel puts no more frames in the ring (a filter that takes nothing): what is in it can
+   * be drained, and the counts read afterwards are final, so they add up with what was read.
+   */
+  stopIntake(): void {
+    attachFilter(this.fd, DROP_ALL);
   }
 
   /** The kernel's counts since the ring was opened (it resets its own at each read). */
@@ -328,10 +391,14 @@ export class LiveRing {
     const st = new Uint32Array(3), len = u32s(12);
     if (libcSymbols().getsockopt(this.fd, SOL_PACKET, PACKET_STATISTICS, u8(st), len) === 0) {
       // tpacket_stats_v3: packets (drops included), drops, queue freezes.
-      this.totals = {
-        received: this.totals.received + st[0]!,
-        dropped: this.totals.dropped + st[1]!,
-      };
+      this.totals.received += st[0]!;
+      this.totals.dropped += st[1]!;
+    }
+    this.totals.skipped = this.skipped;
+    const ifNow = this.ifDropBase === null ? null : interfaceDrops(this.device);
+    // A device made again starts its counters at 0: what it counted before stays counted.
+    if (ifNow !== null && ifNow >= this.ifDropBase!) {
+      this.totals.ifDropped = ifNow - this.ifDropBase!;
     }
     return { ...this.totals };
   }
@@ -344,6 +411,31 @@ export class LiveRing {
     c.munmap(this.ring, BigInt(this.ringBytes));
     c.close(this.fd);
   }
+}
+
+/** Attaches a classic BPF program (sock_filter instructions) to socket `fd`. */
+function attachFilter(fd: number, program: Uint8Array): void {
+  // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+  const prog = new Uint8Array(16);
+  const v = new DataView(prog.buffer);
+  v.setUint16(0, program.length / 8, true);
+  v.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(program))), true);
+  if (libcSymbols().setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, prog, prog.length) < 0) {
+    throw new Error(`setsockopt(SO_ATTACH_FILTER): ${lastError().text}`);
+  }
+}
+
+/** The interface's own receive drops (rx_dropped + rx_missed_errors), or null without them. */
+function interfaceDrops(device: string): number | null {
+  let sum = 0;
+  for (const name of ["rx_dropped", "rx_missed_errors"]) {
+    try {
+      sum += Number(Deno.readTextFileSync(`/sys/class/net/${device}/statistics/${name}`).trim());
+    } catch {
+      return null;
+    }
+  }
+  return Number.isFinite(sum) ? sum : null;
 }
 
 function u32s(...values: number[]): Uint8Array {

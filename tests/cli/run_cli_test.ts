@@ -79,6 +79,19 @@ Deno.test({
       assert.equal(stopped.dropped, 0);
       const [t] = await sqlRows(dir, "SELECT sum(packets) AS p, sum(bytes) AS b FROM windows");
       assert.deepEqual([Number(t!.p), Number(t!.b)], [800, bytes]);
+      // Accounting that adds up: what the kernel passed = stored + dropped + skipped (on lo the
+      // sent copy of each datagram), per window counts summed over the run, as the log says.
+      const [c] = await sqlRows(
+        dir,
+        `SELECT sum(capture_received) AS rec, sum(capture_dropped) AS drop,
+                sum(capture_skipped) AS skip, count(*) FILTER (capture_received IS NULL) AS nul
+         FROM window_totals`,
+      );
+      assert.deepEqual(
+        [Number(c!.rec), Number(c!.drop), Number(c!.skip), Number(c!.nul)],
+        [1600, 0, 800, 0],
+      );
+      assert.equal(stopped.received, 1600);
       const starts = (await sqlRows(
         dir,
         "SELECT epoch(window_start)::BIGINT AS s FROM windows ORDER BY 1",
