@@ -11,6 +11,7 @@ import {
   defaultSketches,
   flowsMaxFor,
   type FlowTrackerOptions,
+  LATENESS_SEC_DEFAULT,
   TABLE_MEMORY_DEFAULT,
   type TaskSpec,
 } from "../collector/engine/mod.ts";
@@ -26,6 +27,8 @@ import {
   BUFFER_BYTES_MIN,
   SNAPLEN_DEFAULT,
 } from "../collector/live/mod.ts";
+import { CollectorStatus } from "../collector/ingest/mod.ts";
+import { LISTEN_DEFAULT, opsRoutes, parseListen, serve, type Server } from "../routes/mod.ts";
 import { parseArgs, parseCount, UsageError } from "./args.ts";
 import { DB_DEFAULT, STORE_FLAGS, storeFlags } from "./store_flags.ts";
 
@@ -44,12 +47,22 @@ export const RUN_USAGE = `netspectra run (--interface DEV | --replay FILE) ... [
   --sensor NAME      the sensor id every window carries (default: the host name)
   --config FILE      tasks, window, flow timeouts, store path (flags win)
   --no-sketches, --no-records   as for analyze
+  --listen ADDR      HTTP for operators: /healthz, /readyz, /metrics (default ${LISTEN_DEFAULT};
+                     "off": none). Not on 127.0.0.1 only if you say so
+  --log-level LVL    debug, info (default), warn or error
   Every window the clock passes is stored, an empty one with zero totals. SIGINT or SIGTERM
   stores the open windows and exits 0.`;
 
-/** One JSON object per line on stderr. */
-function log(level: "info" | "error", msg: string, fields: Record<string, unknown> = {}): void {
-  console.error(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }));
+const LEVELS = ["debug", "info", "warn", "error"] as const;
+type Level = (typeof LEVELS)[number];
+
+/** One JSON object per line on stderr, from `min` up. */
+function logger(min: Level) {
+  const from = LEVELS.indexOf(min);
+  return (level: Level, msg: string, fields: Record<string, unknown> = {}): void => {
+    if (LEVELS.indexOf(level) < from) return;
+    console.error(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }));
+  };
 }
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
@@ -63,6 +76,8 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       "config",
       "replay",
       "speed",
+      "listen",
+      "log-level",
     ],
     booleans: ["promisc", "no-sketches", "no-records"],
     repeated: ["interface", "replay"],
@@ -75,6 +90,13 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   if (devices.length === 0 && replays.length === 0) {
     throw new UsageError("run: give at least one --interface or --replay");
   }
+  const levelText = args.values.get("log-level") ?? "info";
+  if (!(LEVELS as readonly string[]).includes(levelText)) {
+    throw new UsageError(`run: --log-level must be one of ${LEVELS.join(", ")}`);
+  }
+  const log = logger(levelText as Level);
+  const listenText = args.values.get("listen") ?? LISTEN_DEFAULT;
+  const listen = listenText === "off" ? null : parseListen(listenText);
   const speedText = args.values.get("speed") ?? "1";
   const speed = Number(speedText);
   if (!(speed >= 0 && speed <= 1e6) || speedText.trim() === "") {
@@ -101,6 +123,20 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   // Loaded here: help and flag errors do without DuckDB's native module.
   const { Store } = await import("../storage/mod.ts");
   const store = await Store.open(dbPath, { waitMs: waitSec * 1000 });
+  const status = new CollectorStatus(windowSec, latenessSec ?? LATENESS_SEC_DEFAULT);
+  let server: Server | null = null;
+  try {
+    server = listen === null ? null : serve(opsRoutes(status), listen);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  // Said once capture runs (a device that cannot be opened is then the only line).
+  const listening = () => {
+    if (server !== null) {
+      log("info", "listening", { url: `http://${server.hostname}:${server.port}/` });
+    }
+  };
   let stop = false;
   const onSignal = () => stop = true;
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -132,6 +168,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       return run;
     });
     if (devices.length === 0) {
+      listening();
       log("info", "replaying", { files: replays, speed, db: dbPath, windowSec });
       await replayed;
       return 0;
@@ -146,8 +183,12 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         promiscuous: args.booleans.has("promisc"),
       })),
       stopRequested: () => stop,
-      onStarted: () =>
-        log("info", "capturing", { devices, filter: filter ?? null, db: dbPath, windowSec }),
+      status,
+      onEvent: log,
+      onStarted: () => {
+        listening();
+        log("info", "capturing", { devices, filter: filter ?? null, db: dbPath, windowSec });
+      },
     });
     await replayed;
     for (const r of runs) {
@@ -163,6 +204,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     return 0;
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    await server?.close();
     await store.close();
   }
 }

@@ -424,6 +424,7 @@ export class Engine {
         app,
         records: tracker.records ?? EMPTY_RECORDS,
         trackerOverflowPackets: tracker.trackerOverflow,
+        flowsActive: tracker.flowsActive,
         capture,
       };
       this.trackerOverflowPackets += out.trackerOverflowPackets;

@@ -67,6 +67,8 @@ export interface WindowParts {
   records: RecordRows | null;
   /** Packets of new flows that found the tracker full since the previous close. */
   trackerOverflow: number;
+  /** Connections the tracker follows at the close. */
+  flowsActive: number;
 }
 
 /**
@@ -147,6 +149,7 @@ export class LocalHeaderWork {
       sketches: this.banks[win]!.snapshot(),
       records: take ? this.records.take() : null,
       trackerOverflow: take ? this.overflowPackets - this.overflowBefore : 0,
+      flowsActive: this.tracker?.size ?? 0,
     };
     if (take) this.overflowBefore = this.overflowPackets;
     this.banks[win]!.clear();

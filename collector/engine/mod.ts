@@ -10,6 +10,7 @@ export {
   Engine,
   HELPER_DEFAULT,
   type HelperParts,
+  LATENESS_SEC_DEFAULT,
   type TaskSpec,
   WINDOW_SEC_MAX,
 } from "./engine.ts";

@@ -22,6 +22,8 @@ export const WRITE_QUEUE_DEFAULT = 4;
 
 export class WindowWriter implements WindowOutput {
   private readonly queue: WindowExport[] = [];
+  /** When each queued window was handed over (performance.now()). */
+  private readonly queuedAt: number[] = [];
   private wake: (() => void) | null = null;
   private room: (() => void) | null = null;
   private ending = false;
@@ -39,6 +41,11 @@ export class WindowWriter implements WindowOutput {
     private readonly store: WindowStore,
     private readonly sourceNo: number,
     readonly capacity = WRITE_QUEUE_DEFAULT,
+    /**
+     * Called once a window is stored, with the time from its hand-over to its commit (ms),
+     * before its buffers are freed (it must not keep them).
+     */
+    private readonly onStored: ((w: WindowExport, flushMs: number) => void) | null = null,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1024) {
       throw new RangeError(`Invalid write queue length ${capacity}: 1..1024`);
@@ -68,6 +75,7 @@ export class WindowWriter implements WindowOutput {
       this.writeMs += dt;
       if (dt > this.maxWriteMs) this.maxWriteMs = dt;
       this.queue.shift();
+      this.onStored?.(w, performance.now() - this.queuedAt.shift()!);
       // The store was its last reader (the live stream and the forwarders will come before).
       releaseExport(w);
       this.windows++;
@@ -95,6 +103,7 @@ export class WindowWriter implements WindowOutput {
       if (dt > this.maxWaitMs) this.maxWaitMs = dt;
     }
     this.queue.push(w);
+    this.queuedAt.push(performance.now());
     this.wake?.();
   }
 

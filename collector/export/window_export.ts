@@ -229,6 +229,8 @@ export interface WindowExport {
   readonly records: RecordRows;
   /** Packets of new flows that found the flow tracker full, while this window was newest. */
   readonly trackerOverflowPackets: number;
+  /** Connections the flow tracker follows as the window closes (0 with records off). */
+  readonly flowsActive: number;
   /** A live source's capture counts at this window's close (null: a file, or a late part). */
   readonly capture: CaptureCounts | null;
 }

@@ -4,6 +4,10 @@
  * wall clock as the watermark: windows close on time on a quiet link, and every window the clock
  * passes is stored (one without packets with zero totals).
  *
+ * A device that fails while capturing (taken down: the socket reports ENETDOWN; deleted: its
+ * index is gone) is reported, and one that is gone is opened again with a growing back-off
+ * (1 s doubling to 60 s) into the same source, while the others go on.
+ *
  * A live source takes its identity when it starts (device, sensor and start time), so the windows
  * a killed daemon committed stay (a file source's identity is known only at its end, which is why
  * an unfinished file source is removed instead).
@@ -13,12 +17,17 @@
 
 import { Engine, HELPER_DEFAULT, WindowWriter } from "../engine/mod.ts";
 import { decodeBatch } from "../decode/mod.ts";
+import type { CaptureCounts } from "../export/mod.ts";
 import { BATCH_PACKETS_DEFAULT, PacketBatch } from "../packet/mod.ts";
 import { type LiveOptions, LiveRing, type LiveStats } from "../live/mod.ts";
 import { defaultSensor, defaultTask, type StoreRunOptions, WINDOW_SEC_DEFAULT } from "./ingest.ts";
+import { CollectorStatus, type DeviceStatus } from "./status.ts";
 
 /** How often the wall clock moves the watermark while packets flow (ms). */
 const CLOCK_TICK_MS = 100;
+/** A failed device is opened again after this, doubling up to the most (ms). */
+export const RETRY_FIRST_MS = 1000;
+export const RETRY_MAX_MS = 60_000;
 
 export interface LiveIngestOptions extends StoreRunOptions {
   devices: readonly LiveOptions[];
@@ -28,6 +37,19 @@ export interface LiveIngestOptions extends StoreRunOptions {
   now?: () => number;
   /** Called once every device captures and its source is in the store. */
   onStarted?: () => void;
+  /** Kept up to date for operators (default: one of its own). */
+  status?: CollectorStatus;
+  /** Told when a device fails, comes back, or is retried (for the log). */
+  onEvent?: (
+    level: "info" | "warn" | "error",
+    msg: string,
+    fields: Record<string, unknown>,
+  ) => void;
+  /**
+   * Asked at every clock tick: a new capture filter for every device (undefined: no change;
+   * "" : none). A filter that does not compile is reported and the old one stays.
+   */
+  filterChange?: () => string | undefined;
 }
 
 export interface LiveSourceRun {
@@ -35,16 +57,47 @@ export interface LiveSourceRun {
   sourceId: string;
   packets: number;
   windows: number;
-  /** The kernel's counts for the device's ring. */
+  /** The kernel's counts for the device (every ring it had). */
   capture: LiveStats;
 }
 
 interface Running {
-  ring: LiveRing;
+  opts: LiveOptions;
+  /** null while the device is gone (then retryAtMs says when to try again). */
+  ring: LiveRing | null;
+  /** The counts of the rings the device had before this one. */
+  before: LiveStats;
+  retryAtMs: number;
+  backoffMs: number;
   engine: Engine;
   writer: WindowWriter;
   sourceNo: number;
-  sourceId: string;
+  status: DeviceStatus;
+}
+
+const NO_COUNTS: LiveStats = { received: 0, dropped: 0, skipped: 0, ifDropped: 0 };
+
+function plus(a: LiveStats, b: LiveStats): LiveStats {
+  return {
+    received: a.received + b.received,
+    dropped: a.dropped + b.dropped,
+    skipped: a.skipped + b.skipped,
+    ifDropped: a.ifDropped + b.ifDropped,
+  };
+}
+
+/** The device's counts over every ring it had. */
+function countsOf(r: Running): CaptureCounts {
+  return r.ring === null ? r.before : plus(r.before, r.ring.stats());
+}
+
+/** Whether the device is administratively up (IFF_UP in /sys/class/net/DEV/flags). */
+function deviceUp(device: string): boolean {
+  try {
+    return (Number(Deno.readTextFileSync(`/sys/class/net/${device}/flags`).trim()) & 1) === 1;
+  } catch {
+    return false;
+  }
 }
 
 /** Captures from every device until `stopRequested`; returns what each source took. */
@@ -56,17 +109,21 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
   const sketches = opts.sketches ?? [];
   const sensor = opts.sensor ?? defaultSensor();
   const batchPackets = opts.batchPackets ?? BATCH_PACKETS_DEFAULT;
+  const status = opts.status ?? new CollectorStatus(windowSec, opts.latenessSec ?? 2);
+  const event = opts.onEvent ?? (() => {});
   const { store } = opts;
   const running: Running[] = [];
   const rings: LiveRing[] = [];
   let failure: unknown = null;
+  status.queuedWindows = () => running.reduce((n, r) => n + r.writer.backlog, 0);
   try {
     // Every device opens (or the run fails) before anything is stored.
     for (const d of opts.devices) rings.push(LiveRing.open(d));
-    for (const ring of rings) {
+    for (let k = 0; k < rings.length; k++) {
+      const ring = rings[k]!;
       const sourceId = `${ring.device}@${sensor}@${new Date(now() * 1000).toISOString()}`;
       let out: WindowWriter | null = null;
-      const live = ring;
+      let self: Running | null = null;
       const engine = new Engine({
         windowSec,
         latenessSec: opts.latenessSec,
@@ -80,7 +137,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         sensor,
         source: ring.device,
         sketchSeed: store.sketchSeed,
-        capture: () => live.stats(),
+        capture: () => countsOf(self!),
       }, { push: (w) => out!.push(w) });
       const sourceNo = await store.beginSource(
         ring.device,
@@ -97,8 +154,35 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         contentBytes: 0,
         replaces: [],
       });
-      out = new WindowWriter(store, sourceNo, opts.writeQueue);
-      running.push({ ring, engine, writer: out, sourceNo, sourceId });
+      out = new WindowWriter(
+        store,
+        sourceNo,
+        opts.writeQueue,
+        (w, ms) => status.windowStored(w, ms),
+      );
+      const st: DeviceStatus = {
+        device: ring.device,
+        sourceId,
+        state: "capturing",
+        error: null,
+        capture: NO_COUNTS,
+        packets: 0,
+        flowsActive: 0,
+        reopens: 0,
+      };
+      status.devices.set(ring.device, st);
+      self = {
+        opts: opts.devices[k]!,
+        ring,
+        before: NO_COUNTS,
+        retryAtMs: 0,
+        backoffMs: RETRY_FIRST_MS,
+        engine,
+        writer: out,
+        sourceNo,
+        status: st,
+      };
+      running.push(self);
     }
     const batch = new PacketBatch(batchPackets);
     opts.onStarted?.();
@@ -106,7 +190,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
     while (!opts.stopRequested()) {
       let took = 0;
       for (const r of running) {
-        if (r.ring.fill(batch) === 0) continue;
+        if (r.ring === null || r.ring.fill(batch) === 0) continue;
         took += batch.length;
         decodeBatch(batch);
         await r.engine.addBatch(batch);
@@ -115,18 +199,30 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       if (t - lastTick >= CLOCK_TICK_MS || took === 0) {
         lastTick = t;
         const sec = now();
-        for (const r of running) await r.engine.advance(sec);
+        const filter = opts.filterChange?.();
+        for (const r of running) {
+          await r.engine.advance(sec);
+          if (filter !== undefined) setFilter(r, filter, event);
+          tend(r, event);
+        }
       }
-      if (took === 0) await Promise.race(running.map((r) => r.ring.wait(CLOCK_TICK_MS)));
+      if (took === 0) {
+        const live = running.filter((r) => r.ring !== null);
+        if (live.length === 0) await new Promise((ok) => setTimeout(ok, CLOCK_TICK_MS));
+        else {
+          const errors = await Promise.all(live.map((r) => r.ring!.wait(CLOCK_TICK_MS)));
+          for (let k = 0; k < live.length; k++) {
+            if (errors[k] !== null) await deviceError(live[k]!, errors[k]!, batch, event);
+          }
+        }
+      }
     }
     // Stopped: the kernel puts nothing more in the rings, what is in them is taken, then every
     // open window is stored, with capture counts that add up with what was read.
     for (const r of running) {
+      if (r.ring === null) continue;
       r.ring.stopIntake();
-      while (r.ring.fill(batch) > 0) {
-        decodeBatch(batch);
-        await r.engine.addBatch(batch);
-      }
+      await drain(r, batch);
     }
   } catch (e) {
     failure = e;
@@ -137,28 +233,114 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       await r.engine.finish();
       await r.writer.close();
       await store.finishSource(r.sourceNo, {
-        sourceId: r.sourceId,
+        sourceId: r.status.sourceId,
         packets: r.engine.packetsIn,
         warnings: [],
         contentBytes: 0,
         replaces: [],
       });
+      const capture = countsOf(r);
+      r.status.state = "stopped";
+      r.status.capture = capture;
+      r.status.packets = r.engine.packetsIn;
       runs.push({
-        device: r.ring.device,
-        sourceId: r.sourceId,
+        device: r.opts.device,
+        sourceId: r.status.sourceId,
         packets: r.engine.packetsIn,
         windows: r.engine.windowsClosed,
-        capture: r.ring.stats(),
+        capture,
       });
     } catch (e) {
       failure ??= e;
     } finally {
       r.engine.close();
-      r.ring.close();
+      r.ring?.close();
     }
   }
   // Rings whose source never started (a failure on the way).
   for (const ring of rings) ring.close();
   if (failure !== null) throw failure;
   return runs;
+}
+
+/** Takes what is left in the device's ring. */
+async function drain(r: Running, batch: PacketBatch): Promise<void> {
+  while (r.ring!.fill(batch) > 0) {
+    decodeBatch(batch);
+    await r.engine.addBatch(batch);
+  }
+}
+
+type EventFn = NonNullable<LiveIngestOptions["onEvent"]>;
+
+/**
+ * The socket of `r` reported `error`: a device that is gone is given up (its ring drained and
+ * closed, opened again later); one that is only down keeps its socket (the kernel hooks it in
+ * again when the device comes up).
+ */
+async function deviceError(r: Running, error: string, batch: PacketBatch, event: EventFn) {
+  const ring = r.ring!;
+  if (ring.deviceAlive()) {
+    if (r.status.state !== "down") {
+      r.status.state = "down", r.status.error = error;
+      event("warn", "capture device down", { device: ring.device, error });
+    }
+    return;
+  }
+  await drain(r, batch);
+  r.before = plus(r.before, ring.stats());
+  ring.close();
+  r.ring = null;
+  r.status.state = "failed", r.status.error = `${error} (the device is gone)`;
+  r.retryAtMs = Date.now() + r.backoffMs;
+  event("error", "capture device gone", {
+    device: ring.device,
+    error,
+    retryInSec: r.backoffMs / 1000,
+  });
+}
+
+/** At a clock tick: counts for operators, a device down coming up, a gone one retried. */
+function tend(r: Running, event: EventFn): void {
+  const st = r.status;
+  st.capture = countsOf(r);
+  st.packets = r.engine.packetsIn;
+  if (r.ring !== null) {
+    if (st.state === "down" && deviceUp(r.opts.device)) {
+      st.state = "capturing", st.error = null;
+      event("info", "capture device up again", { device: r.opts.device });
+    }
+    return;
+  }
+  if (Date.now() < r.retryAtMs) return;
+  try {
+    r.ring = LiveRing.open(r.opts);
+    st.state = "capturing", st.error = null, st.reopens++;
+    r.backoffMs = RETRY_FIRST_MS;
+    event("info", "capture device back", { device: r.opts.device, reopens: st.reopens });
+  } catch (e) {
+    st.error = e instanceof Error ? e.message : String(e);
+    r.backoffMs = Math.min(2 * r.backoffMs, RETRY_MAX_MS);
+    r.retryAtMs = Date.now() + r.backoffMs;
+    event("warn", "capture device still unavailable", {
+      device: r.opts.device,
+      error: st.error,
+      retryInSec: r.backoffMs / 1000,
+    });
+  }
+}
+
+/** A new capture filter for the device (kept for when it is opened again). */
+function setFilter(r: Running, filter: string, event: EventFn): void {
+  try {
+    r.ring?.setFilter(filter);
+    r.opts = { ...r.opts, filter };
+    event("info", "capture filter changed", { device: r.opts.device, filter });
+  } catch (e) {
+    event("error", "capture filter refused, the old one stays", {
+      device: r.opts.device,
+      filter,
+      error: e instanceof Error ? e.message : String(e),
+    });
+  }
 }

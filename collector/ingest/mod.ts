@@ -12,4 +12,16 @@ export {
   type IngestRun,
   WINDOW_SEC_DEFAULT,
 } from "./ingest.ts";
-export { ingestLive, type LiveIngestOptions, type LiveSourceRun } from "./live.ts";
+export {
+  ingestLive,
+  type LiveIngestOptions,
+  type LiveSourceRun,
+  RETRY_FIRST_MS,
+  RETRY_MAX_MS,
+} from "./live.ts";
+export {
+  CollectorStatus,
+  type DeviceState,
+  type DeviceStatus,
+  FLUSH_BUCKETS_SEC,
+} from "./status.ts";

@@ -4,7 +4,13 @@
  */
 
 export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-export const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
+export const PERMS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-ffi",
+  "--allow-net=127.0.0.1",
+];
 
 export async function runCli(
   args: string[],

@@ -70,7 +70,19 @@ Deno.test("run --replay stores what analyze stores, row for row", async () => {
       const a = await runCli(["analyze", "--db", `a${k}.duckdb`, ...flags, f], dir);
       assert.equal(a.code, 0, a.stderr);
       const r = await runCli(
-        ["run", "--replay", f, "--speed", "0", "--window", "10s", "--db", `r${k}.duckdb`],
+        [
+          "run",
+          "--replay",
+          f,
+          "--speed",
+          "0",
+          "--window",
+          "10s",
+          "--db",
+          `r${k}.duckdb`,
+          "--listen",
+          "off",
+        ],
         dir,
       );
       assert.equal(r.code, 0, r.stderr);
@@ -103,6 +115,8 @@ Deno.test("run --replay --speed paces the capture by its time stamps", async () 
         speed,
         "--db",
         `s${speed}.duckdb`,
+        "--listen",
+        "127.0.0.1:0",
       ], dir);
       assert.equal(r.code, 0, r.stderr);
       return (performance.now() - t0) / 1000;

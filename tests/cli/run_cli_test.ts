@@ -13,7 +13,7 @@ const ROOT = Deno.uid() === 0;
 /** `run` on lo for the datagrams to `port`, 1 s windows, into r.duckdb. */
 function loArgs(port: number): string[] {
   return ["--interface", "lo", "--filter", `udp and dst port ${port}`, "--window", "1s"]
-    .concat(["--lateness", "0s", "--db", "r.duckdb", "--no-sketches"]);
+    .concat(["--lateness", "0s", "--db", "r.duckdb", "--no-sketches", "--listen", "127.0.0.1:0"]);
 }
 
 /** Starts `run`; resolves once it logged that it captures. */
@@ -98,6 +98,85 @@ Deno.test({
       )).map((r) => Number(r.s));
       assert.ok(starts.length >= 3, `${starts.length} windows`);
       for (let k = 1; k < starts.length; k++) assert.equal(starts[k], starts[k - 1]! + 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** The run's HTTP address from its "listening" log line. */
+function urlOf(lines: string[]): string {
+  const l = lines.find((l) => l.includes('"listening"'));
+  assert.ok(l !== undefined, lines.join("\n"));
+  return JSON.parse(l).url;
+}
+
+/** The samples of a Prometheus text page, checked for form: `name{labels} value` → value. */
+function samples(page: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const typed = new Set<string>();
+  for (const line of page.trimEnd().split("\n")) {
+    const t = /^# TYPE (\w+) (counter|gauge|histogram)$/.exec(line);
+    if (t) {
+      assert.ok(!typed.has(t[1]!), `${t[1]} typed twice`);
+      typed.add(t[1]!);
+      continue;
+    }
+    if (line.startsWith("# HELP ")) continue;
+    const m = /^(\w+)(\{(?:\w+="(?:[^"\\]|\\.)*",?)*\})? (\S+)$/.exec(line);
+    assert.ok(m !== null, `not a sample line: ${line}`);
+    const family = m[1]!.replace(/_(bucket|sum|count)$/, "");
+    assert.ok(typed.has(m[1]!) || typed.has(family), `${m[1]} has no TYPE before it`);
+    out.set(m[1]! + (m[2] ?? ""), Number(m[3]));
+  }
+  return out;
+}
+
+Deno.test({
+  name: "run on lo: /healthz, /readyz and /metrics tell what was captured and stored",
+  ignore: !ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "netspectra-run-" });
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    try {
+      const run = await startRun(loArgs(port), dir);
+      const url = urlOf(run.lines);
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      try {
+        await send(port, 300);
+        await new Promise((ok) => setTimeout(ok, 2300));
+        const health = await fetch(url + "healthz");
+        assert.deepEqual([health.status, await health.text()], [200, "ok\n"]);
+        const ready = await fetch(url + "readyz");
+        assert.deepEqual([ready.status, await ready.text()], [200, "ready\n"]);
+        const res = await fetch(url + "metrics");
+        assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+        const m = samples(await res.text());
+        const lo = '{device="lo"}';
+        assert.equal(m.get(`netspectra_capture_packets_received_total${lo}`), 600);
+        assert.equal(m.get(`netspectra_capture_packets_read_total${lo}`), 300);
+        assert.equal(m.get(`netspectra_capture_packets_skipped_total${lo}`), 300);
+        assert.equal(
+          m.get('netspectra_capture_packets_dropped_total{device="lo",stage="kernel"}'),
+          0,
+        );
+        assert.equal(m.get(`netspectra_capture_up${lo}`), 1);
+        // Windows of 1 s with no lateness: those of the datagrams are stored by now.
+        assert.equal(m.get("netspectra_packets_total"), 300);
+        const stored = m.get("netspectra_windows_stored_total")!;
+        assert.ok(stored >= 2, `${stored} windows`);
+        assert.equal(m.get('netspectra_window_close_duration_seconds_bucket{le="+Inf"}'), stored);
+        assert.equal(m.get("netspectra_window_close_duration_seconds_count"), stored);
+        const last = m.get("netspectra_window_last_closed_timestamp_seconds")!;
+        assert.ok(Math.abs(last - Date.now() / 1000) < 2, `last window end ${last}`);
+        assert.equal(m.get("netspectra_store_write_queue_windows"), 0);
+        assert.ok(m.has(`netspectra_build_info{version="0.1.0",deno="${Deno.version.deno}"}`));
+        assert.equal((await fetch(url + "nothing")).status, 404);
+      } finally {
+        run.child.kill("SIGTERM");
+        assert.equal((await run.child.status).code, 0);
+        await run.pump;
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { sendUdp } from "../../_udp.ts";
-import { ingestLive } from "../../../collector/ingest/mod.ts";
+import { CollectorStatus, ingestLive } from "../../../collector/ingest/mod.ts";
+import { makeVeth, sh } from "./_netns.ts";
 import { Store } from "../../../storage/mod.ts";
 import type { WindowExport } from "../../../collector/export/mod.ts";
 
@@ -43,7 +44,10 @@ Deno.test({
       // Closed on time: stored within 0.5 s of the window's end (all but the last, which the
       // stop closes early).
       for (const w of written.slice(0, -1)) {
-        assert.ok(w.at - (w.start + 1) < 0.5, `window ${w.start} stored at ${w.at}`);
+        assert.ok(
+          w.at - (w.start + 1) < 0.5,
+          `window ${w.start} stored at ${w.at}: ${JSON.stringify(written)}`,
+        );
       }
       const [r] = await store.rows(
         "SELECT count(*) AS n, sum(packets) AS p FROM window_totals WHERE coalesce(part, 0) = 0",
@@ -97,6 +101,66 @@ Deno.test({
       assert.deepEqual([Number(f!.keys), Number(f!.p), Number(f!.b)], [1, sent, bytes]);
     } finally {
       await store.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "live: a device that goes away is reported, opened again with back-off, same source",
+  ignore: !ROOT,
+  async fn() {
+    const veth = await makeVeth(`${(Deno.pid + 1) % 10000}`);
+    const store = await Store.open(":memory:");
+    const status = new CollectorStatus(1, 0);
+    const events: { level: string; msg: string }[] = [];
+    const frame = "eth(da=02:00:00:00:00:01, sa=02:00:00:00:00:02), " +
+      "ipv4(saddr=10.78.0.2, daddr=10.78.0.1), udp(sp=4000, dp=5009), fill(0x41, 60)";
+    let stop = false;
+    const until = async (what: string, ok: () => boolean, ms = 8000) => {
+      const end = Date.now() + ms;
+      while (!ok()) {
+        if (Date.now() > end) throw new Error(`${what}: ${JSON.stringify(events)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      const running = ingestLive({
+        devices: [{ device: veth.host, filter: "udp port 5009" }],
+        store,
+        windowSec: 1,
+        latenessSec: 0,
+        status,
+        stopRequested: () => stop,
+        onEvent: (level, msg) => void events.push({ level, msg }),
+      });
+      const dev = () => status.devices.get(veth.host);
+      await until("started", () => dev() !== undefined);
+      await veth.trafgen(frame, 200);
+      await until("first 200", () => dev()!.packets === 200);
+      await sh(["ip", "link", "del", veth.host]);
+      await until("gone", () => events.some((e) => e.msg === "capture device gone"));
+      assert.equal(dev()!.state, "failed");
+      assert.match(status.notReady()!, /is failed/);
+      await veth.link();
+      await until("back", () => events.some((e) => e.msg === "capture device back"));
+      assert.equal(dev()!.state, "capturing");
+      await veth.trafgen(frame, 300);
+      await until("next 300", () => dev()!.packets === 500);
+      stop = true;
+      const [run] = await running;
+      assert.equal(run!.packets, 500);
+      assert.equal(dev()!.reopens, 1);
+      // Both rings' counts, in one source.
+      assert.equal(run!.capture.received, 500);
+      const [r] = await store.rows(
+        `SELECT count(DISTINCT source_no) AS sources, sum(packets) AS p,
+                sum(capture_received) AS rec FROM window_totals`,
+      );
+      assert.deepEqual([Number(r!.sources), Number(r!.p), Number(r!.rec)], [1, 500, 500]);
+    } finally {
+      stop = true;
+      await store.close();
+      await veth.remove();
     }
   },
 });

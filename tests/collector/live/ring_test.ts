@@ -11,6 +11,7 @@ import { LiveRing } from "../../../collector/live/mod.ts";
 import { PacketBatch } from "../../../collector/packet/mod.ts";
 import { decodeBatch } from "../../../collector/decode/mod.ts";
 import { UserError } from "../../../collector/user_error.ts";
+import { makeVeth } from "./_netns.ts";
 
 const ROOT = Deno.uid() === 0;
 const SENDER = new URL("./_udp_send.ts", import.meta.url).pathname;
@@ -48,20 +49,6 @@ async function capture(ring: LiveRing, ports: Set<number>, want: number, ms: num
     }
   }
   return seen;
-}
-
-async function sh(cmd: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
-    stderr: "piped",
-    stdout: "piped",
-  })
-    .output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) {
-    throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return text;
 }
 
 Deno.test({
@@ -128,31 +115,20 @@ Deno.test({
   name: "live ring on a veth: tagged and untagged traffic from a namespace, counted exactly",
   ignore: !ROOT,
   async fn() {
-    const tag = `${Deno.pid % 10000}`;
-    const ns = `nstest${tag}`, host = `nsa${tag}`, far = `nsb${tag}`;
-    await sh(["ip", "netns", "add", ns]);
+    const veth = await makeVeth(`${Deno.pid % 10000}`);
+    const { host, inNs } = veth;
     try {
-      await sh(["ip", "link", "add", host, "type", "veth", "peer", "name", far]);
-      await sh(["ip", "link", "set", far, "netns", ns]);
-      await sh(["ip", "link", "set", host, "up"]);
-      const inNs = (...cmd: string[]) => sh(["ip", "netns", "exec", ns, ...cmd]);
-      await inNs("ip", "link", "set", far, "up");
-      await inNs("ip", "addr", "add", "10.78.0.2/24", "dev", far);
-      // No one answers ARP on the host side: the neighbour is fixed.
-      await inNs("ip", "neigh", "add", "10.78.0.1", "lladdr", "02:00:00:00:00:01", "dev", far);
       // Tagged frames are made by trafgen (this kernel may have no VLAN devices): 2,000 to
       // port 5007 in VLAN 7, 100 bytes of payload each.
-      const conf = await Deno.makeTempFile({ suffix: ".trafgen" });
-      await Deno.writeTextFile(
-        conf,
-        "{ eth(da=02:00:00:00:00:01, sa=02:00:00:00:00:02), vlan(id=7), " +
-          "ipv4(saddr=10.77.0.2, daddr=10.77.0.1), udp(sp=4000, dp=5007), fill(0x41, 100) }\n",
-      );
       const ring = LiveRing.open({ device: host, promiscuous: true });
       try {
         const send = (addr: string, port: number, n: number) =>
           inNs(Deno.execPath(), "run", "-A", SENDER, addr, String(port), String(n), "100");
-        await inNs("trafgen", "-o", far, "-i", conf, "-n", "2000", "-q");
+        await veth.trafgen(
+          "eth(da=02:00:00:00:00:01, sa=02:00:00:00:00:02), vlan(id=7), " +
+            "ipv4(saddr=10.77.0.2, daddr=10.77.0.1), udp(sp=4000, dp=5007), fill(0x41, 100)",
+          2000,
+        );
         const tagged = 2000 * 100;
         const plain = Number(await send("10.78.0.1", 5008, 1500));
         const seen = await capture(ring, new Set([5007, 5008]), 3500, 5000);
@@ -165,11 +141,9 @@ Deno.test({
         assert.equal(ring.stats().dropped, 0);
       } finally {
         ring.close();
-        await Deno.remove(conf);
       }
     } finally {
-      await sh(["ip", "netns", "del", ns]).catch(() => {});
-      await sh(["ip", "link", "del", host]).catch(() => {});
+      await veth.remove();
     }
   },
 });

@@ -1,0 +1,100 @@
+/**
+ * What the running collector has done so far, kept as plain counters for operators: the
+ * `/metrics`, `/readyz` routes and the log read it. Updated by live ingest (capture state and
+ * kernel counts per device) and by the window writers (each stored window's totals), never on
+ * the packet path.
+ *
+ * @module
+ */
+
+import type { CaptureCounts, WindowExport } from "../export/mod.ts";
+
+/** Upper bounds (seconds) of the window flush histogram's buckets. */
+export const FLUSH_BUCKETS_SEC = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export type DeviceState = "capturing" | "down" | "failed" | "stopped";
+
+export interface DeviceStatus {
+  readonly device: string;
+  readonly sourceId: string;
+  state: DeviceState;
+  /** What went wrong (state down or failed), else null. */
+  error: string | null;
+  /** Cumulative kernel counts (over every ring the device had). */
+  capture: CaptureCounts;
+  /** Packets read from the ring into the engine. */
+  packets: number;
+  /** Connections the tracker followed at the latest window close. */
+  flowsActive: number;
+  /** Times the device was opened again after it failed. */
+  reopens: number;
+}
+
+export class CollectorStatus {
+  readonly startedMs = Date.now();
+  readonly devices = new Map<string, DeviceStatus>();
+  /** Over stored windows: packets, bytes, late packets, tracker overflow. */
+  packets = 0;
+  bytes = 0;
+  latePackets = 0;
+  trackerOverflowPackets = 0;
+  windowsStored = 0;
+  readonly decodeErrors = new Map<string, number>();
+  /** Packets that found an exact task's table full, by task name. */
+  readonly tableOverflowPackets = new Map<string, number>();
+  /** End (seconds) of the latest window stored, and when (wall clock ms) that was. */
+  lastWindowEndSec = NaN;
+  lastStoredMs = NaN;
+  /** Window flush (hand-over → commit) histogram: counts per FLUSH_BUCKETS_SEC bucket, +Inf last. */
+  readonly flushBuckets = new Float64Array(FLUSH_BUCKETS_SEC.length + 1);
+  flushSumSec = 0;
+  /** Windows closed and not yet stored, over every writer. */
+  queuedWindows: () => number = () => 0;
+
+  constructor(readonly windowSec: number, readonly latenessSec: number) {}
+
+  /** A window was stored, `flushMs` after its close. */
+  windowStored(w: WindowExport, flushMs: number): void {
+    const t = w.totals;
+    this.packets += t.packets;
+    this.bytes += t.bytes;
+    this.latePackets += t.latePackets;
+    this.trackerOverflowPackets += w.trackerOverflowPackets;
+    for (const [reason, n] of t.decodeErrors) {
+      this.decodeErrors.set(reason, (this.decodeErrors.get(reason) ?? 0) + n);
+    }
+    for (const task of w.tasks) {
+      const n = this.tableOverflowPackets.get(task.name) ?? 0;
+      this.tableOverflowPackets.set(task.name, n + task.rows.overflowPackets);
+    }
+    const d = this.devices.get(w.id.source);
+    if (d !== undefined && w.id.part === 0) d.flowsActive = w.flowsActive;
+    this.windowsStored++;
+    const end = w.id.startSec + w.id.windowSec;
+    if (!(end <= this.lastWindowEndSec)) this.lastWindowEndSec = end;
+    this.lastStoredMs = Date.now();
+    const sec = flushMs / 1000;
+    let b = 0;
+    while (b < FLUSH_BUCKETS_SEC.length && sec > FLUSH_BUCKETS_SEC[b]!) b++;
+    this.flushBuckets[b]!++;
+    this.flushSumSec += sec;
+  }
+
+  /**
+   * Ready: every device captures and a window was stored within two window lengths (plus the
+   * lateness) — counted from the start until the first one is. Returns why not, or null.
+   */
+  notReady(nowMs = Date.now()): string | null {
+    for (const d of this.devices.values()) {
+      if (d.state !== "capturing") {
+        return `${d.device} is ${d.state}${d.error === null ? "" : `: ${d.error}`}`;
+      }
+    }
+    const since = this.lastStoredMs === this.lastStoredMs ? this.lastStoredMs : this.startedMs;
+    const limitMs = (2 * this.windowSec + this.latenessSec) * 1000 + 1000;
+    if (nowMs - since > limitMs) {
+      return `no window stored for ${Math.round((nowMs - since) / 1000)} s`;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The collector's counters in the Prometheus text format (version 0.0.4): `netspectra_` names
+ * in base units (seconds, bytes), `_total` on counters only, the capture device as the `device`
+ * label. Every figure comes from CollectorStatus; nothing here counts.
+ *
+ * @module
+ */
+
+import { type CollectorStatus, FLUSH_BUCKETS_SEC } from "../collector/ingest/mod.ts";
+
+/** The program's version (deno.json), for netspectra_build_info. */
+export const VERSION = "0.1.0";
+
+/** A label value as the format wants it: backslash, double quote and newline escaped. */
+export function labelValue(v: string): string {
+  return v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+type Labels = Record<string, string>;
+
+class Exposition {
+  private readonly lines: string[] = [];
+
+  family(name: string, type: "counter" | "gauge" | "histogram", help: string): this {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    return this;
+  }
+
+  sample(name: string, value: number, labels: Labels = {}): this {
+    const l = Object.entries(labels).map(([k, v]) => `${k}="${labelValue(v)}"`).join(",");
+    const text = value === Infinity ? "+Inf" : value !== value ? "NaN" : String(value);
+    this.lines.push(`${name}${l === "" ? "" : `{${l}}`} ${text}`);
+    return this;
+  }
+
+  text(): string {
+    return this.lines.join("\n") + "\n";
+  }
+}
+
+/** The metrics page for `status` as of now. */
+export function renderMetrics(status: CollectorStatus): string {
+  const e = new Exposition();
+  const devices = [...status.devices.values()];
+  e.family("netspectra_build_info", "gauge", "Always 1; the labels name the build.")
+    .sample("netspectra_build_info", 1, { version: VERSION, deno: Deno.version.deno });
+  e.family(
+    "netspectra_start_time_seconds",
+    "gauge",
+    "When the collector started (Unix time).",
+  ).sample("netspectra_start_time_seconds", status.startedMs / 1000);
+  e.family(
+    "netspectra_capture_up",
+    "gauge",
+    "1 while the device captures, 0 while it is down or gone (being retried).",
+  );
+  for (const d of devices) {
+    e.sample("netspectra_capture_up", d.state === "capturing" ? 1 : 0, { device: d.device });
+  }
+  e.family(
+    "netspectra_capture_packets_received_total",
+    "counter",
+    "Frames the capture filter passed (dropped and skipped ones included), per the kernel.",
+  );
+  for (const d of devices) {
+    e.sample("netspectra_capture_packets_received_total", d.capture.received, {
+      device: d.device,
+    });
+  }
+  e.family(
+    "netspectra_capture_packets_dropped_total",
+    "counter",
+    "Frames lost before they were read: stage kernel (the capture buffer was full) or " +
+      "interface (the device's own receive drops, for all its traffic).",
+  );
+  for (const d of devices) {
+    e.sample("netspectra_capture_packets_dropped_total", d.capture.dropped, {
+      device: d.device,
+      stage: "kernel",
+    });
+    e.sample("netspectra_capture_packets_dropped_total", d.capture.ifDropped, {
+      device: d.device,
+      stage: "interface",
+    });
+  }
+  e.family(
+    "netspectra_capture_packets_skipped_total",
+    "counter",
+    "Frames passed over on purpose (the sent copy of each frame on lo).",
+  );
+  for (const d of devices) {
+    e.sample("netspectra_capture_packets_skipped_total", d.capture.skipped, { device: d.device });
+  }
+  e.family("netspectra_capture_packets_read_total", "counter", "Frames read into the engine.");
+  for (const d of devices) {
+    e.sample("netspectra_capture_packets_read_total", d.packets, { device: d.device });
+  }
+  e.family(
+    "netspectra_capture_reopens_total",
+    "counter",
+    "Times a device that had gone was opened again.",
+  );
+  for (const d of devices) {
+    e.sample("netspectra_capture_reopens_total", d.reopens, { device: d.device });
+  }
+  e.family("netspectra_packets_total", "counter", "Packets in stored windows.")
+    .sample("netspectra_packets_total", status.packets);
+  e.family("netspectra_bytes_total", "counter", "Bytes (frame lengths) in stored windows.")
+    .sample("netspectra_bytes_total", status.bytes);
+  e.family(
+    "netspectra_late_packets_total",
+    "counter",
+    "Packets that came after their window had closed (stored in a late part).",
+  ).sample("netspectra_late_packets_total", status.latePackets);
+  e.family(
+    "netspectra_decode_errors_total",
+    "counter",
+    "Packets with a decode problem, by reason.",
+  );
+  for (const [reason, n] of [...status.decodeErrors].sort()) {
+    e.sample("netspectra_decode_errors_total", n, { reason });
+  }
+  e.family(
+    "netspectra_flow_table_overflow_packets_total",
+    "counter",
+    "Packets that found an exact task's table full (counted, in no row), by task.",
+  );
+  for (const [task, n] of status.tableOverflowPackets) {
+    e.sample("netspectra_flow_table_overflow_packets_total", n, { task });
+  }
+  e.family(
+    "netspectra_flow_tracker_overflow_packets_total",
+    "counter",
+    "Packets of new connections that found the flow tracker full.",
+  ).sample("netspectra_flow_tracker_overflow_packets_total", status.trackerOverflowPackets);
+  e.family(
+    "netspectra_flows_active",
+    "gauge",
+    "Connections the flow tracker follows, as of the latest window close.",
+  );
+  for (const d of devices) e.sample("netspectra_flows_active", d.flowsActive, { device: d.device });
+  e.family("netspectra_windows_stored_total", "counter", "Windows (and late parts) stored.")
+    .sample("netspectra_windows_stored_total", status.windowsStored);
+  e.family(
+    "netspectra_window_close_duration_seconds",
+    "histogram",
+    "From a window's close to its commit in the store (the queue's wait included).",
+  );
+  let cum = 0;
+  for (let b = 0; b < FLUSH_BUCKETS_SEC.length; b++) {
+    cum += status.flushBuckets[b]!;
+    e.sample("netspectra_window_close_duration_seconds_bucket", cum, {
+      le: String(FLUSH_BUCKETS_SEC[b]),
+    });
+  }
+  cum += status.flushBuckets[FLUSH_BUCKETS_SEC.length]!;
+  e.sample("netspectra_window_close_duration_seconds_bucket", cum, { le: "+Inf" })
+    .sample("netspectra_window_close_duration_seconds_sum", status.flushSumSec)
+    .sample("netspectra_window_close_duration_seconds_count", cum);
+  e.family(
+    "netspectra_window_last_closed_timestamp_seconds",
+    "gauge",
+    "End of the latest window stored (Unix time; NaN before the first).",
+  ).sample("netspectra_window_last_closed_timestamp_seconds", status.lastWindowEndSec);
+  e.family(
+    "netspectra_store_write_queue_windows",
+    "gauge",
+    "Closed windows waiting to be stored.",
+  ).sample("netspectra_store_write_queue_windows", status.queuedWindows());
+  return e.text();
+}

@@ -1,0 +1,9 @@
+/**
+ * The HTTP side of the collector: routes over the engine's and the store's exported types.
+ *
+ * @module
+ */
+
+export { opsRoutes } from "./ops.ts";
+export { labelValue, renderMetrics, VERSION } from "./metrics.ts";
+export { type Listen, LISTEN_DEFAULT, parseListen, serve, type Server } from "./server.ts";

@@ -1,0 +1,60 @@
+/**
+ * The collector's HTTP server: Hono on Deno.serve, on 127.0.0.1 unless told otherwise
+ * (R-25), with a limit on request bodies.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import { UserError } from "../collector/user_error.ts";
+
+export const LISTEN_DEFAULT = "127.0.0.1:9470";
+
+export interface Listen {
+  hostname: string;
+  port: number;
+}
+
+/** "HOST:PORT", "[V6]:PORT" or ":PORT" (127.0.0.1); port 0 picks a free one. */
+export function parseListen(text: string): Listen {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || !(port <= 65535)) {
+    throw new UserError(
+      `Invalid listen address "${text}": give HOST:PORT, e.g. ${LISTEN_DEFAULT} (port 0: any free).`,
+    );
+  }
+  const hostname = m[1] ?? (m[2] === "" ? "127.0.0.1" : m[2]!);
+  return { hostname, port };
+}
+
+export interface Server {
+  /** Where it listens (the port chosen when 0 was asked). */
+  readonly hostname: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `app` at `listen`; a port in use or an address not here is a UserError. */
+export function serve(app: Hono, listen: Listen): Server {
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: listen.hostname,
+      port: listen.port,
+      onListen: () => {},
+    }, app.fetch);
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.AddrNotAvailable) {
+      throw new UserError(
+        `Cannot listen on ${listen.hostname}:${listen.port}: ${(e as Error).message}.`,
+      );
+    }
+    throw e;
+  }
+  return {
+    hostname: server.addr.hostname,
+    port: server.addr.port,
+    close: () => server.shutdown(),
+  };
+}
