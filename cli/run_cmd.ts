@@ -28,7 +28,15 @@ import {
   SNAPLEN_DEFAULT,
 } from "../collector/live/mod.ts";
 import { CollectorStatus } from "../collector/ingest/mod.ts";
-import { LISTEN_DEFAULT, opsRoutes, parseListen, serve, type Server } from "../routes/mod.ts";
+import {
+  LISTEN_DEFAULT,
+  opsRoutes,
+  parseListen,
+  serve,
+  type Server,
+  sqlRoutes,
+} from "../routes/mod.ts";
+import { newToken, removeContact, writeContact } from "./daemon_contact.ts";
 import { parseArgs, parseCount, UsageError } from "./args.ts";
 import { DB_DEFAULT, STORE_FLAGS, storeFlags } from "./store_flags.ts";
 
@@ -122,12 +130,22 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
 
   // Loaded here: help and flag errors do without DuckDB's native module.
   const { Store } = await import("../storage/mod.ts");
-  const store = await Store.open(dbPath, { waitMs: waitSec * 1000 });
+  // The daemon answers people's SQL too (sql while it runs): no file but the store is read.
+  const store = await Store.open(dbPath, { waitMs: waitSec * 1000, noFileAccess: true });
   const status = new CollectorStatus(windowSec, latenessSec ?? LATENESS_SEC_DEFAULT);
+  const token = newToken();
   let server: Server | null = null;
   try {
-    server = listen === null ? null : serve(opsRoutes(status), listen);
+    if (listen !== null) {
+      const app = opsRoutes(status);
+      sqlRoutes(app, store, token);
+      server = serve(app, listen);
+      if (dbPath !== ":memory:") {
+        await writeContact(dbPath, `http://${server.hostname}:${server.port}/`, token);
+      }
+    }
   } catch (e) {
+    await server?.close();
     await store.close();
     throw e;
   }
@@ -205,6 +223,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
     await server?.close();
+    if (server !== null) await removeContact(dbPath);
     await store.close();
   }
 }

@@ -10,6 +10,8 @@ import { parseArgs, parseCount, parseDbPath, parseDuration, UsageError } from ".
 import { DB_DEFAULT } from "./analyze_cmd.ts";
 import { alignRows, BufferedStdout } from "./report/mod.ts";
 import type { QueryHead } from "../storage/mod.ts";
+import type { SqlAnswer } from "../routes/mod.ts";
+import { type DaemonContact, readContact } from "./daemon_contact.ts";
 
 export const SQL_USAGE = `netspectra sql [options] "SELECT ..."
   read-only SQL on a store written by analyze --db (tables: storage/README.md)
@@ -18,7 +20,8 @@ export const SQL_USAGE = `netspectra sql [options] "SELECT ..."
   --max-rows N     rows at most (default 10000); more are cut with a note on stderr
   --timeout DUR    stop the query after this long (default 30s)
   --memory-limit N memory the query may use (default 1G); a query needing more fails
-  --db-wait DUR    wait this long for a process writing the store to finish (default 5s)`;
+  --db-wait DUR    wait this long for a process writing the store to finish (default 5s)
+  While netspectra run writes the store, the query is asked of it (same limits; its memory).`;
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return "";
@@ -56,47 +59,58 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
       `sql: no store at ${db} (write one with: netspectra analyze --db ${db} FILE)`,
     );
   }
-  const { Store } = await import("../storage/mod.ts");
-  const { streamReadOnlyQuery } = await import("../storage/mod.ts");
-  const store = await Store.open(db, {
-    readOnly: true,
-    sandboxed: true,
-    waitMs: waitSec * 1000,
-    memoryLimitBytes,
-  });
+  const out = new BufferedStdout();
+  let head: QueryHead = { columns: [], numeric: [] };
+  // A table needs its widths first, so it keeps its (capped) rows; csv and json stream.
+  const tableRows: string[][] = [];
+  let first = true;
+  const onHead = async (h: QueryHead) => {
+    head = h;
+    if (format === "csv") await out.write(h.columns.map(esc).join(",") + "\n");
+    else if (format === "json") await out.write("[");
+  };
+  const onRows = async (rows: unknown[][]) => {
+    for (const row of rows) {
+      if (format === "csv") await out.write(row.map((v) => esc(cell(v))).join(",") + "\n");
+      else if (format === "json") {
+        const o = Object.fromEntries(head.columns.map((c, k) => [c, row[k]]));
+        await out.write((first ? "\n " : ",\n ") + JSON.stringify(o));
+      } else tableRows.push(row.map(cell));
+      first = false;
+    }
+  };
+  const sql = args.positionals[0]!;
+  // A daemon writing the store holds it: it answers instead (capture goes on).
+  const daemon = await readContact(db);
+  let r = daemon === null
+    ? null
+    : await askDaemon(daemon, sql, maxRows, timeoutSec * 1000, onHead, onRows);
+  let store: { closeSync(): void } | null = null;
   try {
-    const out = new BufferedStdout();
-    let head: QueryHead = { columns: [], numeric: [] };
-    // A table needs its widths first, so it keeps its (capped) rows; csv and json stream.
-    const tableRows: string[][] = [];
-    let first = true;
-    let r;
-    try {
-      r = await streamReadOnlyQuery(store, args.positionals[0]!, {
-        maxRows,
-        timeoutMs: timeoutSec * 1000,
-        onHead: async (h) => {
-          head = h;
-          if (format === "csv") await out.write(h.columns.map(esc).join(",") + "\n");
-          else if (format === "json") await out.write("[");
-        },
-        onRows: async (rows) => {
-          for (const row of rows) {
-            if (format === "csv") await out.write(row.map((v) => esc(cell(v))).join(",") + "\n");
-            else if (format === "json") {
-              const o = Object.fromEntries(head.columns.map((c, k) => [c, row[k]]));
-              await out.write((first ? "\n " : ",\n ") + JSON.stringify(o));
-            } else tableRows.push(row.map(cell));
-            first = false;
-          }
-        },
+    if (r === null) {
+      const { Store } = await import("../storage/mod.ts");
+      const { streamReadOnlyQuery } = await import("../storage/mod.ts");
+      const opened = await Store.open(db, {
+        readOnly: true,
+        sandboxed: true,
+        waitMs: waitSec * 1000,
+        memoryLimitBytes,
       });
-    } catch (e) {
-      // DuckDB's own errors (syntax, unknown table, refused file access) are user mistakes.
-      if (e instanceof Error && !(e instanceof UserError)) {
-        throw new UserError(`sql: ${e.message.split("\n")[0]}`);
+      store = opened;
+      try {
+        r = await streamReadOnlyQuery(opened, sql, {
+          maxRows,
+          timeoutMs: timeoutSec * 1000,
+          onHead,
+          onRows,
+        });
+      } catch (e) {
+        // DuckDB's own errors (syntax, unknown table, refused file access) are user mistakes.
+        if (e instanceof Error && !(e instanceof UserError)) {
+          throw new UserError(`sql: ${e.message.split("\n")[0]}`);
+        }
+        throw e;
       }
-      throw e;
     }
     if (format === "json") await out.write(first ? "]\n" : "\n]\n");
     else if (format === "table") {
@@ -108,6 +122,43 @@ export async function sqlCommand(argv: readonly string[]): Promise<number> {
     if (r.truncated) console.error(`netspectra: result cut at ${maxRows} rows (--max-rows)`);
     return 0;
   } finally {
-    store.closeSync();
+    store?.closeSync();
   }
+}
+
+/**
+ * The query asked of the daemon at `c` (POST /v1/sql); null when no daemon of this store
+ * answers there (a stale contact: the file is then opened as usual). A refused or failing query is a UserError.
+ */
+async function askDaemon(
+  c: DaemonContact,
+  sql: string,
+  maxRows: number,
+  timeoutMs: number,
+  onHead: (h: QueryHead) => Promise<void>,
+  onRows: (rows: unknown[][]) => Promise<void>,
+): Promise<{ truncated: boolean } | null> {
+  let res: Response;
+  try {
+    res = await fetch(new URL("v1/sql", c.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${c.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ sql, max_rows: maxRows, timeout_ms: timeoutMs }),
+      signal: AbortSignal.timeout(timeoutMs + 10_000),
+    });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) throw e;
+    return null;
+  }
+  const body = await res.json().catch(() => null);
+  // Not this store's daemon (a stale contact whose port another program took).
+  if (res.status === 401 || res.status === 404 || body === null) return null;
+  if (!res.ok) {
+    if (body?.refused === true) throw new UserError(String(body.error));
+    throw new UserError(`sql: ${body?.error ?? `the running collector answered ${res.status}`}`);
+  }
+  const a = body as SqlAnswer;
+  await onHead({ columns: a.columns, numeric: a.numeric });
+  await onRows(a.rows);
+  return { truncated: a.truncated };
 }

@@ -7,3 +7,10 @@
 export { opsRoutes } from "./ops.ts";
 export { labelValue, renderMetrics, VERSION } from "./metrics.ts";
 export { type Listen, LISTEN_DEFAULT, parseListen, serve, type Server } from "./server.ts";
+export {
+  SQL_BODY_BYTES_MAX,
+  SQL_ROWS_MAX,
+  SQL_TIMEOUT_MS_MAX,
+  type SqlAnswer,
+  sqlRoutes,
+} from "./sql.ts";

@@ -50,6 +50,14 @@ export class Db {
     return run;
   }
 
+  /**
+   * A connection of its own for one reader (a query while windows are written: DuckDB keeps
+   * readers and the writer apart by MVCC); the caller closes it (closeSync).
+   */
+  readerConnection(): Promise<DuckDBConnection> {
+    return this.instance.connect();
+  }
+
   /** Runs `fn` in one transaction, after the writes before it; on error nothing of it stays. */
   transaction<T>(fn: () => Promise<T>): Promise<T> {
     return this.serial(() => this.inTransaction(fn));

@@ -25,4 +25,4 @@ export {
 } from "./report_types.ts";
 export { type FlowSink, summarize, type SummaryOptions } from "./summary.ts";
 export type { Column, FlowColumns, TimeKind } from "./_flow_rows.ts";
-export { runReadOnlyQuery, streamReadOnlyQuery } from "./query.ts";
+export { type QueryTarget, runReadOnlyQuery, streamReadOnlyQuery } from "./query.ts";

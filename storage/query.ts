@@ -6,9 +6,13 @@
  * @module
  */
 
-import { JsonDuckDBValueConverter, StatementType } from "@duckdb/node-api";
+import { type DuckDBConnection, JsonDuckDBValueConverter, StatementType } from "@duckdb/node-api";
 import { UserError } from "../collector/user_error.ts";
-import type { Store } from "./store.ts";
+
+/** What a query runs on: a store opened for reading, or a reader connection of the writer's. */
+export interface QueryTarget {
+  readonly con: DuckDBConnection;
+}
 
 export const QUERY_ROWS_MAX_DEFAULT = 10_000;
 export const QUERY_TIMEOUT_MS_DEFAULT = 30_000;
@@ -72,7 +76,7 @@ function jsonCell(v: unknown): unknown {
  * query that runs past `timeoutMs` (it is interrupted).
  */
 export async function streamReadOnlyQuery(
-  store: Store,
+  store: QueryTarget,
   sql: string,
   opts: {
     maxRows?: number;
@@ -144,7 +148,7 @@ export async function streamReadOnlyQuery(
 
 /** Runs one read-only statement and returns its rows (see streamReadOnlyQuery). */
 export async function runReadOnlyQuery(
-  store: Store,
+  store: QueryTarget,
   sql: string,
   opts: { maxRows?: number; timeoutMs?: number } = {},
 ): Promise<QueryResult> {

@@ -44,6 +44,11 @@ export interface OpenOptions {
   waitMs?: number;
   /** For SQL that is not the user's own shell: no file or network access, config locked. */
   sandboxed?: boolean;
+  /**
+   * SQL on this instance reads no file but the store and reaches no network (a writer that
+   * also answers people's queries: the daemon); its own settings stay changeable.
+   */
+  noFileAccess?: boolean;
   /** DuckDB's memory limit (a query needing more fails instead of swapping the box). */
   memoryLimitBytes?: number;
 }
@@ -76,6 +81,7 @@ export class Store extends Db {
     if (opts.memoryLimitBytes !== undefined) {
       config.memory_limit = `${Math.floor(opts.memoryLimitBytes / 1024)}KiB`;
     }
+    if (opts.noFileAccess) config.enable_external_access = "false";
     if (opts.sandboxed) {
       config.enable_external_access = "false";
       config.lock_configuration = "true";

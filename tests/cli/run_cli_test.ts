@@ -184,6 +184,66 @@ Deno.test({
 });
 
 Deno.test({
+  name: "run on lo: sql works while the daemon writes the store (asked of it, with its token)",
+  ignore: !ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "netspectra-run-" });
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    try {
+      const run = await startRun(loArgs(port), dir);
+      try {
+        await send(port, 250);
+        await new Promise((ok) => setTimeout(ok, 2300));
+        const t0 = performance.now();
+        const [t] = await sqlRows(dir, "SELECT sum(packets) AS p FROM windows");
+        assert.equal(Number(t!.p), 250);
+        assert.ok(performance.now() - t0 < 5000, "answered without waiting for the lock");
+        const csv = await runCli(
+          ["sql", "--db", "r.duckdb", "--format", "csv", "SELECT 1 AS a, 'x' AS b"],
+          dir,
+        );
+        assert.deepEqual([csv.code, csv.stdout], [0, "a,b\n1,x\n"]);
+        // The same guard as on the file: one reading statement, no file access.
+        const refused = await runCli(["sql", "--db", "r.duckdb", "DELETE FROM sources"], dir);
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /^netspectra: Only read-only statements .* got DELETE\n$/);
+        const file = await runCli(
+          ["sql", "--db", "r.duckdb", "SELECT * FROM read_csv('/etc/passwd')"],
+          dir,
+        );
+        assert.equal(file.code, 1);
+        assert.match(file.stderr, /^netspectra: sql: .*(disabled|external access)/i);
+        const typo = await runCli(["sql", "--db", "r.duckdb", "SELEC 1"], dir);
+        assert.equal(typo.code, 1);
+        assert.match(
+          typo.stderr,
+          /^netspectra: sql: .*Parser Error: syntax error at or near "SELEC"\n$/,
+        );
+        // The contact file is the owner's only, and the endpoint wants its token.
+        const contact = JSON.parse(await Deno.readTextFile(`${dir}/r.duckdb.daemon.json`));
+        assert.equal((await Deno.stat(`${dir}/r.duckdb.daemon.json`)).mode! & 0o777, 0o600);
+        const anon = await fetch(contact.url + "v1/sql", {
+          method: "POST",
+          body: JSON.stringify({ sql: "SELECT 1" }),
+        });
+        assert.equal(anon.status, 401);
+        await anon.body?.cancel();
+      } finally {
+        run.child.kill("SIGTERM");
+        assert.equal((await run.child.status).code, 0);
+        await run.pump;
+      }
+      // Gone with the daemon; the file is read directly again.
+      await assert.rejects(Deno.stat(`${dir}/r.duckdb.daemon.json`));
+      const [t] = await sqlRows(dir, "SELECT sum(packets) AS p FROM windows");
+      assert.equal(Number(t!.p), 250);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "run on lo: after SIGKILL the store opens with every committed window whole",
   ignore: !ROOT,
   async fn() {

@@ -1,0 +1,85 @@
+/**
+ * `POST /v1/sql`: read-only SQL on the running collector's store, for `netspectra sql` while
+ * the daemon holds the file (DuckDB lets one process write it). Same guard, row cap and
+ * timeout as the CLI (storage/query.ts), on a reader connection of its own. Only callers that
+ * hold the token the daemon wrote beside the store (a file only its owner reads) may ask.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { UserError } from "../collector/user_error.ts";
+import type { QueryHead, Store } from "../storage/mod.ts";
+
+export const SQL_BODY_BYTES_MAX = 64 * 1024;
+export const SQL_ROWS_MAX = 1_000_000;
+export const SQL_TIMEOUT_MS_MAX = 3_600_000;
+
+/** What POST /v1/sql answers: the result whole (rows capped by max_rows). */
+export interface SqlAnswer extends QueryHead {
+  rows: unknown[][];
+  truncated: boolean;
+}
+
+/** Compares two strings in time that does not depend on where they differ. */
+function sameToken(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a), y = new TextEncoder().encode(b);
+  let d = x.length ^ y.length;
+  for (let i = 0; i < x.length; i++) d |= x[i]! ^ (y[i % y.length] ?? 0);
+  return d === 0;
+}
+
+export function sqlRoutes(app: Hono, store: Store, token: string): void {
+  app.post(
+    "/v1/sql",
+    bodyLimit({
+      maxSize: SQL_BODY_BYTES_MAX,
+      onError: (c) => c.json({ error: `The request is over ${SQL_BODY_BYTES_MAX} bytes` }, 413),
+    }),
+    async (c) => {
+      const auth = c.req.header("authorization") ?? "";
+      if (!auth.startsWith("Bearer ") || !sameToken(auth.slice(7), token)) {
+        return c.json({ error: "A valid bearer token is needed" }, 401);
+      }
+      let body: { sql?: unknown; max_rows?: unknown; timeout_ms?: unknown };
+      try {
+        body = await c.req.json();
+      } catch {
+        return c.json({ error: "The body must be a JSON object" }, 400);
+      }
+      const { sql } = body;
+      const maxRows = body.max_rows ?? 10_000, timeoutMs = body.timeout_ms ?? 30_000;
+      if (
+        typeof sql !== "string" || !Number.isInteger(maxRows) || !Number.isInteger(timeoutMs) ||
+        (maxRows as number) < 1 || (maxRows as number) > SQL_ROWS_MAX ||
+        (timeoutMs as number) < 1 || (timeoutMs as number) > SQL_TIMEOUT_MS_MAX
+      ) {
+        return c.json({
+          error: `Give {"sql": "...", "max_rows": 1..${SQL_ROWS_MAX}, ` +
+            `"timeout_ms": 1..${SQL_TIMEOUT_MS_MAX}}`,
+        }, 400);
+      }
+      // Loaded on use: the commands that only import routes do without DuckDB's module.
+      const { streamReadOnlyQuery } = await import("../storage/mod.ts");
+      const con = await store.readerConnection();
+      const answer: SqlAnswer = { columns: [], numeric: [], rows: [], truncated: false };
+      try {
+        const r = await streamReadOnlyQuery({ con }, sql, {
+          maxRows: maxRows as number,
+          timeoutMs: timeoutMs as number,
+          onHead: (h) => void (answer.columns = h.columns, answer.numeric = h.numeric),
+          onRows: (rows) => void answer.rows.push(...rows),
+        });
+        answer.truncated = r.truncated;
+        return c.json(answer);
+      } catch (e) {
+        // Refused statements and DuckDB's own errors (syntax, unknown table): the asker's.
+        const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+        return c.json({ error: message, refused: e instanceof UserError }, 400);
+      } finally {
+        con.closeSync();
+      }
+    },
+  );
+}
