@@ -17,8 +17,14 @@ import type { IngestRun } from "../collector/ingest/mod.ts";
 import type { FlowSink } from "../storage/mod.ts";
 import { BufferedStdout, toTable } from "./report/mod.ts";
 import { defaultSketches } from "../collector/engine/mod.ts";
-import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
-import { DB_DEFAULT, DB_WAIT_SEC_DEFAULT, STORE_FLAGS, storeFlags } from "./store_flags.ts";
+import { parseArgs, parseCount, UsageError } from "./args.ts";
+import {
+  DB_DEFAULT,
+  DB_WAIT_SEC_DEFAULT,
+  retentionOf,
+  STORE_FLAGS,
+  storeFlags,
+} from "./store_flags.ts";
 import { ProgressBar } from "./progress.ts";
 
 export { DB_DEFAULT, DB_WAIT_SEC_DEFAULT } from "./store_flags.ts";
@@ -109,16 +115,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       `analyze: no task "${taskName}" (tasks: ${tasks.map((t) => t.name).join(", ")})`,
     );
   }
-  const retainText = args.values.get("retain");
-  const retainBytesText = args.values.get("retain-bytes");
-  const retention = {
-    maxAgeSec: retainText === undefined
-      ? cfg?.store.retention.maxAgeSec
-      : parseDuration("retain", retainText, 1, 100 * 365 * 86400),
-    maxBytes: retainBytesText === undefined
-      ? cfg?.store.retention.maxBytes
-      : parseCount("retain-bytes", retainBytesText, 1, 1e15),
-  };
+  const retention = retentionOf(args, cfg);
 
   let totalBytes = 0;
   for (const f of args.positionals) {

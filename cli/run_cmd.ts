@@ -1,12 +1,22 @@
 /**
- * `netspectra run --interface DEV … [--db FILE]`: the collector daemon (first part: live
- * sources into the store; replay, the HTTP server and SIGHUP come next). Logs are JSON lines on
- * stderr. SIGINT / SIGTERM stop capture; the open windows are stored and the exit code is 0.
+ * `netspectra run [--config F] [--interface DEV … | --replay FILE …]`: the collector daemon.
+ * Sources (capture devices, replays) from flags or the config; windows into the store; HTTP
+ * for operators (/healthz, /readyz, /metrics) and for `sql` while it runs; retention applied
+ * periodically; JSON log lines on stderr. SIGINT / SIGTERM: the open windows are stored and the
+ * exit code is 0. SIGHUP: the config is read again and what can change without a restart
+ * (capture filters, retention, log level) does; an invalid config is refused, the run goes on.
  *
  * @module
  */
 
-import { loadConfig } from "../collector/config/mod.ts";
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  LOG_LEVELS,
+  type LogLevel,
+  type SourceConfig,
+} from "../collector/config/mod.ts";
 import {
   defaultSketches,
   flowsMaxFor,
@@ -16,6 +26,7 @@ import {
   type TaskSpec,
 } from "../collector/engine/mod.ts";
 import {
+  CollectorStatus,
   defaultTask,
   ingestFiles,
   ingestLive,
@@ -25,9 +36,9 @@ import {
   BUFFER_BYTES_DEFAULT,
   BUFFER_BYTES_MAX,
   BUFFER_BYTES_MIN,
+  type LiveOptions,
   SNAPLEN_DEFAULT,
 } from "../collector/live/mod.ts";
-import { CollectorStatus } from "../collector/ingest/mod.ts";
 import {
   LISTEN_DEFAULT,
   opsRoutes,
@@ -36,11 +47,15 @@ import {
   type Server,
   sqlRoutes,
 } from "../routes/mod.ts";
+import { parseArgs, parseCount, type ParsedArgs, UsageError } from "./args.ts";
 import { newToken, removeContact, writeContact } from "./daemon_contact.ts";
-import { parseArgs, parseCount, UsageError } from "./args.ts";
-import { DB_DEFAULT, STORE_FLAGS, storeFlags } from "./store_flags.ts";
+import { DB_DEFAULT, retentionOf, STORE_FLAGS, storeFlags } from "./store_flags.ts";
 
-export const RUN_USAGE = `netspectra run (--interface DEV | --replay FILE) ... [options]
+/** Retention runs every window while the daemon runs, at most this long apart, and at the end. */
+export const RETENTION_EVERY_SEC_MAX = 60;
+
+export const RUN_USAGE =
+  `netspectra run [--config FILE] (--interface DEV | --replay FILE) ... [options]
   --interface DEV    capture from this network device (repeatable; needs root or CAP_NET_RAW)
   --replay FILE      feed a capture file through the daemon (repeatable): windows follow its
                      packet time, so it stores what analyze stores; --speed N: N times its
@@ -53,24 +68,83 @@ export const RUN_USAGE = `netspectra run (--interface DEV | --replay FILE) ... [
   --db FILE          the store (default ./${DB_DEFAULT})
   --window DUR       window length (default ${WINDOW_SEC_DEFAULT}s); --lateness DUR (default 2s)
   --sensor NAME      the sensor id every window carries (default: the host name)
-  --config FILE      tasks, window, flow timeouts, store path (flags win)
+  --config FILE      sources, tasks, window, flow timeouts, store, retention, http.listen,
+                     log_level (configs/netspectra.yaml); flags win; sources from flags
+                     replace the config's
+  --retain DUR, --retain-bytes N   retention (windows older than DUR before the newest; the
+                     oldest until the store's used space fits N bytes), applied every window
+                     (at least every ${RETENTION_EVERY_SEC_MAX} s) and at the end
   --no-sketches, --no-records   as for analyze
-  --listen ADDR      HTTP for operators: /healthz, /readyz, /metrics (default ${LISTEN_DEFAULT};
-                     "off": none). Not on 127.0.0.1 only if you say so
+  --listen ADDR      HTTP for operators: /healthz, /readyz, /metrics, and for netspectra sql
+                     while this runs (default ${LISTEN_DEFAULT}; "off": none)
   --log-level LVL    debug, info (default), warn or error
   Every window the clock passes is stored, an empty one with zero totals. SIGINT or SIGTERM
-  stores the open windows and exits 0.`;
+  stores the open windows and exits 0. SIGHUP reads the config again: capture filters,
+  retention and the log level change at once; other changes need a restart (logged).`;
 
-const LEVELS = ["debug", "info", "warn", "error"] as const;
-type Level = (typeof LEVELS)[number];
+type LogFn = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
-/** One JSON object per line on stderr, from `min` up. */
-function logger(min: Level) {
-  const from = LEVELS.indexOf(min);
-  return (level: Level, msg: string, fields: Record<string, unknown> = {}): void => {
-    if (LEVELS.indexOf(level) < from) return;
+/** One JSON object per line on stderr, from the level `min()` says up. */
+function logger(min: () => LogLevel): LogFn {
+  return (level, msg, fields = {}) => {
+    if (LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(min())) return;
     console.error(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }));
   };
+}
+
+/** The sources: flags replace the config's; capture flags win over a config source's values. */
+function sourcesOf(args: ParsedArgs, cfg: Config | null): {
+  devices: LiveOptions[];
+  replays: { file: string; speed: number }[];
+} {
+  const speedText = args.values.get("speed");
+  const speed = speedText === undefined ? undefined : Number(speedText);
+  if (speed !== undefined && (!(speed >= 0 && speed <= 1e6) || speedText!.trim() === "")) {
+    throw new UsageError(`run: --speed must be a number from 0 to 1000000, got "${speedText}"`);
+  }
+  const snaplenText = args.values.get("snaplen");
+  const bufferText = args.values.get("buffer");
+  const flags: Partial<LiveOptions> = {
+    filter: args.values.get("filter"),
+    snaplen: snaplenText === undefined
+      ? undefined
+      : parseCount("snaplen", snaplenText, 64, SNAPLEN_DEFAULT),
+    bufferBytes: bufferText === undefined
+      ? undefined
+      : parseCount("buffer", bufferText, BUFFER_BYTES_MIN, BUFFER_BYTES_MAX),
+    promiscuous: args.booleans.has("promisc") ? true : undefined,
+  };
+  const fromFlags = args.lists.has("interface") || args.lists.has("replay");
+  const sources: SourceConfig[] = fromFlags
+    ? [
+      ...(args.lists.get("interface") ?? []).map((d) => ({ interface: d })),
+      ...(args.lists.get("replay") ?? []).map((f) => ({ replay: f })),
+    ]
+    : cfg?.sources ?? [];
+  const devices: LiveOptions[] = [];
+  const replays: { file: string; speed: number }[] = [];
+  for (const s of sources) {
+    if ("replay" in s) replays.push({ file: s.replay, speed: speed ?? s.speed ?? 1 });
+    else {
+      devices.push({
+        device: s.interface,
+        filter: flags.filter ?? s.filter,
+        snaplen: flags.snaplen ?? s.snaplen,
+        bufferBytes: flags.bufferBytes ?? s.bufferBytes,
+        promiscuous: flags.promiscuous ?? s.promiscuous,
+      });
+    }
+  }
+  if (devices.length === 0 && replays.length === 0) {
+    throw new UsageError("run: give at least one --interface or --replay (or sources in --config)");
+  }
+  const names = devices.map((d) => d.device);
+  const twice = names.find((d, k) => names.indexOf(d) !== k);
+  if (twice !== undefined) throw new UsageError(`run: device ${twice} is given twice`);
+  if (new Set(replays.map((r) => r.speed)).size > 1) {
+    throw new UsageError("run: every replay of one run goes at one speed");
+  }
+  return { devices, replays };
 }
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
@@ -86,6 +160,8 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       "speed",
       "listen",
       "log-level",
+      "retain",
+      "retain-bytes",
     ],
     booleans: ["promisc", "no-sketches", "no-records"],
     repeated: ["interface", "replay"],
@@ -93,35 +169,19 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   if (args.positionals.length > 0) {
     throw new UsageError(`run: unexpected argument "${args.positionals[0]}"`);
   }
-  const devices = args.lists.get("interface") ?? [];
-  const replays = args.lists.get("replay") ?? [];
-  if (devices.length === 0 && replays.length === 0) {
-    throw new UsageError("run: give at least one --interface or --replay");
+  const levelFlag = args.values.get("log-level");
+  if (levelFlag !== undefined && !(LOG_LEVELS as readonly string[]).includes(levelFlag)) {
+    throw new UsageError(`run: --log-level must be one of ${LOG_LEVELS.join(", ")}`);
   }
-  const levelText = args.values.get("log-level") ?? "info";
-  if (!(LEVELS as readonly string[]).includes(levelText)) {
-    throw new UsageError(`run: --log-level must be one of ${LEVELS.join(", ")}`);
-  }
-  const log = logger(levelText as Level);
-  const listenText = args.values.get("listen") ?? LISTEN_DEFAULT;
-  const listen = listenText === "off" ? null : parseListen(listenText);
-  const speedText = args.values.get("speed") ?? "1";
-  const speed = Number(speedText);
-  if (!(speed >= 0 && speed <= 1e6) || speedText.trim() === "") {
-    throw new UsageError(`run: --speed must be a number from 0 to 1000000, got "${speedText}"`);
-  }
-  const filter = args.values.get("filter");
-  const snaplenText = args.values.get("snaplen");
-  const snaplen = snaplenText === undefined
-    ? undefined
-    : parseCount("snaplen", snaplenText, 64, SNAPLEN_DEFAULT);
-  const bufferText = args.values.get("buffer");
-  const bufferBytes = bufferText === undefined
-    ? undefined
-    : parseCount("buffer", bufferText, BUFFER_BYTES_MIN, BUFFER_BYTES_MAX);
   const configPath = args.values.get("config");
   const cfg = configPath === undefined ? null : await loadConfig(configPath);
+  let level: LogLevel = (levelFlag as LogLevel | undefined) ?? cfg?.logLevel ?? "info";
+  const log = logger(() => level);
+  const listenText = args.values.get("listen") ?? cfg?.listen ?? LISTEN_DEFAULT;
+  const listen = listenText === "off" ? null : parseListen(listenText);
+  const { devices, replays } = sourcesOf(args, cfg);
   const { dbPath, windowSec, latenessSec, sensor, waitSec } = storeFlags(args, cfg, "run");
+  let retention = retentionOf(args, cfg);
   const tasks: TaskSpec[] = cfg?.tasks ??
     [{ ...defaultTask(), flowsMax: flowsMaxFor(TABLE_MEMORY_DEFAULT, 1) }];
   const sketches = args.booleans.has("no-sketches") ? [] : cfg?.sketches ?? defaultSketches();
@@ -155,10 +215,65 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       log("info", "listening", { url: `http://${server.hostname}:${server.port}/` });
     }
   };
+
   let stop = false;
-  const onSignal = () => stop = true;
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  const onStop = () => stop = true;
+  let filterChanges: Map<string, string> | undefined;
+  const onReload = () => {
+    if (configPath === undefined) {
+      log("warn", "SIGHUP: no --config to read again; nothing changed");
+      return;
+    }
+    loadConfig(configPath).then((next) => {
+      const changed: string[] = [];
+      if (args.values.get("filter") === undefined && next.sources !== null) {
+        for (const s of next.sources) {
+          if (!("interface" in s)) continue;
+          const d = devices.find((d) => d.device === s.interface);
+          if (d === undefined || (d.filter ?? "") === (s.filter ?? "")) continue;
+          d.filter = s.filter;
+          (filterChanges ??= new Map()).set(d.device, s.filter ?? "");
+          changed.push(`filter of ${d.device}`);
+        }
+      }
+      const nextRetention = retentionOf(args, next);
+      if (JSON.stringify(nextRetention) !== JSON.stringify(retention)) {
+        retention = nextRetention;
+        changed.push("retention");
+      }
+      const nextLevel = (levelFlag as LogLevel | undefined) ?? next.logLevel ?? "info";
+      if (nextLevel !== level) level = nextLevel, changed.push("log level");
+      const restart = needsRestart(cfg, next);
+      log("info", "configuration read again", { file: configPath, changed });
+      if (restart.length > 0) {
+        log("warn", "configuration changes that need a restart were not applied", {
+          keys: restart,
+        });
+      }
+    }).catch((e) => {
+      const why = e instanceof ConfigError || e instanceof Error ? e.message : String(e);
+      log("error", "configuration refused; the running one stays", { error: why });
+    });
+  };
+  const signals: [Deno.Signal, () => void][] = [
+    ["SIGINT", onStop],
+    ["SIGTERM", onStop],
+    ["SIGHUP", onReload],
+  ];
+  for (const [s, f] of signals) Deno.addSignalListener(s, f);
+  // Retention while the daemon runs, through the store's one write queue (beside windows).
+  let retaining = Promise.resolve();
+  const retainNow = () => {
+    if (retention.maxAgeSec === undefined && retention.maxBytes === undefined) return;
+    retaining = retaining.then(async () => {
+      const dropped = await store.applyRetention(retention);
+      if (dropped > 0) log("info", "retention dropped windows", { windows: dropped });
+    }).catch((e) => log("error", "retention failed", { error: String(e) }));
+  };
+  const retentionTimer = setInterval(
+    retainNow,
+    Math.min(windowSec, RETENTION_EVERY_SEC_MAX) * 1000,
+  );
   try {
     const common = {
       store,
@@ -171,8 +286,8 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     };
     const replayed = replays.length === 0 ? null : ingestFiles({
       ...common,
-      files: replays,
-      speed,
+      files: replays.map((r) => r.file),
+      speed: replays[0]!.speed,
       stopRequested: () => stop,
     }).then((run) => {
       for (let k = 0; k < run.files.length; k++) {
@@ -187,25 +302,34 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     });
     if (devices.length === 0) {
       listening();
-      log("info", "replaying", { files: replays, speed, db: dbPath, windowSec });
+      log("info", "replaying", {
+        files: replays.map((r) => r.file),
+        speed: replays[0]!.speed,
+        db: dbPath,
+        windowSec,
+      });
       await replayed;
       return 0;
     }
     const runs = await ingestLive({
       ...common,
-      devices: devices.map((device) => ({
-        device,
-        filter,
-        snaplen,
-        bufferBytes,
-        promiscuous: args.booleans.has("promisc"),
-      })),
+      devices,
       stopRequested: () => stop,
       status,
       onEvent: log,
+      filterChange: () => {
+        const c = filterChanges;
+        filterChanges = undefined;
+        return c;
+      },
       onStarted: () => {
         listening();
-        log("info", "capturing", { devices, filter: filter ?? null, db: dbPath, windowSec });
+        log("info", "capturing", {
+          devices: devices.map((d) => d.device),
+          filter: devices[0]!.filter ?? null,
+          db: dbPath,
+          windowSec,
+        });
       },
     });
     await replayed;
@@ -217,13 +341,38 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         windows: r.windows,
         received: r.capture.received,
         dropped: r.capture.dropped,
+        skipped: r.capture.skipped,
+        ifDropped: r.capture.ifDropped,
       });
     }
     return 0;
   } finally {
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    clearInterval(retentionTimer);
+    for (const [s, f] of signals) Deno.removeSignalListener(s, f);
+    retainNow();
+    await retaining;
     await server?.close();
     if (server !== null) await removeContact(dbPath);
     await store.close();
   }
+}
+
+/** The configuration keys whose change a running daemon does not take (a restart does). */
+function needsRestart(before: Config | null, after: Config): string[] {
+  const keys: string[] = [];
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (before === null) return [];
+  if (before.windowSec !== after.windowSec) keys.push("window");
+  if (before.latenessSec !== after.latenessSec) keys.push("lateness");
+  if (before.sensor !== after.sensor) keys.push("sensor");
+  if (!same(before.tasks, after.tasks) || !same(before.sketches, after.sketches)) {
+    keys.push("tasks");
+  }
+  if (!same(before.flows, after.flows) || before.records !== after.records) keys.push("flows");
+  if (before.store.path !== after.store.path) keys.push("store.path");
+  if (before.listen !== after.listen) keys.push("http.listen");
+  const shape = (c: Config) =>
+    c.sources?.map((s) => "replay" in s ? s : { ...s, filter: undefined }) ?? null;
+  if (!same(shape(before), shape(after))) keys.push("sources");
+  return keys;
 }

@@ -9,7 +9,7 @@
 import type { Config } from "../collector/config/mod.ts";
 import { WINDOW_SEC_MAX } from "../collector/engine/mod.ts";
 import { WINDOW_SEC_DEFAULT } from "../collector/ingest/mod.ts";
-import { type ParsedArgs, parseDbPath, parseDuration, UsageError } from "./args.ts";
+import { parseCount, type ParsedArgs, parseDbPath, parseDuration, UsageError } from "./args.ts";
 
 /** The store `analyze` and `run` write unless `--db` or the config names another. */
 export const DB_DEFAULT = "netspectra.duckdb";
@@ -54,4 +54,22 @@ export function storeFlags(args: ParsedArgs, cfg: Config | null, command: string
     3600,
   );
   return { dbPath, windowSec, latenessSec, sensor, waitSec };
+}
+
+export interface Retention {
+  maxAgeSec?: number;
+  maxBytes?: number;
+}
+
+/** Retention from --retain / --retain-bytes, else the configuration's (none by default). */
+export function retentionOf(args: ParsedArgs, cfg: Config | null): Retention {
+  const age = args.values.get("retain"), size = args.values.get("retain-bytes");
+  return {
+    maxAgeSec: age === undefined
+      ? cfg?.store.retention.maxAgeSec
+      : parseDuration("retain", age, 1, 100 * 365 * 86400),
+    maxBytes: size === undefined
+      ? cfg?.store.retention.maxBytes
+      : parseCount("retain-bytes", size, 1, 1e15),
+  };
 }

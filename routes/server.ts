@@ -7,6 +7,7 @@
 
 import type { Hono } from "hono";
 import { UserError } from "../collector/user_error.ts";
+import { listenAddress } from "../collector/config/mod.ts";
 
 export const LISTEN_DEFAULT = "127.0.0.1:9470";
 
@@ -17,15 +18,13 @@ export interface Listen {
 
 /** "HOST:PORT", "[V6]:PORT" or ":PORT" (127.0.0.1); port 0 picks a free one. */
 export function parseListen(text: string): Listen {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]*)):(\d{1,5})$/.exec(text.trim());
-  const port = m === null ? NaN : Number(m[3]);
-  if (m === null || !(port <= 65535)) {
+  const a = listenAddress(text);
+  if (a === null) {
     throw new UserError(
       `Invalid listen address "${text}": give HOST:PORT, e.g. ${LISTEN_DEFAULT} (port 0: any free).`,
     );
   }
-  const hostname = m[1] ?? (m[2] === "" ? "127.0.0.1" : m[2]!);
-  return { hostname, port };
+  return a;
 }
 
 export interface Server {

@@ -36,3 +36,12 @@ export function bytes(v: unknown): number | null {
   };
   return Number(m[1]) * (units[unit] ?? 1);
 }
+
+/** An HTTP listen address: "HOST:PORT", "[V6]:PORT" or ":PORT" (127.0.0.1); null when none. */
+export function listenAddress(v: unknown): { hostname: string; port: number } | null {
+  const m = typeof v === "string"
+    ? /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]*)):(\d{1,5})$/.exec(v.trim())
+    : null;
+  if (m === null || !(Number(m[3]) <= 65535)) return null;
+  return { hostname: m[1] ?? (m[2] === "" ? "127.0.0.1" : m[2]!), port: Number(m[3]) };
+}

@@ -12,8 +12,22 @@ import { FLOWS_MAX_DEFAULT } from "../engine/mod.ts";
 import { FLOW_TRACKER_DEFAULTS, type FlowTrackerOptions } from "../engine/mod.ts";
 import { defaultTask } from "../ingest/mod.ts";
 import { bytes } from "./_config_values.ts";
-import { configSchema, problemsOf, type TaskDoc } from "./schema.ts";
+import { configSchema, type LOG_LEVELS, problemsOf, type TaskDoc } from "./schema.ts";
+export { LOG_LEVELS } from "./schema.ts";
 import { defaultSketches, type SketchSpec, sketchSpec } from "../engine/mod.ts";
+
+/** A capture source of the daemon: a device, or a capture file replayed as if live. */
+export type SourceConfig =
+  | {
+    interface: string;
+    filter?: string;
+    snaplen?: number;
+    bufferBytes?: number;
+    promiscuous?: boolean;
+  }
+  | { replay: string; speed?: number };
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface Config {
   windowSec: number;
@@ -27,6 +41,11 @@ export interface Config {
   /** Whether flows are followed to their end as connection records (`flows.records`). */
   records: boolean;
   store: { path: string | null; retention: { maxAgeSec?: number; maxBytes?: number } };
+  /** `run`'s sources (null: none named here). */
+  sources: SourceConfig[] | null;
+  /** `run`'s HTTP address, or "off" (undefined: the default). */
+  listen?: string;
+  logLevel?: LogLevel;
 }
 
 /** Largest configuration file read (a config, not a data file). */
@@ -58,6 +77,7 @@ export function defaultConfig(): Config {
     flows: { ...FLOW_TRACKER_DEFAULTS },
     records: true,
     store: { path: null, retention: {} },
+    sources: null,
   };
 }
 
@@ -107,6 +127,19 @@ export function validateConfig(doc: unknown): Config | string[] {
   const ret = d.store?.retention;
   if (ret?.max_age !== undefined) cfg.store.retention.maxAgeSec = ret.max_age;
   if (ret?.max_bytes !== undefined) cfg.store.retention.maxBytes = ret.max_bytes;
+  if (d.sources !== undefined) {
+    cfg.sources = d.sources.map((s): SourceConfig =>
+      s.replay !== undefined ? { replay: s.replay, speed: s.speed } : {
+        interface: s.interface!,
+        filter: s.filter,
+        snaplen: s.snaplen,
+        bufferBytes: s.buffer,
+        promiscuous: s.promisc,
+      }
+    );
+  }
+  if (d.http?.listen !== undefined) cfg.listen = d.http.listen;
+  if (d.log_level !== undefined) cfg.logLevel = d.log_level;
   return problems.length > 0 ? problems : cfg;
 }
 

@@ -5,5 +5,12 @@
  * @module
  */
 
-export { type Config, loadConfig } from "./config.ts";
-export { seconds as parseSeconds } from "./_config_values.ts";
+export {
+  type Config,
+  ConfigError,
+  loadConfig,
+  LOG_LEVELS,
+  type LogLevel,
+  type SourceConfig,
+} from "./config.ts";
+export { listenAddress, seconds as parseSeconds } from "./_config_values.ts";

@@ -12,9 +12,14 @@ import { HH_MEMORY_MAX, HH_MEMORY_MIN, HLL_P_MAX, HLL_P_MIN } from "../../sketch
 import { SPREAD_MEMORY_MAX, SPREAD_MEMORY_MIN } from "../../sketches/mod.ts";
 import { SKETCH_FILTERS, SKETCH_KINDS, WINDOW_SEC_MAX } from "../engine/mod.ts";
 import { KEY_FIELDS } from "../packet/mod.ts";
-import { bytes, seconds } from "./_config_values.ts";
+import { bytes, listenAddress, seconds } from "./_config_values.ts";
 
 export const TASKS_MAX = 64;
+export const SOURCES_MAX = 16;
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** Bounds of a capture source's options (the ring's, collector/live/). */
+const SNAPLEN = [64, 262144] as const;
+const BUFFER = [8 << 20, 2 ** 31] as const;
 
 /** Refinements that run even when a field before them failed: every problem at once. */
 const ALWAYS = { when: () => true };
@@ -126,6 +131,38 @@ const task = z.looseObject({
   }
 }, ALWAYS);
 
+/** A capture source: a device (`interface`) or a capture file fed as if live (`replay`). */
+const source = z.strictObject({
+  interface: z.string({ error: "a device name such as eth0" })
+    .regex(/^[^\s/\0]{1,15}$/, { error: "a device name of 1 to 15 characters" }).optional(),
+  filter: z.string({ error: 'a capture filter such as "udp port 53"' })
+    .max(4096, { error: "a capture filter of at most 4096 characters" }).optional(),
+  snaplen: whole(SNAPLEN[0], SNAPLEN[1], `a whole number from ${SNAPLEN[0]} to ${SNAPLEN[1]}`)
+    .optional(),
+  buffer: size(BUFFER[0], BUFFER[1], "a size from 8MiB to 2GiB, such as 64MiB").optional(),
+  promisc: z.boolean({ error: "true or false" }).optional(),
+  replay: z.string({ error: "a capture file name" }).min(1, { error: "a capture file name" })
+    .optional(),
+  speed: z.number({ error: "a number from 0 (as fast as read) to 1000000" }).min(0, {
+    error: "a number from 0 (as fast as read) to 1000000",
+  }).max(1e6, { error: "a number from 0 (as fast as read) to 1000000" }).optional(),
+}, { error: "must be a mapping" }).superRefine((s, ctx) => {
+  // Runs even when the entry failed above: then it may not be a mapping at all.
+  if (typeof s !== "object" || s === null || Array.isArray(s)) return;
+  if ((s.interface === undefined) === (s.replay === undefined)) {
+    ctx.addIssue({ code: "custom", message: "give either interface or replay" });
+  }
+  const live = ["filter", "snaplen", "buffer", "promisc"] as const;
+  for (const k of live) {
+    if (s.replay !== undefined && s[k] !== undefined) {
+      ctx.addIssue({ code: "custom", path: [k], message: "only for an interface" });
+    }
+  }
+  if (s.interface !== undefined && s.speed !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["speed"], message: "only for a replay" });
+  }
+}, ALWAYS);
+
 export const configSchema = z.strictObject({
   window: duration(
     1,
@@ -159,6 +196,17 @@ export const configSchema = z.strictObject({
     max: whole(1, 1 << 24, `a whole number from 1 to ${1 << 24}`).optional(),
     records: z.boolean({ error: "true or false" }).optional(),
   }, { error: "must be a mapping" }).optional(),
+  sources: z.array(source, { error: `a list of 1 to ${SOURCES_MAX} sources` })
+    .min(1, { error: `a list of 1 to ${SOURCES_MAX} sources` })
+    .max(SOURCES_MAX, { error: `a list of 1 to ${SOURCES_MAX} sources` })
+    .optional(),
+  http: z.strictObject({
+    listen: z.string({ error: 'HOST:PORT such as 127.0.0.1:9470, or "off"' }).refine(
+      (v) => v === "off" || listenAddress(v) !== null,
+      { error: 'HOST:PORT such as 127.0.0.1:9470, or "off"' },
+    ).optional(),
+  }, { error: "must be a mapping" }).optional(),
+  log_level: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(", ")}` }).optional(),
   store: z.strictObject({
     path: z.string({ error: "a file name or :memory:" }).min(1, {
       error: "a file name or :memory:",

@@ -46,10 +46,10 @@ export interface LiveIngestOptions extends StoreRunOptions {
     fields: Record<string, unknown>,
   ) => void;
   /**
-   * Asked at every clock tick: a new capture filter for every device (undefined: no change;
-   * "" : none). A filter that does not compile is reported and the old one stays.
+   * Asked at every clock tick: new capture filters by device (undefined: no change; "": none).
+   * A filter that does not compile is reported and the old one stays.
    */
-  filterChange?: () => string | undefined;
+  filterChange?: () => ReadonlyMap<string, string> | undefined;
 }
 
 export interface LiveSourceRun {
@@ -199,9 +199,10 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       if (t - lastTick >= CLOCK_TICK_MS || took === 0) {
         lastTick = t;
         const sec = now();
-        const filter = opts.filterChange?.();
+        const filters = opts.filterChange?.();
         for (const r of running) {
           await r.engine.advance(sec);
+          const filter = filters?.get(r.opts.device);
           if (filter !== undefined) setFilter(r, filter, event);
           tend(r, event);
         }

@@ -243,6 +243,106 @@ Deno.test({
   },
 });
 
+/** Waits until a log line holds `text`; returns it parsed. */
+async function logged(lines: string[], text: string, ms = 8000): Promise<Record<string, unknown>> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const l = lines.find((l) => l.includes(text));
+    if (l !== undefined) return JSON.parse(l);
+    if (Date.now() > end) throw new Error(`no "${text}" in:\n${lines.join("\n")}`);
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+}
+
+Deno.test({
+  name: "run --config: sources from the file; SIGHUP changes the filter, refuses a bad file",
+  ignore: !ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "netspectra-run-" });
+    const p1 = 40000 + Math.floor(Math.random() * 20000), p2 = p1 + 1;
+    const config = (filterPort: number, window = "1s") =>
+      Deno.writeTextFile(
+        `${dir}/c.yaml`,
+        `window: ${window}\nlateness: 0s\nlog_level: debug\n` +
+          `sources:\n  - interface: lo\n    filter: "udp and dst port ${filterPort}"\n` +
+          `http:\n  listen: 127.0.0.1:0\nstore:\n  path: r.duckdb\n`,
+      );
+    try {
+      await config(p1);
+      const run = await startRun(["--config", "c.yaml", "--no-sketches"], dir);
+      try {
+        await send(p1, 100);
+        await send(p2, 100);
+        await config(p2);
+        run.child.kill("SIGHUP");
+        const read = await logged(run.lines, '"configuration read again"');
+        assert.deepEqual(read.changed, ["filter of lo"]);
+        await logged(run.lines, '"capture filter changed"');
+        await send(p1, 100);
+        await send(p2, 100);
+        // A file that does not validate is refused; the run goes on.
+        await Deno.writeTextFile(`${dir}/c.yaml`, "window: often\n");
+        run.child.kill("SIGHUP");
+        const refused = await logged(run.lines, '"configuration refused');
+        assert.match(String(refused.error), /window: a duration/);
+        // A change that needs a restart is said, not applied.
+        await config(p2, "5s");
+        run.child.kill("SIGHUP");
+        const restart = await logged(run.lines, '"configuration changes that need a restart');
+        assert.deepEqual(restart.keys, ["window"]);
+        await new Promise((ok) => setTimeout(ok, 1300));
+      } finally {
+        run.child.kill("SIGTERM");
+        assert.equal((await run.child.status).code, 0, run.lines.join("\n"));
+        await run.pump;
+      }
+      const rows = await sqlRows(
+        dir,
+        `SELECT dst_port, sum(packets)::BIGINT AS p FROM window_flows WHERE task_no = 0
+         GROUP BY 1 ORDER BY 1`,
+      );
+      assert.deepEqual(rows.map((r) => [r.dst_port, r.p]), [[p1, 100], [p2, 100]]);
+      const [w] = await sqlRows(dir, "SELECT DISTINCT window_sec FROM window_totals");
+      assert.equal(w!.window_sec, 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "run --retain: retention runs while the daemon runs, not only at its end",
+  ignore: !ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "netspectra-run-" });
+    try {
+      const run = await startRun(
+        ["--interface", "lo", "--filter", "udp port 9", "--window", "1s", "--lateness", "0s"]
+          .concat(["--db", "r.duckdb", "--listen", "127.0.0.1:0", "--retain", "2s"]),
+        dir,
+      );
+      try {
+        await new Promise((ok) => setTimeout(ok, 5500));
+        await logged(run.lines, '"retention dropped windows"');
+        // Asked of the running daemon: what is left is within 2 s of the newest window.
+        const [r] = await sqlRows(
+          dir,
+          `SELECT count(DISTINCT window_start) AS n,
+                  epoch(max(window_start) - min(window_start)) AS span FROM window_totals`,
+        );
+        assert.ok(Number(r!.span) <= 3, JSON.stringify(r));
+        assert.ok(Number(r!.n) <= 4, JSON.stringify(r));
+      } finally {
+        run.child.kill("SIGTERM");
+        assert.equal((await run.child.status).code, 0);
+        await run.pump;
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test({
   name: "run on lo: after SIGKILL the store opens with every committed window whole",
   ignore: !ROOT,

@@ -215,7 +215,9 @@ Deno.test("validateConfig() never throws on 20,000 generated documents", () => {
     "heavy_hitters",
   ];
   const keys = ["window", "tasks", "flows", "store", "name", "kind", "key", "memory", "by", "top"]
-    .concat(["precision", "element", "threshold", "filter", "flows_max", "path", "retention"]);
+    .concat(["precision", "element", "threshold", "filter", "flows_max", "path", "retention"])
+    .concat(["sources", "interface", "replay", "speed", "snaplen", "buffer", "promisc", "http"])
+    .concat(["listen", "log_level"]);
   const gen = (depth: number): unknown => {
     const r = rand();
     if (depth > 4 || r < 0.4) return atoms[Math.floor(rand() * atoms.length)];
@@ -244,4 +246,66 @@ Deno.test("validateConfig() reads lateness and the sensor id, and bounds the lat
   assert.ok(bad.some((p) => /^sensor: a name of 1 to 128 characters/.test(p)), bad.join(" | "));
   const far = validateConfig({ window: "1s", lateness: "30s" }) as string[];
   assert.ok(far.some((p) => /^lateness: at most 7 windows/.test(p)), String(far));
+});
+
+Deno.test("validateConfig() reads run's sources, HTTP address and log level", () => {
+  const cfg = validateConfig({
+    sources: [
+      { interface: "eth0", filter: "udp port 53", snaplen: 128, buffer: "16MiB", promisc: true },
+      { replay: "a.pcap", speed: 0 },
+      { interface: "lo" },
+    ],
+    http: { listen: "0.0.0.0:9100" },
+    log_level: "debug",
+  });
+  assert.ok(!Array.isArray(cfg), String(cfg));
+  assert.deepEqual(cfg.sources, [
+    {
+      interface: "eth0",
+      filter: "udp port 53",
+      snaplen: 128,
+      bufferBytes: 16 << 20,
+      promiscuous: true,
+    },
+    { replay: "a.pcap", speed: 0 },
+    {
+      interface: "lo",
+      filter: undefined,
+      snaplen: undefined,
+      bufferBytes: undefined,
+      promiscuous: undefined,
+    },
+  ]);
+  assert.deepEqual([cfg.listen, cfg.logLevel], ["0.0.0.0:9100", "debug"]);
+  assert.equal((validateConfig({ http: { listen: "off" } }) as { listen: string }).listen, "off");
+});
+
+Deno.test("validateConfig() reports every source problem at once", () => {
+  const r = validateConfig({
+    sources: [
+      { interface: "eth0", replay: "a.pcap" },
+      {},
+      { replay: "a.pcap", filter: "udp", snaplen: 100 },
+      { interface: "eth0", speed: 2, snaplen: 10, buffer: "1KiB" },
+      { interface: "a very long device name" },
+      "eth0",
+    ],
+    http: { listen: "nohost" },
+    log_level: "loud",
+  });
+  assert.deepEqual(r, [
+    "sources[0]: give either interface or replay",
+    "sources[1]: give either interface or replay",
+    "sources[2].filter: only for an interface",
+    "sources[2].snaplen: only for an interface",
+    "sources[3].snaplen: a whole number from 64 to 262144",
+    "sources[3].buffer: a size from 8MiB to 2GiB, such as 64MiB",
+    "sources[3].speed: only for a replay",
+    "sources[4].interface: a device name of 1 to 15 characters",
+    "sources[5]: must be a mapping",
+    'http.listen: HOST:PORT such as 127.0.0.1:9470, or "off"',
+    "log_level: one of debug, info, warn, error",
+  ]);
+  const many = validateConfig({ sources: Array.from({ length: 17 }, () => ({ interface: "lo" })) });
+  assert.deepEqual(many, ["sources: a list of 1 to 16 sources"]);
 });
