@@ -81,6 +81,8 @@ export interface EngineOptions {
    * window before it closed (WindowExport.capture).
    */
   capture?: () => CaptureCounts;
+  /** The capture counts its first window starts from (default zero: the device's start). */
+  captureStart?: CaptureCounts;
 }
 
 /** Parts of the work that can run on the helper thread. */
@@ -187,6 +189,7 @@ export class Engine {
     this.latenessSec = lateness;
     this.emptyWindows = opts.emptyWindows ?? false;
     this.capture = opts.capture ?? null;
+    if (opts.captureStart !== undefined) this.captureBefore = opts.captureStart;
     this.tasks = opts.tasks;
     this.sensor = opts.sensor;
     this.source = opts.source;
@@ -436,6 +439,11 @@ export class Engine {
     this.closing.catch((e) => void (this.closingFailure ??= e));
     if (this.inFlight > CLOSES_IN_FLIGHT) await this.closing;
     this.checkClosing();
+  }
+
+  /** The capture counts as the latest window closed: where a following engine's start. */
+  get captureMark(): CaptureCounts {
+    return this.captureBefore;
   }
 
   /** The capture counts since the previous window closed (null for a file source). */

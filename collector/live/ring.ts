@@ -275,9 +275,10 @@ export class LiveRing {
 
   /**
    * Fills `batch` with the frames ready in the ring (record fields only) and returns how many;
-   * 0 when none is ready (then `wait`). Never blocks.
+   * 0 when none is ready (then `wait`). Never blocks. With `beforeSec`, it stops at the first
+   * frame stamped at or after that second, which stays for a later fill.
    */
-  fill(batch: PacketBatch): number {
+  fill(batch: PacketBatch, beforeSec = Infinity): number {
     if (this.closed) throw new Error("capture already closed");
     const u32 = this.u32, bytes = this.bytes;
     // The frames the previous batch pointed at are no longer in use.
@@ -304,6 +305,8 @@ export class LiveRing {
         continue;
       }
       const o = this.at;
+      // Left in the ring for a later fill: the batch ends at a given second (a task change).
+      if (u32[(o + P_SEC) >> 2]! >= beforeSec) break;
       this.at = o + u32[(o + P_NEXT) >> 2]!;
       this.left--;
       if (this.loopback && bytes[o + P_PKTTYPE] === PACKET_OUTGOING) {

@@ -23,6 +23,7 @@ Deno.test("loadConfig() reads the shipped example", async () => {
   ]);
   assert.deepEqual([c.flows.idleSec, c.flows.activeSec, c.flows.flowsMax], [60, 300, 1048576]);
   assert.equal(c.records, true);
+  assert.deepEqual([c.listen, c.logLevel, c.sources], ["127.0.0.1:9470", "info", null]);
   assert.deepEqual(c.store, {
     path: "netspectra.duckdb",
     retention: { maxAgeSec: 7 * 86400, maxBytes: 10e9 },

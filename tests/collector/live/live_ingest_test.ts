@@ -157,6 +157,16 @@ Deno.test({
                 sum(capture_received) AS rec FROM window_totals`,
       );
       assert.deepEqual([Number(r!.sources), Number(r!.p), Number(r!.rec)], [1, 500, 500]);
+      // Per 5-tuple, what was sent: 500 frames of 102 bytes (14 + 20 + 8 + 60).
+      const flows = await store.rows(
+        `SELECT ip_text(src_addr, ip_version) AS src, ip_text(dst_addr, ip_version) AS dst, proto,
+                src_port, dst_port, sum(packets)::BIGINT AS p, sum(bytes)::BIGINT AS b
+         FROM window_flows WHERE task_no = 0 GROUP BY ALL`,
+      );
+      assert.deepEqual(
+        flows.map((f) => [f.src, f.dst, f.proto, f.src_port, f.dst_port, Number(f.p), Number(f.b)]),
+        [["10.78.0.2", "10.78.0.1", 17, 4000, 5009, 500, 500 * 102]],
+      );
     } finally {
       stop = true;
       await store.close();
