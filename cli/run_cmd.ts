@@ -4,7 +4,8 @@
  * for operators (/healthz, /readyz, /metrics) and for `sql` while it runs; retention applied
  * periodically; JSON log lines on stderr. SIGINT / SIGTERM: the open windows are stored and the
  * exit code is 0. SIGHUP: the config is read again and what can change without a restart
- * (capture filters, retention, log level) does; an invalid config is refused, the run goes on.
+ * (capture filters, retention, log level; tasks from the next window) does; an invalid config is
+ * refused, the run goes on.
  *
  * @module
  */
@@ -22,6 +23,7 @@ import {
   flowsMaxFor,
   type FlowTrackerOptions,
   LATENESS_SEC_DEFAULT,
+  type SketchSpec,
   TABLE_MEMORY_DEFAULT,
   type TaskSpec,
 } from "../collector/engine/mod.ts";
@@ -80,7 +82,8 @@ export const RUN_USAGE =
   --log-level LVL    debug, info (default), warn or error
   Every window the clock passes is stored, an empty one with zero totals. SIGINT or SIGTERM
   stores the open windows and exits 0. SIGHUP reads the config again: capture filters,
-  retention and the log level change at once; other changes need a restart (logged).`;
+  retention and the log level change at once, tasks from the next window (a new source);
+  other changes need a restart (logged).`;
 
 type LogFn = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
@@ -219,6 +222,9 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   let stop = false;
   const onStop = () => stop = true;
   let filterChanges: Map<string, string> | undefined;
+  let tasksChange: { tasks: TaskSpec[]; sketches: SketchSpec[] } | undefined;
+  // What the daemon runs now: what SIGHUP compares a new file with.
+  let current = cfg;
   const onReload = () => {
     if (configPath === undefined) {
       log("warn", "SIGHUP: no --config to read again; nothing changed");
@@ -243,7 +249,28 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       }
       const nextLevel = (levelFlag as LogLevel | undefined) ?? next.logLevel ?? "info";
       if (nextLevel !== level) level = nextLevel, changed.push("log level");
-      const restart = needsRestart(cfg, next);
+      const taskNames = (c: Config) => JSON.stringify([c.tasks, c.sketches]);
+      if (current !== null && taskNames(current) !== taskNames(next)) {
+        if (devices.length > 0) {
+          tasksChange = {
+            tasks: next.tasks,
+            sketches: args.booleans.has("no-sketches") ? [] : next.sketches,
+          };
+          changed.push("tasks (from the next window)");
+        }
+      }
+      const restart = needsRestart(current, next);
+      current = {
+        ...next,
+        windowSec: current!.windowSec,
+        latenessSec: current!.latenessSec,
+        sensor: current!.sensor,
+        flows: current!.flows,
+        records: current!.records,
+        store: { ...next.store, path: current!.store.path },
+        listen: current!.listen,
+        sources: restart.includes("sources") ? current!.sources : next.sources,
+      };
       log("info", "configuration read again", { file: configPath, changed });
       if (restart.length > 0) {
         log("warn", "configuration changes that need a restart were not applied", {
@@ -322,6 +349,11 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         filterChanges = undefined;
         return c;
       },
+      tasksChange: () => {
+        const c = tasksChange;
+        tasksChange = undefined;
+        return c;
+      },
       onStarted: () => {
         listening();
         log("info", "capturing", {
@@ -357,7 +389,10 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** The configuration keys whose change a running daemon does not take (a restart does). */
+/**
+ * The configuration keys whose change a running daemon does not take (a restart does); tasks,
+ * filters, retention and the log level it takes.
+ */
 function needsRestart(before: Config | null, after: Config): string[] {
   const keys: string[] = [];
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -365,9 +400,6 @@ function needsRestart(before: Config | null, after: Config): string[] {
   if (before.windowSec !== after.windowSec) keys.push("window");
   if (before.latenessSec !== after.latenessSec) keys.push("lateness");
   if (before.sensor !== after.sensor) keys.push("sensor");
-  if (!same(before.tasks, after.tasks) || !same(before.sketches, after.sketches)) {
-    keys.push("tasks");
-  }
   if (!same(before.flows, after.flows) || before.records !== after.records) keys.push("flows");
   if (before.store.path !== after.store.path) keys.push("store.path");
   if (before.listen !== after.listen) keys.push("http.listen");

@@ -15,7 +15,13 @@
  * @module
  */
 
-import { Engine, HELPER_DEFAULT, WindowWriter } from "../engine/mod.ts";
+import {
+  Engine,
+  HELPER_DEFAULT,
+  type SketchSpec,
+  type TaskSpec,
+  WindowWriter,
+} from "../engine/mod.ts";
 import { decodeBatch } from "../decode/mod.ts";
 import type { CaptureCounts } from "../export/mod.ts";
 import { BATCH_PACKETS_DEFAULT, PacketBatch } from "../packet/mod.ts";
@@ -50,6 +56,12 @@ export interface LiveIngestOptions extends StoreRunOptions {
    * A filter that does not compile is reported and the old one stays.
    */
   filterChange?: () => ReadonlyMap<string, string> | undefined;
+  /**
+   * Asked at every clock tick: new tasks for every device (undefined: no change). They take
+   * over from the next window on: the current window is stored whole with the old tasks, its
+   * source ends (and the connections it followed, as at a stop), and a new source begins.
+   */
+  tasksChange?: () => { tasks: readonly TaskSpec[]; sketches: readonly SketchSpec[] } | undefined;
 }
 
 export interface LiveSourceRun {
@@ -61,7 +73,15 @@ export interface LiveSourceRun {
   capture: LiveStats;
 }
 
-interface Running {
+/** What a device's current source runs: its engine, writer and store source. */
+interface Source {
+  engine: Engine;
+  writer: WindowWriter;
+  sourceNo: number;
+  sourceId: string;
+}
+
+interface Running extends Source {
   opts: LiveOptions;
   /** null while the device is gone (then retryAtMs says when to try again). */
   ring: LiveRing | null;
@@ -69,10 +89,12 @@ interface Running {
   before: LiveStats;
   retryAtMs: number;
   backoffMs: number;
-  engine: Engine;
-  writer: WindowWriter;
-  sourceNo: number;
   status: DeviceStatus;
+  /** Tasks that take over at window `atSec` (a task change), or null. */
+  pending: { tasks: readonly TaskSpec[]; sketches: readonly SketchSpec[]; atSec: number } | null;
+  /** Packets and windows of the device's earlier sources (before task changes). */
+  packetsBefore: number;
+  windowsBefore: number;
 }
 
 const NO_COUNTS: LiveStats = { received: 0, dropped: 0, skipped: 0, ifDropped: 0 };
@@ -119,31 +141,38 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
   try {
     // Every device opens (or the run fails) before anything is stored.
     for (const d of opts.devices) rings.push(LiveRing.open(d));
-    for (let k = 0; k < rings.length; k++) {
-      const ring = rings[k]!;
-      const sourceId = `${ring.device}@${sensor}@${new Date(now() * 1000).toISOString()}`;
+    /** Begins the store source of `device` (ring and counts in `r`) with these tasks. */
+    const begin = async (
+      r: () => Running,
+      device: string,
+      taskList: readonly TaskSpec[],
+      sketchList: readonly SketchSpec[],
+      startSec: number,
+      captureStart: CaptureCounts | undefined,
+    ): Promise<Source> => {
+      const sourceId = `${device}@${sensor}@${new Date(startSec * 1000).toISOString()}`;
       let out: WindowWriter | null = null;
-      let self: Running | null = null;
       const engine = new Engine({
         windowSec,
         latenessSec: opts.latenessSec,
-        tasks,
-        sketches,
+        tasks: taskList,
+        sketches: sketchList,
         app: opts.app,
         flows: opts.flows,
         batchPackets,
         helper: opts.helper ?? HELPER_DEFAULT,
         emptyWindows: true,
         sensor,
-        source: ring.device,
+        source: device,
         sketchSeed: store.sketchSeed,
-        capture: () => countsOf(self!),
+        capture: () => countsOf(r()),
+        captureStart,
       }, { push: (w) => out!.push(w) });
       const sourceNo = await store.beginSource(
-        ring.device,
+        device,
         windowSec,
-        tasks,
-        sketches,
+        [...taskList],
+        [...sketchList],
         sensor,
         "interface",
       );
@@ -160,9 +189,15 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         opts.writeQueue,
         (w, ms) => status.windowStored(w, ms),
       );
+      return { engine, writer: out, sourceNo, sourceId };
+    };
+    for (let k = 0; k < rings.length; k++) {
+      const ring = rings[k]!;
+      let self: Running | null = null;
+      const src = await begin(() => self!, ring.device, tasks, sketches, now(), undefined);
       const st: DeviceStatus = {
         device: ring.device,
-        sourceId,
+        sourceId: src.sourceId,
         state: "capturing",
         error: null,
         capture: NO_COUNTS,
@@ -172,25 +207,57 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       };
       status.devices.set(ring.device, st);
       self = {
+        ...src,
         opts: opts.devices[k]!,
         ring,
         before: NO_COUNTS,
         retryAtMs: 0,
         backoffMs: RETRY_FIRST_MS,
-        engine,
-        writer: out,
-        sourceNo,
         status: st,
+        pending: null,
+        packetsBefore: 0,
+        windowsBefore: 0,
       };
       running.push(self);
     }
+    /**
+     * The window `r.pending.atSec` has begun: what the ring holds from before it goes to the
+     * current source, which then ends (its last window stored whole); the new tasks run in a
+     * source of their own from that window on, their capture counts going on from the old's.
+     */
+    const switchTasks = async (r: Running, batch: PacketBatch) => {
+      const next = r.pending!;
+      r.pending = null;
+      if (r.ring !== null) await drain(r, batch, next.atSec);
+      await r.engine.finish();
+      await r.writer.close();
+      await store.finishSource(r.sourceNo, {
+        sourceId: r.sourceId,
+        packets: r.engine.packetsIn,
+        warnings: [],
+        contentBytes: 0,
+        replaces: [],
+      });
+      r.packetsBefore += r.engine.packetsIn;
+      r.windowsBefore += r.engine.windowsClosed;
+      const mark = r.engine.captureMark;
+      r.engine.close();
+      const src = await begin(() => r, r.opts.device, next.tasks, next.sketches, next.atSec, mark);
+      Object.assign(r, src);
+      r.status.sourceId = src.sourceId;
+      event("info", "tasks changed", {
+        device: r.opts.device,
+        source: src.sourceId,
+        tasks: [...next.tasks, ...next.sketches].map((t) => t.name),
+      });
+    };
     const batch = new PacketBatch(batchPackets);
     opts.onStarted?.();
     let lastTick = -Infinity;
     while (!opts.stopRequested()) {
       let took = 0;
       for (const r of running) {
-        if (r.ring === null || r.ring.fill(batch) === 0) continue;
+        if (r.ring === null || r.ring.fill(batch, r.pending?.atSec) === 0) continue;
         took += batch.length;
         decodeBatch(batch);
         await r.engine.addBatch(batch);
@@ -200,7 +267,17 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         lastTick = t;
         const sec = now();
         const filters = opts.filterChange?.();
+        const change = opts.tasksChange?.();
         for (const r of running) {
+          if (change !== undefined) {
+            // From the next window on (the current one is stored whole with the old tasks).
+            r.pending = { ...change, atSec: (Math.floor(sec / windowSec) + 1) * windowSec };
+          }
+          if (r.pending !== null && sec >= r.pending.atSec) {
+            // The old source's clock stops before the new window (it must not open it).
+            await r.engine.advance(r.pending.atSec - windowSec / 2);
+            await switchTasks(r, batch);
+          }
           await r.engine.advance(sec);
           const filter = filters?.get(r.opts.device);
           if (filter !== undefined) setFilter(r, filter, event);
@@ -223,6 +300,8 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
     for (const r of running) {
       if (r.ring === null) continue;
       r.ring.stopIntake();
+      // A task change not yet due is dropped: the current source takes what is left.
+      r.pending = null;
       await drain(r, batch);
     }
   } catch (e) {
@@ -234,7 +313,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       await r.engine.finish();
       await r.writer.close();
       await store.finishSource(r.sourceNo, {
-        sourceId: r.status.sourceId,
+        sourceId: r.sourceId,
         packets: r.engine.packetsIn,
         warnings: [],
         contentBytes: 0,
@@ -243,12 +322,12 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       const capture = countsOf(r);
       r.status.state = "stopped";
       r.status.capture = capture;
-      r.status.packets = r.engine.packetsIn;
+      r.status.packets = r.packetsBefore + r.engine.packetsIn;
       runs.push({
         device: r.opts.device,
-        sourceId: r.status.sourceId,
-        packets: r.engine.packetsIn,
-        windows: r.engine.windowsClosed,
+        sourceId: r.sourceId,
+        packets: r.packetsBefore + r.engine.packetsIn,
+        windows: r.windowsBefore + r.engine.windowsClosed,
         capture,
       });
     } catch (e) {
@@ -264,9 +343,9 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
   return runs;
 }
 
-/** Takes what is left in the device's ring. */
-async function drain(r: Running, batch: PacketBatch): Promise<void> {
-  while (r.ring!.fill(batch) > 0) {
+/** Takes what is left in the device's ring (stamped before `beforeSec`). */
+async function drain(r: Running, batch: PacketBatch, beforeSec = Infinity): Promise<void> {
+  while (r.ring!.fill(batch, beforeSec) > 0) {
     decodeBatch(batch);
     await r.engine.addBatch(batch);
   }
@@ -305,7 +384,7 @@ async function deviceError(r: Running, error: string, batch: PacketBatch, event:
 function tend(r: Running, event: EventFn): void {
   const st = r.status;
   st.capture = countsOf(r);
-  st.packets = r.engine.packetsIn;
+  st.packets = r.packetsBefore + r.engine.packetsIn;
   if (r.ring !== null) {
     if (st.state === "down" && deviceUp(r.opts.device)) {
       st.state = "capturing", st.error = null;

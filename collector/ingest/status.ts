@@ -16,7 +16,8 @@ export type DeviceState = "capturing" | "down" | "failed" | "stopped";
 
 export interface DeviceStatus {
   readonly device: string;
-  readonly sourceId: string;
+  /** The device's current source (a task change begins another). */
+  sourceId: string;
   state: DeviceState;
   /** What went wrong (state down or failed), else null. */
   error: string | null;
