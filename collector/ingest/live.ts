@@ -34,6 +34,8 @@ const CLOCK_TICK_MS = 100;
 /** A failed device is opened again after this, doubling up to the most (ms). */
 export const RETRY_FIRST_MS = 1000;
 export const RETRY_MAX_MS = 60_000;
+/** How often each device's capture counts are logged (info). */
+const COUNTS_LOG_MS = 60_000;
 
 export interface LiveIngestOptions extends StoreRunOptions {
   devices: readonly LiveOptions[];
@@ -95,6 +97,10 @@ interface Running extends Source {
   /** Packets and windows of the device's earlier sources (before task changes). */
   packetsBefore: number;
   windowsBefore: number;
+  /** When the counts were last logged, and what they were. */
+  loggedMs: number;
+  logged: LiveStats;
+  loggedPackets: number;
 }
 
 const NO_COUNTS: LiveStats = { received: 0, dropped: 0, skipped: 0, ifDropped: 0 };
@@ -217,6 +223,9 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         pending: null,
         packetsBefore: 0,
         windowsBefore: 0,
+        loggedMs: Date.now(),
+        logged: NO_COUNTS,
+        loggedPackets: 0,
       };
       running.push(self);
     }
@@ -385,6 +394,21 @@ function tend(r: Running, event: EventFn): void {
   const st = r.status;
   st.capture = countsOf(r);
   st.packets = r.packetsBefore + r.engine.packetsIn;
+  const nowMs = Date.now();
+  if (nowMs - r.loggedMs >= COUNTS_LOG_MS) {
+    // The counts in the log too, as changes since the line before.
+    const c = st.capture, b = r.logged;
+    event("info", "capture counts", {
+      device: r.opts.device,
+      seconds: Math.round((nowMs - r.loggedMs) / 1000),
+      received: c.received - b.received,
+      dropped: c.dropped - b.dropped,
+      skipped: c.skipped - b.skipped,
+      ifDropped: c.ifDropped - b.ifDropped,
+      read: st.packets - r.loggedPackets,
+    });
+    r.loggedMs = nowMs, r.logged = c, r.loggedPackets = st.packets;
+  }
   if (r.ring !== null) {
     if (st.state === "down" && deviceUp(r.opts.device)) {
       st.state = "capturing", st.error = null;

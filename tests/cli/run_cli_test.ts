@@ -382,6 +382,55 @@ Deno.test({
 });
 
 Deno.test({
+  name: "run on a quiet lo: every window stored on time, with zero totals",
+  ignore: !ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "netspectra-run-" });
+    try {
+      // Port 9 (discard): nothing on lo goes there.
+      const run = await startRun(
+        ["--interface", "lo", "--filter", "udp port 9", "--window", "1s", "--lateness", "0s"]
+          .concat(["--db", "r.duckdb", "--listen", "127.0.0.1:0"]),
+        dir,
+      );
+      const url = urlOf(run.lines);
+      const late: string[] = [];
+      try {
+        // Every 250 ms for 4.5 s: the latest window stored ended less than 1.5 s ago (1 s
+        // windows, no lateness: each is due as it ends).
+        const t0 = Date.now();
+        await new Promise((ok) => setTimeout(ok, 1500));
+        while (Date.now() - t0 < 6000) {
+          const page = await (await fetch(url + "metrics")).text();
+          const end = Number(
+            /^netspectra_window_last_closed_timestamp_seconds (\S+)$/m.exec(page)![1],
+          );
+          const now = Date.now() / 1000;
+          if (!(now - end < 1.5)) late.push(`${now}: last window ended ${end}`);
+          await new Promise((ok) => setTimeout(ok, 250));
+        }
+      } finally {
+        run.child.kill("SIGTERM");
+        assert.equal((await run.child.status).code, 0);
+        await run.pump;
+      }
+      assert.deepEqual(late, []);
+      const rows = await sqlRows(
+        dir,
+        "SELECT epoch(window_start)::BIGINT AS s, packets, capture_received FROM windows ORDER BY 1",
+      );
+      assert.ok(rows.length >= 5, JSON.stringify(rows));
+      for (let k = 0; k < rows.length; k++) {
+        assert.deepEqual([rows[k]!.packets, rows[k]!.capture_received], [0, 0]);
+        if (k > 0) assert.equal(rows[k]!.s, Number(rows[k - 1]!.s) + 1, "no window missing");
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "run --retain: retention runs while the daemon runs, not only at its end",
   ignore: !ROOT,
   async fn() {
