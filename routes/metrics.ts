@@ -6,7 +6,11 @@
  * @module
  */
 
-import { type CollectorStatus, FLUSH_BUCKETS_SEC } from "../collector/ingest/mod.ts";
+import {
+  type CollectorStatus,
+  type DeviceStatus,
+  FLUSH_BUCKETS_SEC,
+} from "../collector/ingest/mod.ts";
 
 /** The program's version (deno.json), for netspectra_build_info. */
 export const VERSION = "0.1.0";
@@ -33,6 +37,11 @@ class Exposition {
     return this;
   }
 
+  /** A family of one unlabelled sample. */
+  single(name: string, type: "counter" | "gauge", help: string, value: number): this {
+    return this.family(name, type, help).sample(name, value);
+  }
+
   text(): string {
     return this.lines.join("\n") + "\n";
   }
@@ -44,29 +53,34 @@ export function renderMetrics(status: CollectorStatus): string {
   const devices = [...status.devices.values()];
   e.family("netspectra_build_info", "gauge", "Always 1; the labels name the build.")
     .sample("netspectra_build_info", 1, { version: VERSION, deno: Deno.version.deno });
-  e.family(
+  e.single(
     "netspectra_start_time_seconds",
     "gauge",
     "When the collector started (Unix time).",
-  ).sample("netspectra_start_time_seconds", status.startedMs / 1000);
-  e.family(
+    status.startedMs / 1000,
+  );
+  /** A family with one sample per capture device. */
+  const perDevice = (
+    name: string,
+    type: "counter" | "gauge",
+    help: string,
+    value: (d: DeviceStatus) => number,
+  ) => {
+    e.family(name, type, help);
+    for (const d of devices) e.sample(name, value(d), { device: d.device });
+  };
+  perDevice(
     "netspectra_capture_up",
     "gauge",
     "1 while the device captures, 0 while it is down or gone (being retried).",
+    (d) => d.state === "capturing" ? 1 : 0,
   );
-  for (const d of devices) {
-    e.sample("netspectra_capture_up", d.state === "capturing" ? 1 : 0, { device: d.device });
-  }
-  e.family(
+  perDevice(
     "netspectra_capture_packets_received_total",
     "counter",
     "Frames the capture filter passed (dropped and skipped ones included), per the kernel.",
+    (d) => d.capture.received,
   );
-  for (const d of devices) {
-    e.sample("netspectra_capture_packets_received_total", d.capture.received, {
-      device: d.device,
-    });
-  }
   e.family(
     "netspectra_capture_packets_dropped_total",
     "counter",
@@ -83,35 +97,37 @@ export function renderMetrics(status: CollectorStatus): string {
       stage: "interface",
     });
   }
-  e.family(
+  perDevice(
     "netspectra_capture_packets_skipped_total",
     "counter",
     "Frames passed over on purpose (the sent copy of each frame on lo).",
+    (d) => d.capture.skipped,
   );
-  for (const d of devices) {
-    e.sample("netspectra_capture_packets_skipped_total", d.capture.skipped, { device: d.device });
-  }
-  e.family("netspectra_capture_packets_read_total", "counter", "Frames read into the engine.");
-  for (const d of devices) {
-    e.sample("netspectra_capture_packets_read_total", d.packets, { device: d.device });
-  }
-  e.family(
+  perDevice(
+    "netspectra_capture_packets_read_total",
+    "counter",
+    "Frames read into the engine.",
+    (d) => d.packets,
+  );
+  perDevice(
     "netspectra_capture_reopens_total",
     "counter",
     "Times a device that had gone was opened again.",
+    (d) => d.reopens,
   );
-  for (const d of devices) {
-    e.sample("netspectra_capture_reopens_total", d.reopens, { device: d.device });
-  }
-  e.family("netspectra_packets_total", "counter", "Packets in stored windows.")
-    .sample("netspectra_packets_total", status.packets);
-  e.family("netspectra_bytes_total", "counter", "Bytes (frame lengths) in stored windows.")
-    .sample("netspectra_bytes_total", status.bytes);
-  e.family(
+  e.single("netspectra_packets_total", "counter", "Packets in stored windows.", status.packets);
+  e.single(
+    "netspectra_bytes_total",
+    "counter",
+    "Bytes (frame lengths) in stored windows.",
+    status.bytes,
+  );
+  e.single(
     "netspectra_late_packets_total",
     "counter",
     "Packets that came after their window had closed (stored in a late part).",
-  ).sample("netspectra_late_packets_total", status.latePackets);
+    status.latePackets,
+  );
   e.family(
     "netspectra_decode_errors_total",
     "counter",
@@ -128,19 +144,24 @@ export function renderMetrics(status: CollectorStatus): string {
   for (const [task, n] of status.tableOverflowPackets) {
     e.sample("netspectra_flow_table_overflow_packets_total", n, { task });
   }
-  e.family(
+  e.single(
     "netspectra_flow_tracker_overflow_packets_total",
     "counter",
     "Packets of new connections that found the flow tracker full.",
-  ).sample("netspectra_flow_tracker_overflow_packets_total", status.trackerOverflowPackets);
-  e.family(
+    status.trackerOverflowPackets,
+  );
+  perDevice(
     "netspectra_flows_active",
     "gauge",
     "Connections the flow tracker follows, as of the latest window close.",
+    (d) => d.flowsActive,
   );
-  for (const d of devices) e.sample("netspectra_flows_active", d.flowsActive, { device: d.device });
-  e.family("netspectra_windows_stored_total", "counter", "Windows (and late parts) stored.")
-    .sample("netspectra_windows_stored_total", status.windowsStored);
+  e.single(
+    "netspectra_windows_stored_total",
+    "counter",
+    "Windows (and late parts) stored.",
+    status.windowsStored,
+  );
   e.family(
     "netspectra_window_close_duration_seconds",
     "histogram",
@@ -157,15 +178,17 @@ export function renderMetrics(status: CollectorStatus): string {
   e.sample("netspectra_window_close_duration_seconds_bucket", cum, { le: "+Inf" })
     .sample("netspectra_window_close_duration_seconds_sum", status.flushSumSec)
     .sample("netspectra_window_close_duration_seconds_count", cum);
-  e.family(
+  e.single(
     "netspectra_window_last_closed_timestamp_seconds",
     "gauge",
     "End of the latest window stored (Unix time; NaN before the first).",
-  ).sample("netspectra_window_last_closed_timestamp_seconds", status.lastWindowEndSec);
-  e.family(
+    status.lastWindowEndSec,
+  );
+  e.single(
     "netspectra_store_write_queue_windows",
     "gauge",
     "Closed windows waiting to be stored.",
-  ).sample("netspectra_store_write_queue_windows", status.queuedWindows());
+    status.queuedWindows(),
+  );
   return e.text();
 }

@@ -144,6 +144,18 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
   const rings: LiveRing[] = [];
   let failure: unknown = null;
   status.queuedWindows = () => running.reduce((n, r) => n + r.writer.backlog, 0);
+  /** Stores the source's open windows and ends it in the store. */
+  const endSource = async (r: Source) => {
+    await r.engine.finish();
+    await r.writer.close();
+    await store.finishSource(r.sourceNo, {
+      sourceId: r.sourceId,
+      packets: r.engine.packetsIn,
+      warnings: [],
+      contentBytes: 0,
+      replaces: [],
+    });
+  };
   try {
     // Every device opens (or the run fails) before anything is stored.
     for (const d of opts.devices) rings.push(LiveRing.open(d));
@@ -238,15 +250,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       const next = r.pending!;
       r.pending = null;
       if (r.ring !== null) await drain(r, batch, next.atSec);
-      await r.engine.finish();
-      await r.writer.close();
-      await store.finishSource(r.sourceNo, {
-        sourceId: r.sourceId,
-        packets: r.engine.packetsIn,
-        warnings: [],
-        contentBytes: 0,
-        replaces: [],
-      });
+      await endSource(r);
       r.packetsBefore += r.engine.packetsIn;
       r.windowsBefore += r.engine.windowsClosed;
       const mark = r.engine.captureMark;
@@ -319,15 +323,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
   const runs: LiveSourceRun[] = [];
   for (const r of running) {
     try {
-      await r.engine.finish();
-      await r.writer.close();
-      await store.finishSource(r.sourceNo, {
-        sourceId: r.sourceId,
-        packets: r.engine.packetsIn,
-        warnings: [],
-        contentBytes: 0,
-        replaces: [],
-      });
+      await endSource(r);
       const capture = countsOf(r);
       r.status.state = "stopped";
       r.status.capture = capture;
