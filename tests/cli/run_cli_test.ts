@@ -75,8 +75,12 @@ async function send(port: number, count: number): Promise<number> {
   return await sendUdp(port, sizes) + count * 42;
 }
 
-async function sqlRows(dir: string, q: string): Promise<Record<string, unknown>[]> {
-  const r = await runCli(["sql", "--db", "r.duckdb", "--format", "json", q], dir);
+async function sqlRows(
+  dir: string,
+  q: string,
+  db = "r.duckdb",
+): Promise<Record<string, unknown>[]> {
+  const r = await runCli(["sql", "--db", db, "--format", "json", q], dir);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -421,6 +425,56 @@ rootTest("run --retain: retention runs while the daemon runs, not only at its en
     assert.ok(Number(r!.n) <= 4, JSON.stringify(r));
   } finally {
     await stopRun(run);
+  }
+});
+
+rootTest("run on a full disk: one line, exit 1, every committed window whole", async (dir) => {
+  // A 2 MiB file system of its own, filled in seconds by windows of a thousand flows.
+  const mnt = `${dir}/small`;
+  await Deno.mkdir(mnt);
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt],
+  }).output();
+  assert.ok(mount.success, new TextDecoder().decode(mount.stderr));
+  try {
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMS, MAIN, "run", "--interface", "lo", "--filter", `udp port ${port}`]
+        .concat(["--window", "1s", "--lateness", "0s", "--db", `${mnt}/r.duckdb`])
+        .concat(["--listen", "127.0.0.1:0"]),
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    // Each datagram from a socket of its own: a flow each, ~1,000 a second, rows to write.
+    let running = true;
+    const sending = (async () => {
+      for (let k = 0; k < 40_000 && running; k++) await sendUdp(port, [100]).catch(() => {});
+    })();
+    const out = await child.output();
+    clearTimeout(timer);
+    running = false;
+    await sending;
+    const err = new TextDecoder().decode(out.stderr).split("\n").filter((l) => l !== "");
+    assert.equal(out.code, 1, err.join("\n"));
+    assert.match(err.at(-1)!, /^netspectra: cannot write: no space left on device \(/);
+    assert.ok(err.slice(0, -1).every((l) => l.startsWith("{")), "only log lines before it");
+    // What was committed is whole: each window's totals equal its flow rows.
+    const rows = await sqlRows(
+      dir,
+      `SELECT t.window_start, t.p AS packets, coalesce(f.p, 0) AS flows
+       FROM (SELECT window_start, sum(packets) AS p FROM window_totals GROUP BY 1) t
+       LEFT JOIN (SELECT window_start, sum(packets) AS p FROM window_flows WHERE task_no = 0
+                  GROUP BY 1) f USING (window_start)
+       ORDER BY 1`,
+      `${mnt}/r.duckdb`,
+    );
+    assert.ok(rows.length >= 1, "some windows were committed before the disk filled");
+    for (const r of rows) assert.equal(Number(r.packets), Number(r.flows), JSON.stringify(r));
+  } finally {
+    await new Deno.Command("umount", { args: [mnt] }).output();
   }
 });
 
