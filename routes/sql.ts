@@ -48,6 +48,8 @@ export function sqlRoutes(app: Hono, store: Store, token: string): void {
       } catch {
         return c.json({ error: "The body must be a JSON object" }, 400);
       }
+      // Valid JSON that is not an object (null, a number, a list) is no request either.
+      if (typeof body !== "object" || body === null || Array.isArray(body)) body = {};
       const { sql } = body;
       const maxRows = body.max_rows ?? 10_000, timeoutMs = body.timeout_ms ?? 30_000;
       if (
