@@ -185,6 +185,12 @@ export function renderMetrics(status: CollectorStatus): string {
     status.lastWindowEndSec,
   );
   e.single(
+    "netspectra_store_write_failures_total",
+    "counter",
+    "Window writes that failed and were tried again (a full disk).",
+    status.storeWriteFailures,
+  );
+  e.single(
     "netspectra_store_write_queue_windows",
     "gauge",
     "Closed windows waiting to be stored.",

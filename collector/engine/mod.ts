@@ -25,4 +25,10 @@ export {
   type SketchSpec,
   sketchSpec,
 } from "./sketch_bank.ts";
-export { type WindowStore, WindowWriter } from "./window_writer.ts";
+export {
+  type WindowStore,
+  WindowWriter,
+  WRITE_RETRY_FIRST_MS,
+  WRITE_RETRY_MAX_MS,
+  type WriteRetry,
+} from "./window_writer.ts";

@@ -20,6 +20,21 @@ export interface WindowStore {
 /** Windows waiting at most (each holds its tables, so this bounds memory too). */
 export const WRITE_QUEUE_DEFAULT = 4;
 
+/** A failed write tried again after this, doubling up to the most (ms). */
+export const WRITE_RETRY_FIRST_MS = 1000;
+export const WRITE_RETRY_MAX_MS = 30_000;
+
+/**
+ * Which failed writes are tried again (a full disk: the daemon waits for room instead of
+ * stopping), and who is told. The window stays queued meanwhile, so when the queue is full
+ * intake waits, and what capture loses then is counted by the kernel.
+ */
+export interface WriteRetry {
+  when(e: unknown): boolean;
+  /** Told at each failure tried again, and once writes succeed again (error null). */
+  onRetry(e: unknown | null, delayMs: number): void;
+}
+
 export class WindowWriter implements WindowOutput {
   private readonly queue: WindowExport[] = [];
   /** When each queued window was handed over (performance.now()). */
@@ -36,6 +51,9 @@ export class WindowWriter implements WindowOutput {
   /** The longest time one window took to store. */
   maxWriteMs = 0;
   writeMs = 0;
+  /** Failed writes tried again (WriteRetry). */
+  retries = 0;
+  private stopWaiting: (() => void) | null = null;
 
   constructor(
     private readonly store: WindowStore,
@@ -46,6 +64,7 @@ export class WindowWriter implements WindowOutput {
      * before its buffers are freed (it must not keep them).
      */
     private readonly onStored: ((w: WindowExport, flushMs: number) => void) | null = null,
+    private readonly retry: WriteRetry | null = null,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1024) {
       throw new RangeError(`Invalid write queue length ${capacity}: 1..1024`);
@@ -65,7 +84,7 @@ export class WindowWriter implements WindowOutput {
       const w = this.queue[0]!;
       const t0 = performance.now();
       try {
-        await this.store.writeWindow(this.sourceNo, w);
+        await this.writeWithRetry(w);
       } catch (e) {
         this.failure = e;
         this.room?.();
@@ -80,6 +99,31 @@ export class WindowWriter implements WindowOutput {
       releaseExport(w);
       this.windows++;
       this.room?.();
+    }
+  }
+
+  /** Writes `w`; a failure `retry` takes is tried again until it succeeds or close() is asked. */
+  private async writeWithRetry(w: WindowExport): Promise<void> {
+    let delay = WRITE_RETRY_FIRST_MS;
+    let failed = false;
+    for (;;) {
+      try {
+        await this.store.writeWindow(this.sourceNo, w);
+        if (failed) this.retry!.onRetry(null, 0);
+        return;
+      } catch (e) {
+        if (this.retry === null || !this.retry.when(e) || this.ending) throw e;
+        failed = true;
+        this.retries++;
+        this.retry.onRetry(e, delay);
+        await new Promise<void>((ok) => {
+          const t = setTimeout(ok, delay);
+          this.stopWaiting = () => (clearTimeout(t), ok());
+        });
+        this.stopWaiting = null;
+        // Asked to end meanwhile: one more try, then its error is what close() reports.
+        delay = Math.min(2 * delay, WRITE_RETRY_MAX_MS);
+      }
     }
   }
 
@@ -112,10 +156,14 @@ export class WindowWriter implements WindowOutput {
     return this.queue.length;
   }
 
-  /** Stores what is queued, then ends; throws the writer's error if a write failed. */
+  /**
+   * Stores what is queued, then ends; throws the writer's error if a write failed (a write
+   * being retried is given one more try, then its error is thrown).
+   */
   async close(): Promise<void> {
     this.ending = true;
     this.wake?.();
+    this.stopWaiting?.();
     await this.loop;
     this.check();
   }

@@ -21,6 +21,7 @@ import {
   type SketchSpec,
   type TaskSpec,
   WindowWriter,
+  type WriteRetry,
 } from "../engine/mod.ts";
 import { decodeBatch } from "../decode/mod.ts";
 import type { CaptureCounts } from "../export/mod.ts";
@@ -34,6 +35,8 @@ const CLOCK_TICK_MS = 100;
 /** A failed device is opened again after this, doubling up to the most (ms). */
 export const RETRY_FIRST_MS = 1000;
 export const RETRY_MAX_MS = 60_000;
+/** Store failures that pass when an operator makes room: a live source waits them out. */
+const DISK_FULL = /No space left on device|Disk quota exceeded/i;
 /** How often each device's capture counts are logged (info). */
 const COUNTS_LOG_MS = 60_000;
 
@@ -144,6 +147,23 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
   const rings: LiveRing[] = [];
   let failure: unknown = null;
   status.queuedWindows = () => running.reduce((n, r) => n + r.writer.backlog, 0);
+  // A full disk does not stop capture: windows wait in the queue and are written again.
+  const storeRetry: WriteRetry = {
+    when: (e) => e instanceof Error && DISK_FULL.test(e.message),
+    onRetry: (e, delayMs) => {
+      if (e === null) {
+        status.storeError = null;
+        event("info", "store writes again", {});
+        return;
+      }
+      status.storeError = (e as Error).message.split("\n")[0]!;
+      status.storeWriteFailures++;
+      event("error", "store write failed, retrying", {
+        error: status.storeError,
+        retryInSec: delayMs / 1000,
+      });
+    },
+  };
   /** Stores the source's open windows and ends it in the store. */
   const endSource = async (r: Source) => {
     await r.engine.finish();
@@ -206,6 +226,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         sourceNo,
         opts.writeQueue,
         (w, ms) => status.windowStored(w, ms),
+        storeRetry,
       );
       return { engine, writer: out, sourceNo, sourceId };
     };

@@ -49,6 +49,9 @@ export class CollectorStatus {
   /** Window flush (hand-over → commit) histogram: counts per FLUSH_BUCKETS_SEC bucket, +Inf last. */
   readonly flushBuckets = new Float64Array(FLUSH_BUCKETS_SEC.length + 1);
   flushSumSec = 0;
+  /** The store's write error while writes are being retried (a full disk), else null. */
+  storeError: string | null = null;
+  storeWriteFailures = 0;
   /** Windows closed and not yet stored, over every writer. */
   queuedWindows: () => number = () => 0;
 
@@ -82,10 +85,12 @@ export class CollectorStatus {
   }
 
   /**
-   * Ready: every device captures and a window was stored within two window lengths (plus the
-   * lateness) — counted from the start until the first one is. Returns why not, or null.
+   * Ready: the store writes, every device captures and a window was stored within two window
+   * lengths (plus the lateness) — counted from the start until the first one is. Returns why
+   * not, or null.
    */
   notReady(nowMs = Date.now()): string | null {
+    if (this.storeError !== null) return `the store cannot write: ${this.storeError}`;
     for (const d of this.devices.values()) {
       if (d.state !== "capturing") {
         return `${d.device} is ${d.state}${d.error === null ? "" : `: ${d.error}`}`;

@@ -428,8 +428,8 @@ rootTest("run --retain: retention runs while the daemon runs, not only at its en
   }
 });
 
-rootTest("run on a full disk: one line, exit 1, every committed window whole", async (dir) => {
-  // A 2 MiB file system of its own, filled in seconds by windows of a thousand flows.
+/** Runs `fn` with a 2 MiB file system of its own mounted in `dir`, unmounted afterwards. */
+async function withSmallDisk(dir: string, fn: (mnt: string) => Promise<void>): Promise<void> {
   const mnt = `${dir}/small`;
   await Deno.mkdir(mnt);
   const mount = await new Deno.Command("mount", {
@@ -437,46 +437,114 @@ rootTest("run on a full disk: one line, exit 1, every committed window whole", a
   }).output();
   assert.ok(mount.success, new TextDecoder().decode(mount.stderr));
   try {
-    const port = 40000 + Math.floor(Math.random() * 20000);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMS, MAIN, "run", "--interface", "lo", "--filter", `udp port ${port}`]
-        .concat(["--window", "1s", "--lateness", "0s", "--db", `${mnt}/r.duckdb`])
-        .concat(["--listen", "127.0.0.1:0"]),
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    // Each datagram from a socket of its own: a flow each, ~1,000 a second, rows to write.
-    let running = true;
-    const sending = (async () => {
-      for (let k = 0; k < 40_000 && running; k++) await sendUdp(port, [100]).catch(() => {});
-    })();
-    const out = await child.output();
-    clearTimeout(timer);
-    running = false;
-    await sending;
-    const err = new TextDecoder().decode(out.stderr).split("\n").filter((l) => l !== "");
-    assert.equal(out.code, 1, err.join("\n"));
-    assert.match(err.at(-1)!, /^netspectra: cannot write: no space left on device \(/);
-    assert.ok(err.slice(0, -1).every((l) => l.startsWith("{")), "only log lines before it");
-    // What was committed is whole: each window's totals equal its flow rows.
-    const rows = await sqlRows(
-      dir,
-      `SELECT t.window_start, t.p AS packets, coalesce(f.p, 0) AS flows
-       FROM (SELECT window_start, sum(packets) AS p FROM window_totals GROUP BY 1) t
-       LEFT JOIN (SELECT window_start, sum(packets) AS p FROM window_flows WHERE task_no = 0
-                  GROUP BY 1) f USING (window_start)
-       ORDER BY 1`,
-      `${mnt}/r.duckdb`,
-    );
-    assert.ok(rows.length >= 1, "some windows were committed before the disk filled");
-    for (const r of rows) assert.equal(Number(r.packets), Number(r.flows), JSON.stringify(r));
+    await fn(mnt);
   } finally {
     await new Deno.Command("umount", { args: [mnt] }).output();
   }
+}
+
+/** Fills the file system of `mnt` with one file; returns its path. */
+async function fill(mnt: string): Promise<string> {
+  const path = `${mnt}/filler`;
+  const f = await Deno.open(path, { write: true, create: true });
+  try {
+    for (;;) await f.write(new Uint8Array(16 * 1024));
+  } catch {
+    // No space left: full.
+  } finally {
+    f.close();
+  }
+  return path;
+}
+
+/** Each window's totals equal its flow rows (windows whole) in the store at `db`. */
+async function assertWhole(dir: string, db: string): Promise<Record<string, unknown>[]> {
+  const rows = await sqlRows(
+    dir,
+    `SELECT t.window_start, t.p AS packets, coalesce(f.p, 0) AS flows
+     FROM (SELECT window_start, sum(packets) AS p FROM window_totals GROUP BY 1) t
+     LEFT JOIN (SELECT window_start, sum(packets) AS p FROM window_flows WHERE task_no = 0
+                GROUP BY 1) f USING (window_start)
+     ORDER BY 1`,
+    db,
+  );
+  for (const r of rows) assert.equal(Number(r.packets), Number(r.flows), JSON.stringify(r));
+  return rows;
+}
+
+rootTest("run on a full disk: capture waits for room, then stores everything", async (dir) => {
+  await withSmallDisk(dir, async (mnt) => {
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    const run = await startRun(
+      ["--interface", "lo", "--filter", `udp and dst port ${port}`, "--window", "1s"]
+        .concat(["--lateness", "0s", "--db", `${mnt}/r.duckdb`, "--listen", "127.0.0.1:0"]),
+      dir,
+    );
+    const url = urlOf(run.lines);
+    try {
+      await send(port, 100);
+      await new Promise((ok) => setTimeout(ok, 1500));
+      const filler = await fill(mnt);
+      // While the disk is full: datagrams wait in the capture ring.
+      for (let k = 0; k < 4; k++) {
+        await send(port, 50);
+        await new Promise((ok) => setTimeout(ok, 500));
+      }
+      const failed = await logged(run.lines, '"store write failed, retrying"');
+      assert.match(String(failed.error), /No space left on device/);
+      const ready = await fetch(url + "readyz");
+      assert.equal(ready.status, 503);
+      assert.match(await ready.text(), /^not ready: the store cannot write: .*No space left/);
+      await Deno.remove(filler);
+      await logged(run.lines, '"store writes again"', 40_000);
+      await send(port, 100);
+      await new Promise((ok) => setTimeout(ok, 1500));
+      const page = await (await fetch(url + "metrics")).text();
+      assert.ok(Number(/^netspectra_store_write_failures_total (\d+)$/m.exec(page)![1]) >= 1);
+    } finally {
+      await stopRun(run);
+    }
+    // Nothing lost, nothing doubled: 400 datagrams once each, every window there and whole.
+    const rows = await assertWhole(dir, `${mnt}/r.duckdb`);
+    assert.equal(rows.reduce((n, r) => n + Number(r.packets), 0), 400);
+    const starts = rows.map((r) => Date.parse(String(r.window_start) + "Z") / 1000);
+    for (let k = 1; k < starts.length; k++) assert.equal(starts[k], starts[k - 1]! + 1);
+    const [c] = await sqlRows(
+      dir,
+      "SELECT sum(capture_received)::BIGINT AS rec, sum(capture_dropped)::BIGINT AS drop FROM window_totals",
+      `${mnt}/r.duckdb`,
+    );
+    assert.deepEqual([c!.rec, c!.drop], [800, 0]);
+  });
 });
+
+rootTest(
+  "run stopped while the disk is full: one line, exit 1, committed windows whole",
+  async (dir) => {
+    await withSmallDisk(dir, async (mnt) => {
+      const port = 40000 + Math.floor(Math.random() * 20000);
+      const run = await startRun(
+        ["--interface", "lo", "--filter", `udp and dst port ${port}`, "--window", "1s"]
+          .concat(["--lateness", "0s", "--db", `${mnt}/r.duckdb`, "--listen", "127.0.0.1:0"]),
+        dir,
+      );
+      await send(port, 100);
+      await new Promise((ok) => setTimeout(ok, 1500));
+      await fill(mnt);
+      await send(port, 100);
+      await logged(run.lines, '"store write failed, retrying"');
+      run.child.kill("SIGTERM");
+      const status = await run.child.status;
+      await run.pump;
+      assert.equal(status.code, 1, run.lines.join("\n"));
+      assert.match(run.lines.at(-1)!, /^netspectra: cannot write: no space left on device \(/);
+      assert.ok(run.lines.slice(0, -1).every((l) => l.startsWith("{")), "only log lines before it");
+      await Deno.remove(`${mnt}/filler`);
+      const rows = await assertWhole(dir, `${mnt}/r.duckdb`);
+      assert.equal(rows.reduce((n, r) => n + Number(r.packets), 0), 100);
+    });
+  },
+);
 
 rootTest(
   "run on lo: after SIGKILL the store opens with every committed window whole",

@@ -220,6 +220,67 @@ Deno.test("WindowWriter: a failed write fails the next push and close, never an 
   }
 });
 
+Deno.test("WindowWriter with a retry: a full disk is waited out, each window stored once; close gives up", async () => {
+  const full = () => Promise.reject(new Error("IO Error: No space left on device"));
+  let failures = 2;
+  const stored: number[] = [];
+  const store: WindowStore = {
+    writeWindow: (_n, w) => {
+      if (failures > 0) return failures--, full();
+      stored.push(w.id.startSec);
+      return Promise.resolve();
+    },
+  };
+  const told: (string | null)[] = [];
+  const retry = {
+    when: (e: unknown) => /No space left/.test(String(e)),
+    onRetry: (e: unknown, ms: number) => void told.push(e === null ? null : `${ms}`),
+  };
+  const writer = new WindowWriter(store, 1, 2, null, retry);
+  const engine = new Engine(options({ windowSec: 1, latenessSec: 0, sketches: [] }), writer);
+  try {
+    for (let s = 0; s < 3; s++) await engine.addBatch(await batchAt([9000 + s]));
+    await engine.finish();
+    await writer.close();
+    assert.deepEqual(stored, [9000, 9001, 9002]);
+    // Waited 1 s, then 2 s, then written: told each time, and once when it passed.
+    assert.deepEqual(told, ["1000", "2000", null]);
+    assert.equal(writer.retries, 2);
+  } finally {
+    engine.close();
+  }
+  // Still full when close() is asked: one more try, then its error.
+  const stuck = new WindowWriter({ writeWindow: full }, 1, 2, null, retry);
+  const engine2 = new Engine(options({ windowSec: 1, latenessSec: 0, sketches: [] }), stuck);
+  try {
+    await engine2.addBatch(await batchAt([9100]));
+    await engine2.finish();
+    await new Promise((ok) => setTimeout(ok, 50));
+    const t0 = performance.now();
+    await assert.rejects(stuck.close(), /No space left on device/);
+    assert.ok(performance.now() - t0 < 900, "close does not wait the back-off out");
+  } finally {
+    engine2.close();
+  }
+  // Other failures are not retried.
+  const other = new WindowWriter(
+    { writeWindow: () => Promise.reject(new Error("boom")) },
+    1,
+    1,
+    null,
+    retry,
+  );
+  const engine3 = new Engine(options({ windowSec: 1, latenessSec: 0, sketches: [] }), other);
+  try {
+    await engine3.addBatch(await batchAt([9200]));
+    await engine3.finish().catch(() => {});
+    await assert.rejects(other.close(), /boom/);
+    assert.equal(other.retries, 0);
+  } finally {
+    engine3.close();
+  }
+});
+
 Deno.test("WindowWriter: a window's row buffers are freed once the store has written it", async () => {
   const seen: { rows: number; words: number }[] = [];
   const kept: WindowExport[] = [];
