@@ -16,12 +16,38 @@
  */
 
 import { parseArgs, parseCount } from "../cli/args.ts";
+import { decodeBatch } from "../collector/decode/mod.ts";
+import { LiveRing } from "../collector/live/mod.ts";
+import { BATCH_PACKETS_DEFAULT, PacketBatch } from "../collector/packet/mod.ts";
 
 const args = parseArgs(
   Deno.args,
-  { values: ["seconds", "rates", "run-args"], booleans: [] },
+  { values: ["seconds", "rates", "run-args", "reader"], booleans: [] },
   "bench",
 );
+
+// The capture layer alone (its own process, pinned by the caller): ring + decode, no engine.
+const readerDevice = args.values.get("reader");
+if (readerDevice !== undefined) {
+  const ring = LiveRing.open({ device: readerDevice, bufferBytes: 64 << 20 });
+  const batch = new PacketBatch(BATCH_PACKETS_DEFAULT);
+  let read = 0;
+  let stop = false;
+  Deno.addSignalListener("SIGTERM", () => stop = true);
+  while (!stop) {
+    if (ring.fill(batch) === 0) {
+      await ring.wait(50);
+      continue;
+    }
+    decodeBatch(batch);
+    read += batch.length;
+  }
+  ring.stopIntake();
+  while (ring.fill(batch) > 0) read += batch.length;
+  console.log(JSON.stringify({ read, ...ring.stats() }));
+  ring.close();
+  Deno.exit(0);
+}
 const seconds = parseCount("seconds", args.values.get("seconds") ?? "4", 1, 30);
 /** 0: as fast as trafgen sends. */
 const rates = (args.values.get("rates") ?? "250000,500000,750000,1000000,1250000,0")
@@ -190,6 +216,32 @@ async function tcpdumpRows(): Promise<Row[]> {
   return rows;
 }
 
+/** The capture layer alone (ring + decode) on core 0, at trafgen's full rate. */
+async function readerRows(): Promise<Row[]> {
+  const self = new URL(import.meta.url).pathname;
+  const child = new Deno.Command("taskset", {
+    args: ["-c", "0", Deno.execPath(), "run", "-A", self, "--reader", HOST],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  await new Promise((ok) => setTimeout(ok, 2000));
+  const cpu0 = await cpuSec(child.pid);
+  const sent = await send(0, 1_500_000 * seconds);
+  await new Promise((ok) => setTimeout(ok, 1000));
+  const cpu = await cpuSec(child.pid) - cpu0;
+  child.kill("SIGTERM");
+  const r = JSON.parse(new TextDecoder().decode((await child.output()).stdout));
+  return [{
+    rate: "max",
+    sent: sent.packets,
+    senderPps: sent.packets / sent.sec,
+    received: r.received,
+    dropped: r.dropped,
+    read: r.read,
+    nsPerPacket: r.read > 0 ? cpu * 1e9 / r.read : NaN,
+  }];
+}
+
 function print(title: string, rows: Row[]): void {
   console.log(`\n${title}`);
   console.log(
@@ -223,6 +275,7 @@ try {
     await netspectraRows(),
   );
   print("tcpdump -w /dev/null (core 0), same sender", await tcpdumpRows());
+  print("the capture layer alone: ring + decode, no engine (core 0)", await readerRows());
 } finally {
   await sh(["ip", "netns", "del", NS], true);
   await sh(["ip", "link", "del", HOST], true);
