@@ -33,9 +33,30 @@ usage:
 
   netspectra help | version`;
 
+/** Each command's own usage, for `netspectra COMMAND --help` and `netspectra help COMMAND`. */
+const COMMAND_USAGE: Record<string, string> = {
+  analyze: ANALYZE_USAGE,
+  run: RUN_USAGE,
+  gen: GEN_USAGE,
+  sql: SQL_USAGE,
+  estimate: ESTIMATE_USAGE,
+  demo: DEMO_USAGE,
+};
+
 /** Runs one command line; returns the exit code. User mistakes become one line on stderr. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `COMMAND --help` (a flag before any `--`), and `help COMMAND`: that command's usage.
+  const flags = rest.indexOf("--") < 0 ? rest : rest.slice(0, rest.indexOf("--"));
+  const asked = command === "help"
+    ? rest[0]
+    : flags.some((a) => a === "--help" || a === "-h")
+    ? command
+    : undefined;
+  if (asked !== undefined && COMMAND_USAGE[asked] !== undefined) {
+    console.log(`usage: ${COMMAND_USAGE[asked]}`);
+    return 0;
+  }
   try {
     switch (command) {
       case "analyze":

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { EXIT_INTERNAL, reportError } from "../../main.ts";
+import { EXIT_INTERNAL, main, reportError } from "../../main.ts";
 import { UsageError, UserError } from "../../collector/user_error.ts";
 import { PcapFormatError } from "../../collector/reader/mod.ts";
 
@@ -37,5 +37,26 @@ Deno.test("reportError: user mistakes one line with their exit code, bugs are in
     assert.match(r.text, pattern);
     const internal = code === EXIT_INTERNAL;
     assert.equal(r.text.split("\n").length > 1, internal, `stack only for bugs: ${r.text}`);
+  }
+});
+
+Deno.test("COMMAND --help and help COMMAND print that command's usage, exit 0", async () => {
+  const cases: [string[], RegExp][] = [
+    [["run", "--help"], /^usage: netspectra run \[--config FILE\]/],
+    [["run", "--interface", "lo", "-h"], /^usage: netspectra run /],
+    [["analyze", "--help"], /^usage: netspectra analyze FILE/],
+    [["help", "sql"], /^usage: netspectra sql /],
+    [["help", "gen"], /^usage: netspectra gen /],
+  ];
+  for (const [argv, re] of cases) {
+    const out: string[] = [];
+    const orig = console.log;
+    console.log = (...a: unknown[]) => void out.push(a.join(" "));
+    try {
+      assert.equal(await main(argv), 0, argv.join(" "));
+    } finally {
+      console.log = orig;
+    }
+    assert.match(out.join("\n"), re, argv.join(" "));
   }
 });
