@@ -100,6 +100,8 @@ interface Running extends Source {
   /** Packets and windows of the device's earlier sources (before task changes). */
   packetsBefore: number;
   windowsBefore: number;
+  /** What the device's socket reported while the loop waited (handled by the loop), or null. */
+  socketError: string | null;
   /** When the counts were last logged, and what they were. */
   loggedMs: number;
   logged: LiveStats;
@@ -256,6 +258,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         pending: null,
         packetsBefore: 0,
         windowsBefore: 0,
+        socketError: null,
         loggedMs: Date.now(),
         logged: NO_COUNTS,
         loggedPackets: 0,
@@ -322,10 +325,18 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         const live = running.filter((r) => r.ring !== null);
         if (live.length === 0) await new Promise((ok) => setTimeout(ok, CLOCK_TICK_MS));
         else {
-          const errors = await Promise.all(live.map((r) => r.ring!.wait(CLOCK_TICK_MS)));
-          for (let k = 0; k < live.length; k++) {
-            if (errors[k] !== null) await deviceError(live[k]!, errors[k]!, batch, event);
-          }
+          // Until any device has frames (not all: a quiet one must not hold a busy one back).
+          await Promise.race(
+            live.map((r) =>
+              r.ring!.wait(CLOCK_TICK_MS).then((e) => void (e !== null && (r.socketError = e)))
+            ),
+          );
+        }
+        for (const r of running) {
+          const e = r.socketError;
+          if (e === null || r.ring === null) continue;
+          r.socketError = null;
+          await deviceError(r, e, batch, event);
         }
       }
     }

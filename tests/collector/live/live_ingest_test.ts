@@ -174,3 +174,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "live: two devices at once, a busy one and a quiet one, each its own source",
+  ignore: !ROOT,
+  async fn() {
+    const veth = await makeVeth(`${(Deno.pid + 2) % 10000}`);
+    const store = await Store.open(":memory:");
+    const status = new CollectorStatus(1, 0);
+    let stop = false;
+    try {
+      const running = ingestLive({
+        devices: [{ device: "lo", filter: "udp port 9" }, { device: veth.host, filter: "udp" }],
+        store,
+        windowSec: 1,
+        latenessSec: 0,
+        status,
+        stopRequested: () => stop,
+      });
+      while (status.devices.size < 2) await new Promise((r) => setTimeout(r, 50));
+      await veth.trafgen(
+        "eth(da=02:00:00:00:00:01, sa=02:00:00:00:00:02), " +
+          "ipv4(saddr=10.78.0.2, daddr=10.78.0.1), udp(sp=dinc(4000, 4009), dp=5010), fill(0, 40)",
+        3000,
+      );
+      const end = Date.now() + 8000;
+      while (status.devices.get(veth.host)!.packets < 3000 && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 1200));
+      stop = true;
+      const runs = await running;
+      assert.deepEqual(runs.map((r) => [r.device, r.packets]), [["lo", 0], [veth.host, 3000]]);
+      const rows = await store.rows(
+        `SELECT s.inputs AS device, count(*) AS windows, sum(w.packets) AS p
+         FROM window_totals w JOIN sources s USING (source_no) GROUP BY 1 ORDER BY 1`,
+      );
+      const byDevice = new Map(rows.map((r) => [String(r.device), r]));
+      assert.equal(Number(byDevice.get(veth.host)!.p), 3000);
+      assert.equal(Number(byDevice.get("lo")!.p), 0);
+      // Both kept their windows on the clock: the quiet one as many as the busy one.
+      assert.equal(Number(byDevice.get("lo")!.windows), Number(byDevice.get(veth.host)!.windows));
+      const [f] = await store.rows(
+        "SELECT count(*) AS flows FROM window_flows w JOIN sources s USING (source_no) " +
+          `WHERE s.inputs = '${veth.host}' AND task_no = 0 GROUP BY window_start ORDER BY 1 DESC LIMIT 1`,
+      );
+      assert.equal(Number(f!.flows), 10);
+    } finally {
+      stop = true;
+      await store.close();
+      await veth.remove();
+    }
+  },
+});
