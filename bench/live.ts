@@ -7,7 +7,8 @@
  * reference. Needs root, trafgen (netsniff-ng), tcpdump, iproute2, and --allow-all (the
  * daemon's CPU time is read from /proc/PID/stat).
  *
- *   deno run -A bench/live.ts [--seconds 4] [--rates 250000,500000,...] [--run-args "..."]
+ *   deno run -A bench/live.ts [--seconds 4] [--rates 250000,500000,...] [--buffer BYTES]
+ *                             [--run-args "..."]
  *
  * trafgen's own rate limit (-b) reaches only ~350k packets/s here (it sleeps per packet), so the
  * rate that matters is the last, 0: as fast as it sends.
@@ -17,19 +18,27 @@
 
 import { parseArgs, parseCount } from "../cli/args.ts";
 import { decodeBatch } from "../collector/decode/mod.ts";
-import { LiveRing } from "../collector/live/mod.ts";
+import { BUFFER_BYTES_DEFAULT, LiveRing } from "../collector/live/mod.ts";
 import { BATCH_PACKETS_DEFAULT, PacketBatch } from "../collector/packet/mod.ts";
 
 const args = parseArgs(
   Deno.args,
-  { values: ["seconds", "rates", "run-args", "reader"], booleans: [] },
+  { values: ["seconds", "rates", "run-args", "reader", "buffer"], booleans: [] },
   "bench",
+);
+
+/** The capture buffer of all three readers (bytes; default run's own). */
+const BUFFER = parseCount(
+  "buffer",
+  args.values.get("buffer") ?? String(BUFFER_BYTES_DEFAULT),
+  8 << 20,
+  2 ** 31,
 );
 
 // The capture layer alone (its own process, pinned by the caller): ring + decode, no engine.
 const readerDevice = args.values.get("reader");
 if (readerDevice !== undefined) {
-  const ring = LiveRing.open({ device: readerDevice, bufferBytes: 64 << 20 });
+  const ring = LiveRing.open({ device: readerDevice, bufferBytes: BUFFER });
   const batch = new PacketBatch(BATCH_PACKETS_DEFAULT);
   let read = 0;
   let stop = false;
@@ -63,7 +72,6 @@ const NS = "nslive", HOST = "nslA", FAR = "nslB";
 const dir = await Deno.makeTempDir({ prefix: "netspectra-live-" });
 const FRAME = "{ eth(da=02:00:00:00:00:01, sa=02:00:00:00:00:02), " +
   "ipv4(saddr=10.79.0.2, daddr=10.79.0.1), udp(sp=dinc(1024, 11023), dp=5000), fill(0x41, 18) }";
-const BUFFER = 64 << 20;
 /** More flags for `run`, e.g. --run-args "--no-sketches". */
 const EXTRA = (args.values.get("run-args") ?? "").split(" ").filter((s) => s !== "");
 
