@@ -561,16 +561,8 @@ rootTest(
     await run.child.status;
     await run.pump;
     // Whole windows: each window's totals equal its flow rows.
-    const rows = await sqlRows(
-      dir,
-      `SELECT t.window_start, t.p AS packets, coalesce(f.p, 0) AS flows
-       FROM (SELECT window_start, sum(packets) AS p FROM window_totals GROUP BY 1) t
-       LEFT JOIN (SELECT window_start, sum(packets) AS p FROM window_flows WHERE task_no = 0
-                  GROUP BY 1) f USING (window_start)
-       ORDER BY 1`,
-    );
+    const rows = await assertWhole(dir, "r.duckdb");
     assert.ok(rows.length >= 2, JSON.stringify(rows));
-    for (const r of rows) assert.equal(Number(r.packets), Number(r.flows), JSON.stringify(r));
     // The first 500 were sent more than two windows before the kill: committed.
     assert.ok(rows.reduce((n, r) => n + Number(r.packets), 0) >= 500);
     const [s] = await sqlRows(dir, "SELECT kind, source_id FROM sources");
