@@ -13,25 +13,9 @@ import { GEN_USAGE, genCommand } from "./cli/gen_cmd.ts";
 import { SQL_USAGE, sqlCommand } from "./cli/sql_cmd.ts";
 import { ESTIMATE_USAGE, estimateCommand } from "./cli/estimate_cmd.ts";
 import { RUN_USAGE, runCommand } from "./cli/run_cmd.ts";
+import { VERSION } from "./collector/version.ts";
 
-export const VERSION = "0.1.0";
-
-const USAGE = `NetSpectra ${VERSION} — network traffic analytics
-
-usage:
-  ${ANALYZE_USAGE.replaceAll("\n", "\n  ")}
-
-  ${RUN_USAGE.replaceAll("\n", "\n  ")}
-
-  ${GEN_USAGE.replaceAll("\n", "\n  ")}
-
-  ${SQL_USAGE.replaceAll("\n", "\n  ")}
-
-  ${ESTIMATE_USAGE.replaceAll("\n", "\n  ")}
-
-  ${DEMO_USAGE.replaceAll("\n", "\n  ")}
-
-  netspectra help | version`;
+export { VERSION };
 
 /** Each command's own usage, for `netspectra COMMAND --help` and `netspectra help COMMAND`. */
 const COMMAND_USAGE: Record<string, string> = {
@@ -42,6 +26,13 @@ const COMMAND_USAGE: Record<string, string> = {
   estimate: ESTIMATE_USAGE,
   demo: DEMO_USAGE,
 };
+
+const USAGE = `NetSpectra ${VERSION} — network traffic analytics
+
+usage:
+${
+  Object.values(COMMAND_USAGE).map((u) => `  ${u.replaceAll("\n", "\n  ")}\n\n`).join("")
+}  netspectra help | version`;
 
 /** Runs one command line; returns the exit code. User mistakes become one line on stderr. */
 export async function main(argv: readonly string[]): Promise<number> {

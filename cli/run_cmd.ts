@@ -260,15 +260,13 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         }
       }
       const restart = needsRestart(current, next);
+      // What now runs: the running configuration with what was taken from the new one.
       current = {
-        ...next,
-        windowSec: current!.windowSec,
-        latenessSec: current!.latenessSec,
-        sensor: current!.sensor,
-        flows: current!.flows,
-        records: current!.records,
-        store: { ...next.store, path: current!.store.path },
-        listen: current!.listen,
+        ...current!,
+        tasks: next.tasks,
+        sketches: next.sketches,
+        store: { ...current!.store, retention: next.store.retention },
+        logLevel: next.logLevel,
         sources: restart.includes("sources") ? current!.sources : next.sources,
       };
       log("info", "configuration read again", { file: configPath, changed });

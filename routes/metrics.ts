@@ -11,9 +11,7 @@ import {
   type DeviceStatus,
   FLUSH_BUCKETS_SEC,
 } from "../collector/ingest/mod.ts";
-
-/** The program's version (deno.json), for netspectra_build_info. */
-export const VERSION = "0.1.0";
+import { VERSION } from "../collector/version.ts";
 
 /** A label value as the format wants it: backslash, double quote and newline escaped. */
 export function labelValue(v: string): string {

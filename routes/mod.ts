@@ -5,7 +5,7 @@
  */
 
 export { opsRoutes } from "./ops.ts";
-export { labelValue, renderMetrics, VERSION } from "./metrics.ts";
+export { labelValue, renderMetrics } from "./metrics.ts";
 export { type Listen, LISTEN_DEFAULT, parseListen, serve, type Server } from "./server.ts";
 export {
   SQL_BODY_BYTES_MAX,

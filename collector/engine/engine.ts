@@ -37,7 +37,14 @@ import {
 } from "./header_work.ts";
 import { Totals } from "./totals.ts";
 import { EMPTY_RECORDS } from "./flow_tracker.ts";
-import type { CaptureCounts, SketchExport, WindowExport, WindowOutput } from "../export/mod.ts";
+import {
+  addCounts,
+  type CaptureCounts,
+  NO_CAPTURE,
+  type SketchExport,
+  type WindowExport,
+  type WindowOutput,
+} from "../export/mod.ts";
 
 export interface TaskSpec {
   name: string;
@@ -153,7 +160,7 @@ export class Engine {
   trackerOverflowPackets = 0;
   private readonly capture: (() => CaptureCounts) | null;
   /** The capture counts at the previous window's close. */
-  private captureBefore: CaptureCounts = { received: 0, dropped: 0, skipped: 0, ifDropped: 0 };
+  private captureBefore: CaptureCounts = NO_CAPTURE;
   /**
    * Intake's stall at window changes: the time addBatch spent closing windows (the helper's
    * parts, building the export, waiting for room in the output queue), total and longest.
@@ -451,12 +458,7 @@ export class Engine {
     if (this.capture === null) return null;
     const now = this.capture(), before = this.captureBefore;
     this.captureBefore = now;
-    return {
-      received: now.received - before.received,
-      dropped: now.dropped - before.dropped,
-      skipped: now.skipped - before.skipped,
-      ifDropped: now.ifDropped - before.ifDropped,
-    };
+    return addCounts(now, before, -1);
   }
 
   /** Throws the failure of an earlier close (a helper or output error), if any. */

@@ -6,11 +6,13 @@
  */
 
 export {
+  addCounts,
   type AppExport,
   type CaptureCounts,
   KEY,
   type KeyColumns,
   type KeyMask,
+  NO_CAPTURE,
   RECORD_ROW,
   type RecordRows,
   releaseExport,

@@ -252,6 +252,18 @@ export interface CaptureCounts {
   readonly ifDropped: number;
 }
 
+export const NO_CAPTURE: CaptureCounts = { received: 0, dropped: 0, skipped: 0, ifDropped: 0 };
+
+/** `a` + `b`, or with `sign` -1 `a` − `b` (the counts since `b`). */
+export function addCounts(a: CaptureCounts, b: CaptureCounts, sign: 1 | -1 = 1): CaptureCounts {
+  return {
+    received: a.received + sign * b.received,
+    dropped: a.dropped + sign * b.dropped,
+    skipped: a.skipped + sign * b.skipped,
+    ifDropped: a.ifDropped + sign * b.ifDropped,
+  };
+}
+
 /** Where closed windows go, in the order they close (the store's queue). */
 export interface WindowOutput {
   /** Takes the window; may wait (a full queue), must not drop it. */

@@ -24,7 +24,7 @@ import {
   type WriteRetry,
 } from "../engine/mod.ts";
 import { decodeBatch } from "../decode/mod.ts";
-import type { CaptureCounts } from "../export/mod.ts";
+import { addCounts, type CaptureCounts, NO_CAPTURE } from "../export/mod.ts";
 import { BATCH_PACKETS_DEFAULT, PacketBatch } from "../packet/mod.ts";
 import { type LiveOptions, LiveRing, type LiveStats } from "../live/mod.ts";
 import { defaultSensor, defaultTask, type StoreRunOptions, WINDOW_SEC_DEFAULT } from "./ingest.ts";
@@ -108,20 +108,9 @@ interface Running extends Source {
   loggedPackets: number;
 }
 
-const NO_COUNTS: LiveStats = { received: 0, dropped: 0, skipped: 0, ifDropped: 0 };
-
-function plus(a: LiveStats, b: LiveStats): LiveStats {
-  return {
-    received: a.received + b.received,
-    dropped: a.dropped + b.dropped,
-    skipped: a.skipped + b.skipped,
-    ifDropped: a.ifDropped + b.ifDropped,
-  };
-}
-
 /** The device's counts over every ring it had. */
 function countsOf(r: Running): CaptureCounts {
-  return r.ring === null ? r.before : plus(r.before, r.ring.stats());
+  return r.ring === null ? r.before : addCounts(r.before, r.ring.stats());
 }
 
 /** Whether the device is administratively up (IFF_UP in /sys/class/net/DEV/flags). */
@@ -241,7 +230,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         sourceId: src.sourceId,
         state: "capturing",
         error: null,
-        capture: NO_COUNTS,
+        capture: NO_CAPTURE,
         packets: 0,
         flowsActive: 0,
         reopens: 0,
@@ -251,7 +240,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         ...src,
         opts: opts.devices[k]!,
         ring,
-        before: NO_COUNTS,
+        before: NO_CAPTURE,
         retryAtMs: 0,
         backoffMs: RETRY_FIRST_MS,
         status: st,
@@ -260,7 +249,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         windowsBefore: 0,
         socketError: null,
         loggedMs: Date.now(),
-        logged: NO_COUNTS,
+        logged: NO_CAPTURE,
         loggedPackets: 0,
       };
       running.push(self);
@@ -405,7 +394,7 @@ async function deviceError(r: Running, error: string, batch: PacketBatch, event:
     return;
   }
   await drain(r, batch);
-  r.before = plus(r.before, ring.stats());
+  r.before = addCounts(r.before, ring.stats());
   ring.close();
   r.ring = null;
   r.status.state = "failed", r.status.error = `${error} (the device is gone)`;
@@ -425,17 +414,13 @@ function tend(r: Running, event: EventFn): void {
   const nowMs = Date.now();
   if (nowMs - r.loggedMs >= COUNTS_LOG_MS) {
     // The counts in the log too, as changes since the line before.
-    const c = st.capture, b = r.logged;
     event("info", "capture counts", {
       device: r.opts.device,
       seconds: Math.round((nowMs - r.loggedMs) / 1000),
-      received: c.received - b.received,
-      dropped: c.dropped - b.dropped,
-      skipped: c.skipped - b.skipped,
-      ifDropped: c.ifDropped - b.ifDropped,
+      ...addCounts(st.capture, r.logged, -1),
       read: st.packets - r.loggedPackets,
     });
-    r.loggedMs = nowMs, r.logged = c, r.loggedPackets = st.packets;
+    r.loggedMs = nowMs, r.logged = st.capture, r.loggedPackets = st.packets;
   }
   if (r.ring !== null) {
     if (st.state === "down" && deviceUp(r.opts.device)) {

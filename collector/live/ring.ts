@@ -15,6 +15,7 @@
  */
 
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from "../decode/mod.ts";
+import { type CaptureCounts, NO_CAPTURE } from "../export/mod.ts";
 import type { PacketBatch } from "../packet/mod.ts";
 import { UserError } from "../user_error.ts";
 import { compileFilter, DROP_ALL, TAKE_ALL } from "./bpf.ts";
@@ -86,25 +87,15 @@ export interface LiveOptions {
   promiscuous?: boolean;
 }
 
-/** The capture's counts since the ring was opened. */
-export interface LiveStats {
-  /**
-   * Frames that passed the filter, those dropped for want of ring space included (the kernel's
-   * PACKET_STATISTICS, read as deltas: it resets its 32-bit counters at each read, so they
-   * cannot wrap between two reads of a window apart).
-   */
-  received: number;
-  /** Of those, dropped because the ring was full (the reader fell behind). */
-  dropped: number;
-  /** Of those, the sent copies on lo, passed over (each frame shows twice there; as libpcap). */
-  skipped: number;
-  /**
-   * Frames the interface itself dropped (rx_dropped + rx_missed_errors under
-   * /sys/class/net/DEV/statistics), for the whole interface, not only what the filter takes;
-   * 0 where the device has no such counters.
-   */
-  ifDropped: number;
-}
+/**
+ * The capture's counts since the ring was opened. `received` is the kernel's PACKET_STATISTICS
+ * (frames the filter passed, those dropped for want of ring space included), read as deltas: it
+ * resets its 32-bit counters at each read, so they cannot wrap between two reads a window apart.
+ * `skipped`: the sent copies on lo, passed over (each frame shows twice there; as libpcap).
+ * `ifDropped`: rx_dropped + rx_missed_errors under /sys/class/net/DEV/statistics, for the whole
+ * interface, not only what the filter takes; 0 where the device has no such counters.
+ */
+export type LiveStats = CaptureCounts;
 
 const POLLERR = 8;
 const SO_ERROR = 4;
@@ -140,7 +131,7 @@ export class LiveRing {
   private reading = false;
   /** Blocks read to their end during the last fill: the kernel's again at the next. */
   private readonly done: number[] = [];
-  private totals: LiveStats = { received: 0, dropped: 0, skipped: 0, ifDropped: 0 };
+  private totals: { -readonly [K in keyof LiveStats]: number } = { ...NO_CAPTURE };
   private skipped = 0;
   /** The interface's own drop counters when the ring was opened (null: it has none). */
   private readonly ifDropBase: number | null;

@@ -443,6 +443,15 @@ async function withSmallDisk(dir: string, fn: (mnt: string) => Promise<void>): P
   }
 }
 
+/**
+ * `run` on lo for the datagrams to `port` into a store on `mnt`, with the default sketches (their
+ * writes are what a nearly full disk refuses).
+ */
+function diskArgs(port: number, mnt: string): string[] {
+  return ["--interface", "lo", "--filter", `udp and dst port ${port}`, "--window", "1s"]
+    .concat(["--lateness", "0s", "--db", `${mnt}/r.duckdb`, "--listen", "127.0.0.1:0"]);
+}
+
 /** Fills the file system of `mnt` with one file; returns its path. */
 async function fill(mnt: string): Promise<string> {
   const path = `${mnt}/filler`;
@@ -475,11 +484,7 @@ async function assertWhole(dir: string, db: string): Promise<Record<string, unkn
 rootTest("run on a full disk: capture waits for room, then stores everything", async (dir) => {
   await withSmallDisk(dir, async (mnt) => {
     const port = 40000 + Math.floor(Math.random() * 20000);
-    const run = await startRun(
-      ["--interface", "lo", "--filter", `udp and dst port ${port}`, "--window", "1s"]
-        .concat(["--lateness", "0s", "--db", `${mnt}/r.duckdb`, "--listen", "127.0.0.1:0"]),
-      dir,
-    );
+    const run = await startRun(diskArgs(port, mnt), dir);
     const url = urlOf(run.lines);
     try {
       await send(port, 100);
@@ -523,11 +528,7 @@ rootTest(
   async (dir) => {
     await withSmallDisk(dir, async (mnt) => {
       const port = 40000 + Math.floor(Math.random() * 20000);
-      const run = await startRun(
-        ["--interface", "lo", "--filter", `udp and dst port ${port}`, "--window", "1s"]
-          .concat(["--lateness", "0s", "--db", `${mnt}/r.duckdb`, "--listen", "127.0.0.1:0"]),
-        dir,
-      );
+      const run = await startRun(diskArgs(port, mnt), dir);
       await send(port, 100);
       await new Promise((ok) => setTimeout(ok, 1500));
       await fill(mnt);
