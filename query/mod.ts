@@ -20,3 +20,19 @@ export {
   type Value,
 } from "./filter.ts";
 export { filterSql, SqlParams } from "./filter_sql.ts";
+export {
+  type FlowAnswer,
+  type FlowQuestion,
+  GROUP_FIELDS,
+  type GroupField,
+  LIMIT_DEFAULT,
+  LIMIT_MAX,
+  type Losses,
+  type Metric,
+  METRICS,
+  POINTS_DEFAULT,
+  POINTS_MAX,
+  queryFlows,
+  type Summary,
+} from "./flows.ts";
+export { QUERY_TIMEOUT_MS_DEFAULT, type QueryContext, type Row } from "./_sql.ts";

@@ -1,0 +1,58 @@
+/**
+ * Running the API's own SELECTs: bound parameters, a timeout that interrupts the query, and
+ * rows as JSON-ready objects (integers as numbers where exact, else as decimal strings).
+ *
+ * @module
+ */
+
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { UserError } from "../collector/user_error.ts";
+
+export type Row = Record<string, unknown>;
+
+/** A question the API asks the store: one connection of its own per question. */
+export interface QueryContext {
+  readonly con: DuckDBConnection;
+  /** The query is interrupted after this long (a 400 saying so, not a stuck request). */
+  readonly timeoutMs: number;
+}
+
+export const QUERY_TIMEOUT_MS_DEFAULT = 10_000;
+
+export async function select(ctx: QueryContext, sql: string, params: unknown[]): Promise<Row[]> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ctx.con.interrupt();
+  }, ctx.timeoutMs);
+  try {
+    const r = await ctx.con.runAndReadAll(sql, params as never);
+    const names = r.columnNames(), types = r.columnTypes();
+    const wide = names.filter((_, i) => WIDE_INTEGER.test(types[i]!.toString()));
+    const rows = r.getRowObjectsJson() as Row[];
+    for (const row of rows) for (const k of wide) row[k] = exact(row[k]);
+    return rows;
+  } catch (e) {
+    if (timedOut) {
+      throw new UserError(`The query ran longer than ${ctx.timeoutMs / 1000} s and was stopped`);
+    }
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Column types that DuckDB's JSON rows give as strings. */
+const WIDE_INTEGER = /^U?(BIG|HUGE)INT$|^DECIMAL/;
+
+/** A wide integer as a number where that is exact, else its decimal string. */
+function exact(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  const n = Number(v);
+  return Number.isSafeInteger(n) || (v.includes(".") && Number.isFinite(n)) ? n : v;
+}
+
+/** A number from a row's cell (NULL: 0). */
+export function num(v: unknown): number {
+  return v === null || v === undefined ? 0 : Number(v);
+}

@@ -1,0 +1,99 @@
+/**
+ * What a question needs to know of the store first: the exact tasks and their keys (a
+ * question may only group or filter by fields its task's key holds), the newest data's end
+ * (the anchor of relative times) and the window length.
+ *
+ * @module
+ */
+
+import { UserError } from "../collector/user_error.ts";
+import type { Filter } from "./filter.ts";
+import { num, type QueryContext, select } from "./_sql.ts";
+
+export interface StoreFacts {
+  /** Exact tasks by name, with the key fields every source stored them with. */
+  tasks: Map<string, Set<string>>;
+  /** End of the newest stored window, epoch seconds (now when nothing is stored). */
+  anchorSec: number;
+  /** The newest window's length (null when nothing is stored). */
+  windowSec: number | null;
+}
+
+export async function storeFacts(ctx: QueryContext): Promise<StoreFacts> {
+  const rows = await select(
+    ctx,
+    `SELECT name, list(DISTINCT key) AS keys, min(task_no) AS no FROM tasks
+     WHERE kind = 'exact' GROUP BY name ORDER BY no`,
+    [],
+  );
+  const tasks = new Map<string, Set<string>>();
+  for (const r of rows) {
+    // A task stored with different keys by different sources: only the fields all share.
+    const keys = (r.keys as string[]).map((k) => new Set(k === "" ? [] : k.split(",")));
+    tasks.set(String(r.name), keys.reduce((a, b) => new Set([...a].filter((f) => b.has(f)))));
+  }
+  const [w] = await select(
+    ctx,
+    `SELECT max(epoch(window_start) + window_sec) AS anchor,
+       arg_max(window_sec, window_start) AS window_sec FROM window_totals`,
+    [],
+  );
+  const anchor = w?.anchor;
+  return {
+    tasks,
+    anchorSec: anchor === null || anchor === undefined
+      ? Math.floor(Date.now() / 1000)
+      : num(anchor),
+    windowSec: w?.window_sec === null || w?.window_sec === undefined ? null : num(w.window_sec),
+  };
+}
+
+/** The key fields a filter names (`ip` and `port` need both sides). */
+function filterFields(f: Filter | null, out = new Set<string>(), depth = 0): Set<string> {
+  if (f === null || depth > 64) return out;
+  switch (f.op) {
+    case "and":
+    case "or":
+      for (const a of f.args) filterFields(a, out, depth + 1);
+      break;
+    case "not":
+      filterFields(f.arg, out, depth + 1);
+      break;
+    default:
+      if (f.field === "ip") out.add("src_ip").add("dst_ip");
+      else if (f.field === "port") out.add("src_port").add("dst_port");
+      else if (f.field !== "ip_version") out.add(f.field);
+  }
+  return out;
+}
+
+/**
+ * The task to answer from: the one named, or the first exact task whose key holds every
+ * field asked for. A field no task keeps is the user's mistake, said with what there is.
+ */
+export function pickTask(
+  facts: StoreFacts,
+  named: string | undefined,
+  groupBy: string[],
+  filter: Filter | null,
+): string {
+  const need = [...new Set([...groupBy, ...filterFields(filter)])];
+  const fits = (key: Set<string>) => need.every((f) => key.has(f));
+  const list = [...facts.tasks].map(([n, k]) => `${n} (${[...k].join(",")})`).join("; ");
+  if (named !== undefined) {
+    const key = facts.tasks.get(named);
+    if (key === undefined) {
+      throw new UserError(`No exact task "${named}" is stored (there are: ${list || "none"})`);
+    }
+    if (!fits(key)) {
+      throw new UserError(
+        `Task "${named}" does not keep ${need.filter((f) => !key.has(f)).join(", ")} ` +
+          `(its key: ${[...key].join(", ")})`,
+      );
+    }
+    return named;
+  }
+  for (const [name, key] of facts.tasks) if (fits(key)) return name;
+  if (facts.tasks.size === 0) return "flows"; // an empty store: answers are empty, not errors
+  throw new UserError(`No stored exact task keeps ${need.join(", ")} (tasks: ${list})`);
+}

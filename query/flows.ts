@@ -1,0 +1,291 @@
+/**
+ * The API's questions of the exact tables (`window_flows`): packets, bytes or flows over a
+ * time range, filtered, grouped by any key fields and/or time, sorted and cut — and with every
+ * answer a summary that says how complete it is (range covered, totals, rows shown of rows
+ * matched, capture losses in the range, time taken). One question type for every route that
+ * reads flows (`/query`, `/top`, `/timeseries`), as goProbe shares one between CLI and HTTP.
+ *
+ * @module
+ */
+
+import { UserError } from "../collector/user_error.ts";
+import { FLOW_FIELDS, parseFilter } from "./filter.ts";
+import { type Filter } from "./filter.ts";
+import { filterSql, SqlParams } from "./filter_sql.ts";
+import { num, type QueryContext, type Row, select } from "./_sql.ts";
+import { iso, resolveRange, type TimeRange } from "./_time.ts";
+import { pickTask, type StoreFacts, storeFacts } from "./_tasks.ts";
+
+export const GROUP_FIELDS = [
+  "src_ip",
+  "dst_ip",
+  "proto",
+  "src_port",
+  "dst_port",
+  "vlan",
+  "time",
+] as const;
+export type GroupField = (typeof GROUP_FIELDS)[number];
+export const METRICS = ["packets", "bytes", "flows"] as const;
+export type Metric = (typeof METRICS)[number];
+
+export const LIMIT_DEFAULT = 100;
+export const LIMIT_MAX = 10_000;
+export const POINTS_DEFAULT = 300;
+export const POINTS_MAX = 10_000;
+
+/** A question about flows, as the API takes it (text values not yet checked). */
+export interface FlowQuestion {
+  from?: string;
+  to?: string;
+  filter?: string;
+  groupBy: GroupField[];
+  metric: Metric;
+  /** A metric or a group field (default: the metric; `time` first when grouped by time). */
+  sort?: string;
+  order?: "asc" | "desc";
+  limit: number;
+  task?: string;
+  /** Bucket length when grouped by time: auto, or a duration (1m, 5m, 1h). */
+  step?: string;
+  /** With step auto: about how many buckets the range should have. */
+  points?: number;
+}
+
+export interface Losses {
+  /** Frames the kernel passed and lost for want of buffer (live sources). */
+  capture_dropped: number;
+  /** Drops the interface itself counted (live sources). */
+  capture_if_dropped: number;
+  /** Packets of new keys that found the task's table full (in the `other` row). */
+  overflow_packets: number;
+  /** Packets that came after their window closed (stored as late parts, counted). */
+  late_packets: number;
+  /** Decode errors of every reason (packets and app-layer messages). */
+  decode_errors: number;
+}
+
+export interface Summary {
+  task: string;
+  /** The range asked for, resolved (ISO times). */
+  range: { from: string; to: string };
+  /** The windows that are in it: first start to last end (null: none stored). */
+  covered: { from: string; to: string } | null;
+  windows: number;
+  window_sec: number | null;
+  /** Every packet stored in the range (IP or not, before the filter). */
+  totals: { packets: number; bytes: number };
+  /** What the filter kept, over every group (not only the rows shown). */
+  matched: { packets: number; bytes: number; rows: number };
+  shown: number;
+  step_sec?: number;
+  losses: Losses;
+  took_ms: number;
+}
+
+export interface FlowAnswer {
+  summary: Summary;
+  columns: string[];
+  rows: Row[];
+}
+
+/** Answers `q`; user mistakes (bad filter, time, field for the task) throw UserError. */
+export async function queryFlows(ctx: QueryContext, q: FlowQuestion): Promise<FlowAnswer> {
+  const t0 = performance.now();
+  const facts = await storeFacts(ctx);
+  const plan = planQuestion(q, facts);
+  const p = new SqlParams();
+  const sql = flowSql(plan, p);
+  const rows = await select(ctx, sql, p.values);
+  const first = rows[0];
+  const matched = {
+    packets: num(first?._packets),
+    bytes: num(first?._bytes),
+    rows: num(first?._rows),
+  };
+  for (const r of rows) delete r._packets, delete r._bytes, delete r._rows;
+  const summary = await summarize(ctx, plan, matched, rows.length);
+  summary.took_ms = Math.round((performance.now() - t0) * 10) / 10;
+  return { summary, columns: plan.columns, rows };
+}
+
+/** A question checked against the store: task, range, filter, bucket, sort. */
+export interface Plan {
+  task: string;
+  range: TimeRange;
+  filter: Filter | null;
+  groupBy: GroupField[];
+  metric: Metric;
+  sort: string;
+  order: "asc" | "desc";
+  limit: number;
+  stepSec: number | null;
+  windowSec: number | null;
+  columns: string[];
+}
+
+export function planQuestion(q: FlowQuestion, facts: StoreFacts): Plan {
+  const filter = parseFilter(q.filter ?? "", FLOW_FIELDS);
+  const groupBy = [...new Set(q.groupBy)];
+  const task = pickTask(facts, q.task, groupBy.filter((g) => g !== "time"), filter);
+  const range = resolveRange(q.from, q.to, facts.anchorSec);
+  const stepSec = groupBy.includes("time") ? bucketSec(q, range, facts.windowSec) : null;
+  const sort = q.sort ?? (groupBy.includes("time") ? "time" : q.metric);
+  if (![...METRICS, ...groupBy].includes(sort as never)) {
+    throw new UserError(
+      `"sort" must be a metric (${METRICS.join(", ")}) or a field grouped by, got "${sort}"`,
+    );
+  }
+  if (sort === "flows" && q.metric !== "flows") {
+    throw new UserError(`Sorting by flows needs metric=flows (flows are counted only then)`);
+  }
+  const order = q.order ?? (sort === q.metric ? "desc" : "asc");
+  const metrics = q.metric === "flows" ? ["packets", "bytes", "flows"] : ["packets", "bytes"];
+  return {
+    task,
+    range,
+    filter,
+    groupBy,
+    metric: q.metric,
+    sort,
+    order,
+    limit: q.limit,
+    stepSec,
+    windowSec: facts.windowSec,
+    columns: [...groupBy, ...metrics],
+  };
+}
+
+const NICE_STEPS = [60, 300, 900, 3600, 6 * 3600, 86_400];
+
+/** The bucket length: a duration given, or (auto) the smallest nice one giving ≤ points. */
+function bucketSec(q: FlowQuestion, range: TimeRange, windowSec: number | null): number {
+  const w = windowSec ?? 60;
+  const step = q.step ?? "auto";
+  if (step !== "auto") {
+    const s = /^\d+[smhd]?$/.test(step) ? stepOf(step) : NaN;
+    if (!(s >= 1 && s <= 86_400 * 366)) {
+      throw new UserError(`"step" must be auto or a duration (1m, 5m, 1h), got "${step}"`);
+    }
+    return Math.max(s, w);
+  }
+  const want = (range.toSec - range.fromSec) / (q.points ?? POINTS_DEFAULT);
+  const nice = [w, ...NICE_STEPS.filter((s) => s > w && s % w === 0)];
+  return nice.find((s) => s >= want) ?? Math.ceil(want / 86_400) * 86_400;
+}
+
+function stepOf(text: string): number {
+  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[text.slice(-1)] ?? 1;
+  return Number(text.replace(/[smhd]$/, "")) * unit;
+}
+
+/** Microseconds of epoch seconds, for make_timestamp (window_start is a UTC TIMESTAMP). */
+export function micros(sec: number): number {
+  return Math.round(sec * 1e6);
+}
+
+/** The rows that a plan's filter and range select from window_flows (alias f). */
+export function flowWhere(plan: Plan, p: SqlParams): string {
+  return [
+    `t.name = ${p.add(plan.task)}`,
+    `f.window_start >= make_timestamp(${p.add(micros(plan.range.fromSec))}::BIGINT)`,
+    `f.window_start < make_timestamp(${p.add(micros(plan.range.toSec))}::BIGINT)`,
+    filterSql(plan.filter, p, "f"),
+  ].join(" AND ");
+}
+
+/** Inner grouping columns (addresses as numbers with their version) and outer ones (text). */
+export function groupColumns(plan: Plan): { inner: string[]; outer: string[]; order: string[] } {
+  const inner: string[] = [], outer: string[] = [], order: string[] = [];
+  if (plan.groupBy.includes("src_ip") || plan.groupBy.includes("dst_ip")) {
+    inner.push("f.ip_version");
+  }
+  for (const g of plan.groupBy) {
+    if (g === "time") {
+      inner.push(`epoch(f.window_start)::BIGINT // ${plan.stepSec} * ${plan.stepSec} AS time`);
+      outer.push("time");
+      order.push("time");
+    } else if (g === "src_ip" || g === "dst_ip") {
+      const col = g === "src_ip" ? "src_addr" : "dst_addr";
+      inner.push(`f.${col}`);
+      outer.push(`ip_text(${col}, ip_version) AS ${g}`);
+      order.push(`ip_version, ${col}`);
+    } else {
+      inner.push(`f.${g}`);
+      outer.push(g);
+      order.push(g);
+    }
+  }
+  return { inner, outer, order };
+}
+
+const FLOW_COUNT =
+  "count(DISTINCT (f.ip_version, f.src_addr, f.dst_addr, f.proto, f.src_port, f.dst_port, f.vlan))";
+
+function flowSql(plan: Plan, p: SqlParams): string {
+  const { inner, outer, order } = groupColumns(plan);
+  const flows = plan.metric === "flows" ? `, ${FLOW_COUNT} AS flows` : "";
+  const sortKey = plan.groupBy.includes(plan.sort as GroupField)
+    ? order[plan.groupBy.indexOf(plan.sort as GroupField)]!.split(", ")
+      .map((c) => `${c} ${plan.order}`).join(", ")
+    : `${plan.sort} ${plan.order}`;
+  return `
+    WITH m AS (
+      SELECT ${[...inner, "sum(f.packets) AS packets", "sum(f.bytes) AS bytes"].join(", ")}${flows}
+      FROM window_flows f JOIN tasks t USING (source_no, task_no)
+      WHERE ${flowWhere(plan, p)}
+      ${inner.length === 0 ? "" : `GROUP BY ${inner.map((_, i) => i + 1).join(", ")}`}
+      ${inner.length === 0 ? "HAVING count(*) > 0" : ""}
+    )
+    SELECT ${[...outer, "packets", "bytes"].join(", ")}${flows === "" ? "" : ", flows"},
+      count(*) OVER () AS _rows, sum(packets) OVER () AS _packets, sum(bytes) OVER () AS _bytes
+    FROM m
+    ORDER BY ${[sortKey, ...order].join(", ")} NULLS LAST
+    LIMIT ${p.add(plan.limit)}`;
+}
+
+/** The summary every answer carries. */
+async function summarize(
+  ctx: QueryContext,
+  plan: Plan,
+  matched: Summary["matched"],
+  shown: number,
+): Promise<Summary> {
+  const p = new SqlParams();
+  const from = `make_timestamp(${p.add(micros(plan.range.fromSec))}::BIGINT)`;
+  const to = `make_timestamp(${p.add(micros(plan.range.toSec))}::BIGINT)`;
+  const task = p.add(plan.task);
+  const [w] = await select(
+    ctx,
+    `SELECT count(DISTINCT window_start) AS windows, min(epoch(window_start)) AS first,
+       max(epoch(window_start) + window_sec) AS last, min(window_sec) AS window_sec,
+       sum(packets) AS packets, sum(bytes) AS bytes, sum(late_packets) AS late,
+       sum(capture_dropped) AS dropped, sum(capture_if_dropped) AS if_dropped,
+       (SELECT sum(overflow_packets) FROM window_tasks x JOIN tasks t USING (source_no, task_no)
+         WHERE t.name = ${task} AND x.window_start >= ${from} AND x.window_start < ${to}) AS overflow,
+       (SELECT sum(packets) FROM window_decode_errors e
+         WHERE e.window_start >= ${from} AND e.window_start < ${to}) AS errors
+     FROM window_totals WHERE window_start >= ${from} AND window_start < ${to}`,
+    p.values,
+  );
+  const windows = num(w?.windows);
+  return {
+    task: plan.task,
+    range: { from: iso(plan.range.fromSec), to: iso(plan.range.toSec) },
+    covered: windows === 0 ? null : { from: iso(num(w!.first)), to: iso(num(w!.last)) },
+    windows,
+    window_sec: windows === 0 ? plan.windowSec : num(w!.window_sec),
+    totals: { packets: num(w?.packets), bytes: num(w?.bytes) },
+    matched,
+    shown,
+    ...(plan.stepSec === null ? {} : { step_sec: plan.stepSec }),
+    losses: {
+      capture_dropped: num(w?.dropped),
+      capture_if_dropped: num(w?.if_dropped),
+      overflow_packets: num(w?.overflow),
+      late_packets: num(w?.late),
+      decode_errors: num(w?.errors),
+    },
+    took_ms: 0,
+  };
+}
