@@ -50,6 +50,8 @@ export interface FlowQuestion {
   step?: string;
   /** With step auto: about how many buckets the range should have. */
   points?: number;
+  /** A condition of the caller's own, and-ed with the filter (a tree: never the user's text). */
+  also?: Filter;
 }
 
 export interface Losses {
@@ -125,7 +127,12 @@ export interface Plan {
 }
 
 export function planQuestion(q: FlowQuestion, facts: StoreFacts): Plan {
-  const filter = parseFilter(q.filter ?? "", FLOW_FIELDS);
+  const given = parseFilter(q.filter ?? "", FLOW_FIELDS);
+  const filter: Filter | null = q.also === undefined
+    ? given
+    : given === null
+    ? q.also
+    : { op: "and", args: [given, q.also] };
   const groupBy = [...new Set(q.groupBy)];
   const task = pickTask(facts, q.task, groupBy.filter((g) => g !== "time"), filter);
   const range = resolveRange(q.from, q.to, facts.anchorSec);

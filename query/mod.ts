@@ -36,3 +36,4 @@ export {
   type Summary,
 } from "./flows.ts";
 export { QUERY_TIMEOUT_MS_DEFAULT, type QueryContext, type Row } from "./_sql.ts";
+export { SERIES_DEFAULT, SERIES_MAX, type SeriesAnswer, timeSeries, topFlows } from "./series.ts";

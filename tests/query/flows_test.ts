@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { queryFlows } from "../../query/mod.ts";
+import { queryFlows, timeSeries, topFlows } from "../../query/mod.ts";
 import type { QueryContext } from "../../query/mod.ts";
 import { Store } from "../../storage/mod.ts";
 import { runCli } from "../cli/_run.ts";
@@ -162,5 +162,53 @@ Deno.test("queryFlows: flows metric counts distinct keys; mistakes are the user'
       [{ groupBy: ["time"], step: "7x", metric: "packets", limit: 1 }, /"step" must be/],
     ];
     for (const [q, re] of bad) await assert.rejects(queryFlows(ctx, q), re);
+  });
+});
+
+Deno.test("topFlows: the top rows and the other row add up to what the filter matched", async () => {
+  await withStore(async (ctx) => {
+    const a = await topFlows(ctx, "dst_port", {
+      from: "-100d",
+      filter: "proto = tcp",
+      metric: "bytes",
+      limit: 3,
+    });
+    assert.equal(a.rows.length, 4);
+    const other = a.rows[3]!;
+    assert.equal(other.dst_port, "other");
+    assert.equal(other.other, a.summary.matched.rows - 3);
+    assert.equal(a.rows.reduce((s, r) => s + Number(r.bytes), 0), a.summary.matched.bytes);
+    assert.equal(a.rows.reduce((s, r) => s + Number(r.packets), 0), a.summary.matched.packets);
+    assert.ok(Number(a.rows[0]!.bytes) >= Number(a.rows[1]!.bytes));
+    // Asked for more than there is: no other row.
+    const all = await topFlows(ctx, "proto", { from: "-100d", metric: "packets", limit: 100 });
+    assert.ok(all.rows.every((r) => r.proto !== "other"));
+  });
+});
+
+Deno.test("timeSeries: every bucket once, series of equal length that add up to the total", async () => {
+  await withStore(async (ctx) => {
+    const total = await timeSeries(ctx, null, 5, { from: "-2h", metric: "packets", step: "5m" });
+    // Buckets are aligned on the step: a range that starts inside one takes one more.
+    const start = Date.parse(total.summary.range.from) / 1000;
+    assert.equal(total.times.length, 24 + (start % 300 === 0 ? 0 : 1));
+    for (let i = 1; i < total.times.length; i++) {
+      assert.equal(total.times[i]! - total.times[i - 1]!, 300);
+    }
+    assert.equal(total.series.length, 1);
+    const sum = total.series[0]!.values.reduce((s, v) => s + v, 0);
+    assert.equal(sum, total.summary.matched.packets);
+    assert.ok(sum > 0);
+    const per = await timeSeries(ctx, "src_ip", 3, { from: "-2h", metric: "packets", step: "5m" });
+    assert.deepEqual(per.times, total.times);
+    assert.equal(per.series.length, 4); // 3 sources and other
+    assert.equal(per.series[3]!.label, "other");
+    for (let i = 0; i < per.times.length; i++) {
+      const bucket = per.series.reduce((s, x) => s + x.values[i]!, 0);
+      assert.equal(bucket, total.series[0]!.values[i], `bucket ${i}`);
+    }
+    assert.equal(typeof per.series[0]!.key!.src_ip, "string");
+    const auto = await timeSeries(ctx, null, 5, { from: "-100d", metric: "bytes", points: 10 });
+    assert.ok(auto.times.length <= 11 && auto.times.length >= 2, `${auto.times.length} points`);
   });
 });
