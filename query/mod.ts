@@ -37,3 +37,11 @@ export {
 } from "./flows.ts";
 export { QUERY_TIMEOUT_MS_DEFAULT, type QueryContext, type Row } from "./_sql.ts";
 export { SERIES_DEFAULT, SERIES_MAX, type SeriesAnswer, timeSeries, topFlows } from "./series.ts";
+export {
+  queryRecords,
+  RECORDS_LIMIT_MAX,
+  type RecordsAnswer,
+  type RecordsQuestion,
+} from "./records.ts";
+export { type AppAnswer, type AppQuestion, queryDns, queryHttp } from "./app.ts";
+export { querySources, queryStoreStatus, type StoreStatus } from "./store_info.ts";

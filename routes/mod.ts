@@ -14,3 +14,6 @@ export {
   type SqlAnswer,
   sqlRoutes,
 } from "./sql.ts";
+export { API_BASE, API_BODY_BYTES_MAX, apiRoutes } from "./api.ts";
+export { type ApiDeps } from "./_api_env.ts";
+export { Auth, newToken, type Scope, SESSION_COOKIE, sha256Hex } from "./auth.ts";

@@ -9,6 +9,7 @@
 
 import { timingSafeEqual } from "node:crypto";
 import type { Hono } from "hono";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import { bodyLimit } from "hono/body-limit";
 import { UserError } from "../collector/user_error.ts";
 import type { QueryHead, Store } from "../storage/mod.ts";
@@ -62,26 +63,54 @@ export function sqlRoutes(app: Hono, store: Store, token: string): void {
             `"timeout_ms": 1..${SQL_TIMEOUT_MS_MAX}}`,
         }, 400);
       }
-      // Loaded on use: the commands that only import routes do without DuckDB's module.
-      const { streamReadOnlyQuery } = await import("../storage/mod.ts");
       const con = await store.readerConnection();
-      const answer: SqlAnswer = { columns: [], numeric: [], rows: [], truncated: false };
       try {
-        const r = await streamReadOnlyQuery({ con }, sql, {
-          maxRows: maxRows as number,
-          timeoutMs: timeoutMs as number,
-          onHead: (h) => void (answer.columns = h.columns, answer.numeric = h.numeric),
-          onRows: (rows) => void answer.rows.push(...rows),
-        });
-        answer.truncated = r.truncated;
-        return c.json(answer);
+        return c.json(await runSql(con, sql, maxRows as number, timeoutMs as number));
       } catch (e) {
-        // Refused statements and DuckDB's own errors (syntax, unknown table): the asker's.
-        const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
-        return c.json({ error: message, refused: e instanceof UserError }, 400);
+        if (!(e instanceof SqlError)) throw e;
+        return c.json({ error: e.message, refused: e.refused }, 400);
       } finally {
         con.closeSync();
       }
     },
   );
+}
+
+/** A statement refused or rejected by DuckDB: the asker's mistake (400), never ours. */
+export class SqlError extends UserError {
+  constructor(message: string, readonly refused: boolean) {
+    super(message);
+    this.name = "SqlError";
+  }
+}
+
+/**
+ * One read-only statement's whole answer (rows capped by maxRows). A refused statement or
+ * one DuckDB rejects (syntax, unknown table) throws SqlError. Shared by /v1/sql and
+ * /api/v1/sql.
+ */
+export async function runSql(
+  con: DuckDBConnection,
+  sql: string,
+  maxRows: number,
+  timeoutMs: number,
+): Promise<SqlAnswer> {
+  // Loaded on use: the commands that only import routes do without DuckDB's module.
+  const { streamReadOnlyQuery } = await import("../storage/mod.ts");
+  const answer: SqlAnswer = { columns: [], numeric: [], rows: [], truncated: false };
+  try {
+    const r = await streamReadOnlyQuery({ con }, sql, {
+      maxRows,
+      timeoutMs,
+      onHead: (h) => void (answer.columns = h.columns, answer.numeric = h.numeric),
+      onRows: (rows) => {
+        for (const row of rows) answer.rows.push(row);
+      },
+    });
+    answer.truncated = r.truncated;
+    return answer;
+  } catch (e) {
+    const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+    throw new SqlError(message, e instanceof UserError);
+  }
 }

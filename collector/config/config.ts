@@ -27,6 +27,13 @@ export type SourceConfig =
   }
   | { replay: string; speed?: number };
 
+/** An API token as the configuration holds it: its SHA-256, never the token. */
+export interface ApiToken {
+  name: string;
+  scope: "read" | "admin";
+  sha256: string;
+}
+
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface Config {
@@ -45,6 +52,10 @@ export interface Config {
   sources: SourceConfig[] | null;
   /** `run`'s HTTP address, or "off" (undefined: the default). */
   listen?: string;
+  /** API tokens, stored hashed (none: one admin token is made beside the store). */
+  tokens: ApiToken[];
+  /** TLS certificate and key files for the HTTP server. */
+  tls?: { certFile: string; keyFile: string };
   logLevel?: LogLevel;
 }
 
@@ -78,6 +89,7 @@ export function defaultConfig(): Config {
     records: true,
     store: { path: null, retention: {} },
     sources: null,
+    tokens: [],
   };
 }
 
@@ -139,6 +151,8 @@ export function validateConfig(doc: unknown): Config | string[] {
     );
   }
   if (d.http?.listen !== undefined) cfg.listen = d.http.listen;
+  if (d.http?.tokens !== undefined) cfg.tokens = d.http.tokens;
+  if (d.http?.tls !== undefined) cfg.tls = { certFile: d.http.tls.cert, keyFile: d.http.tls.key };
   if (d.log_level !== undefined) cfg.logLevel = d.log_level;
   return problems.length > 0 ? problems : cfg;
 }

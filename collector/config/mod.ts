@@ -6,6 +6,7 @@
  */
 
 export {
+  type ApiToken,
   type Config,
   ConfigError,
   loadConfig,

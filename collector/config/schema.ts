@@ -14,6 +14,9 @@ import { SKETCH_FILTERS, SKETCH_KINDS, WINDOW_SEC_MAX } from "../engine/mod.ts";
 import { KEY_FIELDS } from "../packet/mod.ts";
 import { bytes, listenAddress, seconds } from "./_config_values.ts";
 
+/** API tokens in one configuration. */
+export const TOKENS_MAX = 64;
+
 export const TASKS_MAX = 64;
 export const SOURCES_MAX = 16;
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -205,6 +208,21 @@ export const configSchema = z.strictObject({
       (v) => v === "off" || listenAddress(v) !== null,
       { error: 'HOST:PORT such as 127.0.0.1:9470, or "off"' },
     ).optional(),
+    tokens: z.array(
+      z.strictObject({
+        name: z.string({ error: "a name for the token" }).min(1).max(64),
+        scope: z.enum(["read", "admin"], { error: "read or admin" }),
+        sha256: z.string({ error: "the token's SHA-256, 64 hex digits (netspectra token)" })
+          .regex(/^[0-9a-f]{64}$/, {
+            error: "the token's SHA-256, 64 hex digits (netspectra token)",
+          }),
+      }, { error: "a mapping with name, scope and sha256" }),
+      { error: `a list of at most ${TOKENS_MAX} tokens` },
+    ).max(TOKENS_MAX, { error: `a list of at most ${TOKENS_MAX} tokens` }).optional(),
+    tls: z.strictObject({
+      cert: z.string({ error: "a PEM certificate file" }).min(1),
+      key: z.string({ error: "a PEM private key file" }).min(1),
+    }, { error: "a mapping with cert and key (PEM files)" }).optional(),
   }, { error: "must be a mapping" }).optional(),
   log_level: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(", ")}` }).optional(),
   store: z.strictObject({
