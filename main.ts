@@ -13,6 +13,8 @@ import { GEN_USAGE, genCommand } from "./cli/gen_cmd.ts";
 import { SQL_USAGE, sqlCommand } from "./cli/sql_cmd.ts";
 import { ESTIMATE_USAGE, estimateCommand } from "./cli/estimate_cmd.ts";
 import { RUN_USAGE, runCommand } from "./cli/run_cmd.ts";
+import { SERVE_USAGE, serveCommand } from "./cli/serve_cmd.ts";
+import { TOKEN_USAGE, tokenCommand } from "./cli/api_access.ts";
 import { VERSION } from "./collector/version.ts";
 
 export { VERSION };
@@ -21,9 +23,11 @@ export { VERSION };
 const COMMAND_USAGE: Record<string, string> = {
   analyze: ANALYZE_USAGE,
   run: RUN_USAGE,
+  serve: SERVE_USAGE,
   gen: GEN_USAGE,
   sql: SQL_USAGE,
   estimate: ESTIMATE_USAGE,
+  token: TOKEN_USAGE,
   demo: DEMO_USAGE,
 };
 
@@ -58,6 +62,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await genCommand(rest);
       case "sql":
         return await sqlCommand(rest);
+      case "serve":
+        return await serveCommand(rest);
+      case "token":
+        return tokenCommand(rest);
       case "estimate":
         return await estimateCommand(rest);
       case "demo":

@@ -54,7 +54,9 @@ export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   --no-records       no bidirectional connection records (flow_records): the exact tables alone,
                      about half the memory per key
   --no-sketches      skip the sketch tasks (default: heavy hitters, distinct counts, super-spreaders,
-                     port scanners; the config's tasks list replaces them)`;
+                     port scanners; the config's tasks list replaces them)
+  --serve            then serve the store: the API and the dashboard, as netspectra serve does,
+                     until Ctrl-C (--listen ADDR, default 127.0.0.1:9470)`;
 
 const TABLE_LIMIT_DEFAULT = 10;
 
@@ -71,8 +73,9 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       "task",
       "retain",
       "retain-bytes",
+      "listen",
     ],
-    booleans: ["no-progress", "no-sketches", "no-records"],
+    booleans: ["no-progress", "no-sketches", "no-records", "serve"],
   }, "analyze");
   if (args.positionals.length === 0) throw new UsageError("analyze: no input files given");
   const format = (args.values.get("format") ?? "table") as ReportFormat;
@@ -116,6 +119,13 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
     );
   }
   const retention = retentionOf(args, cfg);
+  const serveAfter = args.booleans.has("serve");
+  if (serveAfter && dbPath === ":memory:") {
+    throw new UsageError("analyze: --serve needs a store file (--db FILE), not :memory:");
+  }
+  if (!serveAfter && args.values.has("listen")) {
+    throw new UsageError("analyze: --listen goes with --serve");
+  }
 
   let totalBytes = 0;
   for (const f of args.positionals) {
@@ -163,6 +173,10 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   if (format === "table") await out.write(toTable(run, summary));
   await out.end();
   if (format !== "table") { for (const w of run.warnings) console.error(`warning: ${w}`); }
+  if (serveAfter) {
+    const { serveStore } = await import("./serve_cmd.ts");
+    return await serveStore({ dbPath, listenText: args.values.get("listen"), cfg, waitSec });
+  }
   return 0;
 }
 

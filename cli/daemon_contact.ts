@@ -11,21 +11,22 @@ export interface DaemonContact {
   /** The daemon's HTTP address, e.g. http://127.0.0.1:9470/ */
   url: string;
   token: string;
+  /** With HTTPS: the server's certificate (PEM) to trust for this one connection. */
+  cert?: string;
 }
 
 export function contactPath(dbPath: string): string {
   return `${dbPath}.daemon.json`;
 }
 
-/** A fresh random token (256 bits, hex). */
-export function newToken(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(32)))
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Writes this process's contact for the store at `dbPath` (owner-only), replacing any old one. */
-export async function writeContact(dbPath: string, url: string, token: string): Promise<void> {
-  const contact: DaemonContact = { pid: Deno.pid, url, token };
+export async function writeContact(
+  dbPath: string,
+  url: string,
+  token: string,
+  cert?: string,
+): Promise<void> {
+  const contact: DaemonContact = { pid: Deno.pid, url, token, ...(cert ? { cert } : {}) };
   const path = contactPath(dbPath), tmp = `${path}.${Deno.pid}.tmp`;
   await Deno.writeTextFile(tmp, JSON.stringify(contact) + "\n", { mode: 0o600 });
   await Deno.chmod(tmp, 0o600);
@@ -47,7 +48,8 @@ export async function readContact(dbPath: string): Promise<DaemonContact | null>
     return null;
   }
   if (
-    typeof c?.pid !== "number" || typeof c.url !== "string" || typeof c.token !== "string"
+    typeof c?.pid !== "number" || typeof c.url !== "string" || typeof c.token !== "string" ||
+    (c.cert !== undefined && typeof c.cert !== "string")
   ) return null;
   return c as DaemonContact;
 }

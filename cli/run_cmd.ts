@@ -42,15 +42,16 @@ import {
   SNAPLEN_DEFAULT,
 } from "../collector/live/mod.ts";
 import {
+  httpApp,
   LISTEN_DEFAULT,
-  opsRoutes,
+  newToken,
   parseListen,
   serve,
   type Server,
-  sqlRoutes,
 } from "../routes/mod.ts";
+import { apiAccess } from "./api_access.ts";
 import { parseArgs, parseCount, type ParsedArgs, UsageError } from "./args.ts";
-import { newToken, removeContact, writeContact } from "./daemon_contact.ts";
+import { removeContact, writeContact } from "./daemon_contact.ts";
 import { DB_DEFAULT, retentionOf, STORE_FLAGS, storeFlags } from "./store_flags.ts";
 
 /** Retention runs every window while the daemon runs, at most this long apart, and at the end. */
@@ -70,15 +71,16 @@ export const RUN_USAGE =
   --db FILE          the store (default ./${DB_DEFAULT})
   --window DUR       window length (default ${WINDOW_SEC_DEFAULT}s); --lateness DUR (default 2s)
   --sensor NAME      the sensor id every window carries (default: the host name)
-  --config FILE      sources, tasks, window, flow timeouts, store, retention, http.listen,
-                     log_level (configs/netspectra.yaml); flags win; sources from flags
+  --config FILE      sources, tasks, window, flow timeouts, store, retention, http (listen,
+                     tokens, tls), log_level (configs/netspectra.yaml); flags win; sources from flags
                      replace the config's
   --retain DUR, --retain-bytes N   retention (windows older than DUR before the newest; the
                      oldest until the store's used space fits N bytes), applied every window
                      (at least every ${RETENTION_EVERY_SEC_MAX} s) and at the end
   --no-sketches, --no-records   as for analyze
-  --listen ADDR      HTTP for operators: /healthz, /readyz, /metrics, and for netspectra sql
-                     while this runs (default ${LISTEN_DEFAULT}; "off": none)
+  --listen ADDR      HTTP: the API (/api/v1), /healthz, /readyz, /metrics, and netspectra sql
+                     while this runs (default ${LISTEN_DEFAULT}; "off": none). API tokens:
+                     the config's http.tokens, else an admin token made in FILE.token
   --log-level LVL    debug, info (default), warn or error
   Every window the clock passes is stored, an empty one with zero totals. SIGINT or SIGTERM
   stores the open windows and exits 0. SIGHUP reads the config again: capture filters,
@@ -196,16 +198,35 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   // The daemon answers people's SQL too (sql while it runs): no file but the store is read.
   const store = await Store.open(dbPath, { waitMs: waitSec * 1000, noFileAccess: true });
   const status = new CollectorStatus(windowSec, latenessSec ?? LATENESS_SEC_DEFAULT);
+  // The contact file's token (netspectra sql while this runs): made anew every run.
   const token = newToken();
   let server: Server | null = null;
+  let url = "";
+  // Said with the listening line, once capture runs (a device that cannot be opened is then
+  // the only line).
+  const sayLater: [string, Record<string, unknown>][] = [];
   try {
     if (listen !== null) {
-      const app = opsRoutes(status);
-      sqlRoutes(app, store, token);
-      server = serve(app, listen);
-      if (dbPath !== ":memory:") {
-        await writeContact(dbPath, `http://${server.hostname}:${server.port}/`, token);
-      }
+      const { auth, tls } = await apiAccess({
+        tokens: cfg?.tokens ?? [],
+        tls: cfg?.tls,
+        dbPath,
+        listen,
+        say: (msg, fields) => sayLater.push([msg, fields]),
+      });
+      const app = httpApp({
+        store,
+        storePath: dbPath,
+        auth,
+        status,
+        contactToken: token,
+        tls: tls !== null,
+        log: (e) =>
+          log("error", "internal error", { error: e instanceof Error ? e.stack : String(e) }),
+      });
+      server = serve(app, listen, tls);
+      url = `${tls === null ? "http" : "https"}://${server.hostname}:${server.port}/`;
+      if (dbPath !== ":memory:") await writeContact(dbPath, url, token, tls?.cert);
     }
   } catch (e) {
     await server?.close();
@@ -215,7 +236,8 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   // Said once capture runs (a device that cannot be opened is then the only line).
   const listening = () => {
     if (server !== null) {
-      log("info", "listening", { url: `http://${server.hostname}:${server.port}/` });
+      for (const [msg, fields] of sayLater.splice(0)) log("info", msg, fields);
+      log("info", "listening", { url });
     }
   };
 

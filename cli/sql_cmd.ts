@@ -139,18 +139,23 @@ async function askDaemon(
   onRows: (rows: unknown[][]) => Promise<void>,
 ): Promise<{ truncated: boolean } | null> {
   let res: Response;
+  // A daemon serving HTTPS: its own certificate is the one to trust (it may be self-signed).
+  const client = c.cert === undefined ? undefined : Deno.createHttpClient({ caCerts: [c.cert] });
   try {
     res = await fetch(new URL("v1/sql", c.url), {
       method: "POST",
       headers: { authorization: `Bearer ${c.token}`, "content-type": "application/json" },
       body: JSON.stringify({ sql, max_rows: maxRows, timeout_ms: timeoutMs }),
       signal: AbortSignal.timeout(timeoutMs + 10_000),
+      client,
     });
   } catch (e) {
+    client?.close();
     if (e instanceof Deno.errors.NotCapable) throw e;
     return null;
   }
   const body = await res.json().catch(() => null);
+  client?.close();
   // Not this store's daemon (a stale contact whose port another program took).
   if (res.status === 401 || res.status === 404 || body === null) return null;
   if (!res.ok) {

@@ -6,7 +6,15 @@
 
 export { opsRoutes } from "./ops.ts";
 export { labelValue, renderMetrics } from "./metrics.ts";
-export { type Listen, LISTEN_DEFAULT, parseListen, serve, type Server } from "./server.ts";
+export {
+  isLoopback,
+  type Listen,
+  LISTEN_DEFAULT,
+  parseListen,
+  serve,
+  type Server,
+  type Tls,
+} from "./server.ts";
 export {
   SQL_BODY_BYTES_MAX,
   SQL_ROWS_MAX,
@@ -17,3 +25,4 @@ export {
 export { API_BASE, API_BODY_BYTES_MAX, apiRoutes } from "./api.ts";
 export { type ApiDeps } from "./_api_env.ts";
 export { Auth, newToken, type Scope, SESSION_COOKIE, sha256Hex } from "./auth.ts";
+export { type AppParts, httpApp, QUERIES_MAX } from "./app.ts";

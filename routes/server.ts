@@ -34,16 +34,33 @@ export interface Server {
   close(): Promise<void>;
 }
 
-/** Serves `app` at `listen`; a port in use or an address not here is a UserError. */
-export function serve(app: Hono, listen: Listen): Server {
+/** A certificate and its private key, PEM text. */
+export interface Tls {
+  cert: string;
+  key: string;
+}
+
+/** Whether `hostname` is this machine only (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** Serves `app` at `listen` (HTTPS with `tls`); a port in use or an address not here is a UserError. */
+export function serve(app: Hono, listen: Listen, tls: Tls | null = null): Server {
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({
       hostname: listen.hostname,
       port: listen.port,
       onListen: () => {},
+      ...(tls === null ? {} : { cert: tls.cert, key: tls.key }),
     }, app.fetch);
   } catch (e) {
+    if (tls !== null && !(e instanceof Deno.errors.AddrInUse)) {
+      throw new UserError(
+        `Cannot serve HTTPS with the certificate and key given: ${(e as Error).message}.`,
+      );
+    }
     if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.AddrNotAvailable) {
       throw new UserError(
         `Cannot listen on ${listen.hostname}:${listen.port}: ${(e as Error).message}.`,

@@ -127,6 +127,17 @@ export class Db {
     if (bytes === null) this.uncapped = null;
   }
 
+  /**
+   * Called after each window's transaction commits (the live stream reads what is new). A
+   * listener must not throw or block: it is told, not asked.
+   */
+  readonly onCommit = new Set<() => void>();
+
+  /** @internal storage/ only: a window was committed. */
+  committed(): void {
+    for (const f of this.onCommit) f();
+  }
+
   /** Waits for every write started so far. */
   async settle(): Promise<void> {
     await this.serial(() => Promise.resolve());

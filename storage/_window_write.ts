@@ -35,8 +35,9 @@ function nsOf(sec: number, nsec: number): bigint {
  * sketches and the flow records that ended with it — in one transaction, behind every
  * earlier write. Task k of `w.tasks` is the source's task_no k.
  */
-export function writeWindow(db: Db, sourceNo: number, w: WindowExport): Promise<void> {
-  return db.transaction(() => appendWindow(db, sourceNo, w));
+export async function writeWindow(db: Db, sourceNo: number, w: WindowExport): Promise<void> {
+  await db.transaction(() => appendWindow(db, sourceNo, w));
+  db.committed();
 }
 
 async function appendWindow(
@@ -48,6 +49,9 @@ async function appendWindow(
   const startMicros = startSec * 1e6;
   const start = new DuckDBTimestampValue(BigInt(startSec) * 1_000_000n);
   const t = w.totals;
+  const [seq] = await db.query(
+    "UPDATE settings SET value = (value::UBIGINT + 1)::VARCHAR WHERE key = 'commit_seq' RETURNING value::UBIGINT AS s",
+  );
   await db.append("window_totals", (a) => {
     a.appendUInteger(sourceNo);
     a.appendTimestamp(start);
@@ -69,6 +73,7 @@ async function appendWindow(
     else {
       for (const v of [c.received, c.dropped, c.skipped, c.ifDropped]) a.appendUBigInt(BigInt(v));
     }
+    a.appendUBigInt(BigInt(seq!.s as bigint));
     a.endRow();
   });
   await db.append("window_protocols", (a) => {

@@ -295,6 +295,13 @@ export const MIGRATIONS: readonly string[] = [
            sum(capture_dropped) AS capture_dropped, sum(capture_if_dropped) AS capture_if_dropped
     FROM window_totals GROUP BY window_start;
   `,
+  // v8: the order windows were committed in, for the live stream's resume (issue 14). Rows
+  // stored before have none. The counter moves in each window's own transaction: a window
+  // written again after a failure gets the same number, and none is ever reused.
+  `
+  ALTER TABLE window_totals ADD COLUMN commit_seq UBIGINT;
+  INSERT INTO settings VALUES ('commit_seq', '0');
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -148,6 +148,8 @@ export class Engine {
   private readonly source: string;
   /** Packets given to the engine, and packets handed over in window totals (late ones too). */
   packetsIn = 0;
+  /** Σ frame lengths of the packets taken in (what a live feed's rates are made of). */
+  bytesIn = 0;
   packetsOut = 0;
   latePackets = 0;
   windowsClosed = 0;
@@ -297,7 +299,9 @@ export class Engine {
         this.latePackets += j - i;
       } else s = this.slotFor(w);
       const win = this.open[s]!;
+      const bytesBefore = win.totals.wireBytes;
       win.totals.addBatch(batch, i, j);
+      this.bytesIn += win.totals.wireBytes - bytesBefore;
       this.local.add(batch, i, j, s);
       this.helper?.add(i, j, s);
       this.app?.addRange(batch, i, j, win.app!);

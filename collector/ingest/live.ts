@@ -97,8 +97,9 @@ interface Running extends Source {
   status: DeviceStatus;
   /** Tasks that take over at window `atSec` (a task change), or null. */
   pending: { tasks: readonly TaskSpec[]; sketches: readonly SketchSpec[]; atSec: number } | null;
-  /** Packets and windows of the device's earlier sources (before task changes). */
+  /** Packets, bytes and windows of the device's earlier sources (before task changes). */
   packetsBefore: number;
+  bytesBefore: number;
   windowsBefore: number;
   /** What the device's socket reported while the loop waited (handled by the loop), or null. */
   socketError: string | null;
@@ -232,6 +233,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         error: null,
         capture: NO_CAPTURE,
         packets: 0,
+        bytes: 0,
         flowsActive: 0,
         reopens: 0,
       };
@@ -246,6 +248,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
         status: st,
         pending: null,
         packetsBefore: 0,
+        bytesBefore: 0,
         windowsBefore: 0,
         socketError: null,
         loggedMs: Date.now(),
@@ -265,6 +268,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       if (r.ring !== null) await drain(r, batch, next.atSec);
       await endSource(r);
       r.packetsBefore += r.engine.packetsIn;
+      r.bytesBefore += r.engine.bytesIn;
       r.windowsBefore += r.engine.windowsClosed;
       const mark = r.engine.captureMark;
       r.engine.close();
@@ -411,6 +415,7 @@ function tend(r: Running, event: EventFn): void {
   const st = r.status;
   st.capture = countsOf(r);
   st.packets = r.packetsBefore + r.engine.packetsIn;
+  st.bytes = r.bytesBefore + r.engine.bytesIn;
   const nowMs = Date.now();
   if (nowMs - r.loggedMs >= COUNTS_LOG_MS) {
     // The counts in the log too, as changes since the line before.

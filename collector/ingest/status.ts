@@ -25,6 +25,8 @@ export interface DeviceStatus {
   capture: CaptureCounts;
   /** Packets read from the ring into the engine. */
   packets: number;
+  /** Σ frame lengths of those packets. */
+  bytes: number;
   /** Connections the tracker followed at the latest window close. */
   flowsActive: number;
   /** Times the device was opened again after it failed. */

@@ -310,3 +310,33 @@ Deno.test("validateConfig() reports every source problem at once", () => {
   const many = validateConfig({ sources: Array.from({ length: 17 }, () => ({ interface: "lo" })) });
   assert.deepEqual(many, ["sources: a list of 1 to 16 sources"]);
 });
+
+Deno.test("validateConfig() reads API tokens (hashes only) and TLS files, and says what is wrong", () => {
+  const hash = "ab".repeat(32);
+  const ok = validateConfig({
+    http: {
+      tokens: [{ name: "grafana", scope: "read", sha256: hash }],
+      tls: { cert: "/etc/ns/cert.pem", key: "/etc/ns/key.pem" },
+    },
+  });
+  assert.ok(!Array.isArray(ok), String(ok));
+  assert.deepEqual(ok.tokens, [{ name: "grafana", scope: "read", sha256: hash }]);
+  assert.deepEqual(ok.tls, { certFile: "/etc/ns/cert.pem", keyFile: "/etc/ns/key.pem" });
+  const bad = validateConfig({
+    http: {
+      tokens: [
+        { name: "a", scope: "write", sha256: hash },
+        { name: "b", scope: "read", sha256: "secret-token-in-clear" },
+        { name: "c", scope: "read", sha256: hash, token: "x" },
+      ],
+      tls: { cert: "c.pem" },
+    },
+  });
+  assert.ok(Array.isArray(bad));
+  assert.deepEqual(bad, [
+    "http.tokens[0].scope: read or admin",
+    "http.tokens[1].sha256: the token's SHA-256, 64 hex digits (netspectra token)",
+    'http.tokens[2]: unknown key "token"',
+    "http.tls.key: a PEM private key file",
+  ]);
+});

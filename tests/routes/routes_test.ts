@@ -26,6 +26,7 @@ function statusWithDevice(): CollectorStatus {
     error: null,
     capture: { received: 10, dropped: 1, skipped: 0, ifDropped: 2 },
     packets: 9,
+    bytes: 900,
     flowsActive: 3,
     reopens: 0,
   });

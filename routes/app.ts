@@ -1,0 +1,50 @@
+/**
+ * The one HTTP app, every route group mounted in one place: operations (`/healthz`,
+ * `/readyz`, `/metrics`) for a running collector, `/v1/sql` for `netspectra sql` while the
+ * daemon holds the store, and the API under `/api/v1`.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { Store } from "../storage/mod.ts";
+import type { CollectorStatus } from "../collector/ingest/mod.ts";
+import { opsRoutes } from "./ops.ts";
+import { sqlRoutes } from "./sql.ts";
+import { API_BASE, apiRoutes } from "./api.ts";
+import type { Auth } from "./auth.ts";
+import { QUERY_TIMEOUT_MS_DEFAULT } from "../query/mod.ts";
+
+export interface AppParts {
+  store: Store;
+  storePath: string;
+  auth: Auth;
+  /** A running collector's status (null: a stored analysis, `serve`). */
+  status: CollectorStatus | null;
+  /** The token of `netspectra sql`'s contact file (null: no /v1/sql). */
+  contactToken: string | null;
+  /** The server speaks HTTPS (the session cookie is then Secure). */
+  tls: boolean;
+  log: (e: unknown) => void;
+}
+
+/** Questions of the store at once: the rest wait for a 429's retry (2 cores, 1 writer). */
+export const QUERIES_MAX = 4;
+
+export function httpApp(p: AppParts): Hono {
+  const app = p.status === null ? new Hono() : opsRoutes(p.status);
+  if (p.contactToken !== null) sqlRoutes(app, p.store, p.contactToken);
+  app.route(
+    API_BASE,
+    apiRoutes({
+      store: p.store,
+      storePath: p.storePath,
+      auth: p.auth,
+      status: p.status,
+      queryTimeoutMs: QUERY_TIMEOUT_MS_DEFAULT,
+      queriesMax: QUERIES_MAX,
+      log: p.log,
+    }, p.tls),
+  );
+  return app;
+}
