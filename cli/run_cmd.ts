@@ -201,6 +201,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   // The contact file's token (netspectra sql while this runs): made anew every run.
   const token = newToken();
   let server: Server | null = null;
+  let hub: { stop(): Promise<void> } | null = null;
   let url = "";
   // Said with the listening line, once capture runs (a device that cannot be opened is then
   // the only line).
@@ -214,7 +215,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         listen,
         say: (msg, fields) => sayLater.push([msg, fields]),
       });
-      const app = httpApp({
+      const http = await httpApp({
         store,
         storePath: dbPath,
         auth,
@@ -224,11 +225,13 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         log: (e) =>
           log("error", "internal error", { error: e instanceof Error ? e.stack : String(e) }),
       });
-      server = serve(app, listen, tls);
+      hub = http.hub;
+      server = serve(http.app, listen, tls);
       url = `${tls === null ? "http" : "https"}://${server.hostname}:${server.port}/`;
       if (dbPath !== ":memory:") await writeContact(dbPath, url, token, tls?.cert);
     }
   } catch (e) {
+    await hub?.stop();
     await server?.close();
     await store.close();
     throw e;
@@ -403,6 +406,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     for (const [s, f] of signals) Deno.removeSignalListener(s, f);
     retainNow();
     await retaining;
+    await hub?.stop();
     await server?.close();
     if (server !== null) await removeContact(dbPath);
     await store.close();

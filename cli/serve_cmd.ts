@@ -81,7 +81,7 @@ export async function serveStore(o: ServeOptions): Promise<number> {
     memoryLimitBytes: SERVE_MEMORY_BYTES,
   });
   try {
-    const app = httpApp({
+    const { app, hub } = await httpApp({
       store,
       storePath: o.dbPath,
       auth,
@@ -94,6 +94,7 @@ export async function serveStore(o: ServeOptions): Promise<number> {
     const scheme = tls === null ? "http" : "https";
     say("serving", { url: `${scheme}://${server.hostname}:${server.port}/`, store: o.dbPath });
     await stopSignal();
+    await hub.stop();
     await server.close();
   } finally {
     store.closeSync();

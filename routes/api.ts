@@ -16,14 +16,15 @@ import { problem, problemOf } from "./_problem.ts";
 import { requireScope, SESSION_COOKIE, SESSION_SEC } from "./auth.ts";
 import { flowRoutes } from "./api_flows.ts";
 import { dataRoutes } from "./api_data.ts";
+import { type LiveHub, liveRoute } from "./live_route.ts";
 
 export const API_BASE = "/api/v1";
 export const API_BODY_BYTES_MAX = 1 << 20;
 const PUBLIC = new Set([`${API_BASE}/login`, `${API_BASE}/logout`, `${API_BASE}/openapi.json`]);
 const ADMIN = new Set([`${API_BASE}/sql`]);
 
-/** The API app, its paths relative to /api/v1 (mount it there). */
-export function apiRoutes(deps: ApiDeps, secureCookie: boolean) {
+/** The API app, its paths relative to /api/v1 (mount it there); `hub` serves /live. */
+export function apiRoutes(deps: ApiDeps, secureCookie: boolean, hub: LiveHub | null = null) {
   const app = apiApp();
   app.use(
     "*",
@@ -38,6 +39,7 @@ export function apiRoutes(deps: ApiDeps, secureCookie: boolean) {
   const questions = new Questions(deps);
   flowRoutes(app, questions);
   dataRoutes(app, questions, deps);
+  if (hub !== null) liveRoute(app, hub);
   app.doc("/openapi.json", {
     openapi: "3.0.0",
     info: { title: "NetSpectra API", version: VERSION },

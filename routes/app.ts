@@ -14,6 +14,7 @@ import { sqlRoutes } from "./sql.ts";
 import { API_BASE, apiRoutes } from "./api.ts";
 import type { Auth } from "./auth.ts";
 import { QUERY_TIMEOUT_MS_DEFAULT } from "../query/mod.ts";
+import { LiveHub } from "./live.ts";
 
 export interface AppParts {
   store: Store;
@@ -31,20 +32,27 @@ export interface AppParts {
 /** Questions of the store at once: the rest wait for a 429's retry (2 cores, 1 writer). */
 export const QUERIES_MAX = 4;
 
-export function httpApp(p: AppParts): Hono {
-  const app = p.status === null ? new Hono() : opsRoutes(p.status);
+/** The app and its live hub (started: stop it when the server ends). */
+export async function httpApp(p: AppParts): Promise<{ app: Hono; hub: LiveHub }> {
+  const hub = new LiveHub(p.store, p.status, p.log);
+  await hub.start();
+  const app = p.status === null ? new Hono() : opsRoutes(p.status, hub.counters);
   if (p.contactToken !== null) sqlRoutes(app, p.store, p.contactToken);
   app.route(
     API_BASE,
-    apiRoutes({
-      store: p.store,
-      storePath: p.storePath,
-      auth: p.auth,
-      status: p.status,
-      queryTimeoutMs: QUERY_TIMEOUT_MS_DEFAULT,
-      queriesMax: QUERIES_MAX,
-      log: p.log,
-    }, p.tls),
+    apiRoutes(
+      {
+        store: p.store,
+        storePath: p.storePath,
+        auth: p.auth,
+        status: p.status,
+        queryTimeoutMs: QUERY_TIMEOUT_MS_DEFAULT,
+        queriesMax: QUERIES_MAX,
+        log: p.log,
+      },
+      p.tls,
+      hub,
+    ),
   );
-  return app;
+  return { app, hub };
 }

@@ -11,6 +11,7 @@ import {
   type DeviceStatus,
   FLUSH_BUCKETS_SEC,
 } from "../collector/ingest/mod.ts";
+import type { LiveCounters } from "./live.ts";
 import { VERSION } from "../collector/version.ts";
 
 /** A label value as the format wants it: backslash, double quote and newline escaped. */
@@ -46,7 +47,7 @@ class Exposition {
 }
 
 /** The metrics page for `status` as of now. */
-export function renderMetrics(status: CollectorStatus): string {
+export function renderMetrics(status: CollectorStatus, live: LiveCounters | null = null): string {
   const e = new Exposition();
   const devices = [...status.devices.values()];
   e.family("netspectra_build_info", "gauge", "Always 1; the labels name the build.")
@@ -194,5 +195,26 @@ export function renderMetrics(status: CollectorStatus): string {
     "Closed windows waiting to be stored.",
     status.queuedWindows(),
   );
+  if (live !== null) {
+    e.single("netspectra_live_clients", "gauge", "Clients reading the live stream.", live.clients);
+    e.single(
+      "netspectra_live_window_events_total",
+      "counter",
+      "Window events read from the store for the live stream.",
+      live.windowEvents,
+    );
+    e.single(
+      "netspectra_live_ticks_replaced_total",
+      "counter",
+      "Ticks a client had not yet been sent when the next replaced them (slow clients).",
+      live.ticksReplaced,
+    );
+    e.single(
+      "netspectra_live_resets_total",
+      "counter",
+      "Clients sent reset and closed because their queue filled (too slow for the stream).",
+      live.resets,
+    );
+  }
   return e.text();
 }

@@ -9,8 +9,9 @@
 import { Hono } from "hono";
 import type { CollectorStatus } from "../collector/ingest/mod.ts";
 import { renderMetrics } from "./metrics.ts";
+import type { LiveCounters } from "./live.ts";
 
-export function opsRoutes(status: CollectorStatus): Hono {
+export function opsRoutes(status: CollectorStatus, live: LiveCounters | null = null): Hono {
   const app = new Hono();
   app.get("/healthz", (c) => c.text("ok\n"));
   app.get("/readyz", (c) => {
@@ -18,7 +19,7 @@ export function opsRoutes(status: CollectorStatus): Hono {
     return why === null ? c.text("ready\n") : c.text(`not ready: ${why}\n`, 503);
   });
   app.get("/metrics", (c) =>
-    c.body(renderMetrics(status), 200, {
+    c.body(renderMetrics(status, live), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
   return app;
