@@ -155,6 +155,9 @@ export function defaultSensor(): string {
  * not a capture, before anything is stored; a file cut short is read to its last whole record
  * and reported in `warnings`. A failure leaves nothing of the failed file's source.
  */
+/** Packets per batch of a paced replay (its pace is kept to within 16 packets). */
+const REPLAY_BATCH_PACKETS = 16;
+
 export async function ingestFiles(opts: IngestOptions): Promise<IngestRun> {
   if (opts.files.length === 0) throw new TypeError("No input files given");
   const tasks = opts.tasks ?? [defaultTask()];
@@ -236,9 +239,11 @@ async function ingestOne(
     }, { push: (w) => out!.push(w) });
     sourceNo = await store.beginSource(name, windowSec, run.tasks, run.sketches, sensor, "file");
     writer = out = new WindowWriter(store, sourceNo, opts.writeQueue);
-    const batch = new PacketBatch(batchPackets);
-    let t0 = performance.now(), batches = 0, batchMs = 0;
     const speed = opts.speed ?? 0;
+    // Paced, a batch is taken when its first packet is due: small ones keep the pace close to
+    // the time stamps (a 4,096-packet batch of a 40 packets/s capture would be 100 s at once).
+    const batch = new PacketBatch(speed > 0 ? REPLAY_BATCH_PACKETS : batchPackets);
+    let t0 = performance.now(), batches = 0, batchMs = 0;
     let paceFrom = NaN, paceStart = 0;
     while (!run.stopped && await reader.fill(batch) > 0) {
       if (speed > 0) {
