@@ -46,3 +46,4 @@ export {
 export { type AppAnswer, type AppQuestion, queryDns, queryHttp } from "./app.ts";
 export { querySources, queryStoreStatus, type StoreStatus } from "./store_info.ts";
 export { commitRange, EVENT_TOP, type WindowEvent, windowEvents } from "./live_events.ts";
+export { querySketches, type SketchAnswer } from "./sketches.ts";

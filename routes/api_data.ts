@@ -11,6 +11,7 @@ import {
   queryDns,
   queryHttp,
   queryRecords,
+  querySketches,
   querySources,
   queryStoreStatus,
   RECORDS_LIMIT_MAX,
@@ -82,6 +83,21 @@ export function dataRoutes(app: OpenAPIHono<ApiEnv>, q: Questions, deps: ApiDeps
       responses: json("HTTP hosts, requests, status codes, User-Agents"),
     }),
     (c) => q.ask(c, async (ctx) => Response.json(await queryHttp(ctx, c.req.valid("query")))),
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/sketches",
+      request: { query: z.object({ ...range, limit: limit(20, 1000) }) },
+      responses: json(
+        "Heavy hitters, distinct counts with their error, spreaders and scanners, merged over the range",
+      ),
+    }),
+    (c) =>
+      q.ask(
+        c,
+        async (ctx) => Response.json(await querySketches(ctx, deps.store, c.req.valid("query"))),
+      ),
   );
   app.openapi(
     createRoute({

@@ -24,5 +24,6 @@ export {
   type Summary,
 } from "./report_types.ts";
 export { type FlowSink, summarize, type SummaryOptions } from "./summary.ts";
+export { summarizeSketches } from "./sketch_summary.ts";
 export type { Column, FlowColumns, TimeKind } from "./_flow_rows.ts";
 export { type QueryTarget, runReadOnlyQuery, streamReadOnlyQuery } from "./query.ts";

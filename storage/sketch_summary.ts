@@ -56,9 +56,27 @@ function keyedOfWords(w: Int32Array, o: number, key: readonly KeyField[]): Keyed
   return row;
 }
 
-async function blobs(store: Store, sourceNo: string, taskNo: number): Promise<Uint8Array[]> {
+/**
+ * `AND window_start in the range` (empty: every window). The bounds are numbers this program
+ * computed (whole microseconds), checked as such, never text it was given.
+ */
+function windowRange(range: { fromSec: number; toSec: number } | undefined): string {
+  if (range === undefined) return "";
+  const from = Math.round(range.fromSec * 1e6), to = Math.round(range.toSec * 1e6);
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) {
+    throw new RangeError(`window range out of bounds: ${range.fromSec}..${range.toSec}`);
+  }
+  return ` AND window_start >= make_timestamp(${from}::BIGINT) AND window_start < make_timestamp(${to}::BIGINT)`;
+}
+
+async function blobs(
+  store: Store,
+  sourceNo: string,
+  taskNo: number,
+  within = "",
+): Promise<Uint8Array[]> {
   const rows = await store.rows(
-    `SELECT sketch FROM window_sketches WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2
+    `SELECT sketch FROM window_sketches WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2${within}
      ORDER BY window_start`,
     [sourceNo, taskNo],
   );
@@ -74,7 +92,9 @@ export async function summarizeSketches(
   sourceNo: string,
   exact: { name: string; taskNo: number; key: readonly KeyField[] } | null,
   limit: number | undefined,
+  range?: { fromSec: number; toSec: number },
 ): Promise<SketchesSummary> {
+  const within = windowRange(range);
   const tasks = await store.rows(
     `SELECT task_no, name, kind, key, params FROM tasks
      WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND kind <> 'exact' ORDER BY task_no`,
@@ -93,13 +113,13 @@ export async function summarizeSketches(
       const order = p.by === "bytes" ? "bytes DESC, packets DESC" : "packets DESC, bytes DESC";
       const exactJoin = covers(key)
         ? `LEFT JOIN (SELECT ${cols}, sum(packets) AS exact_packets, sum(bytes) AS exact_bytes
-             FROM window_flows WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $3 GROUP BY ALL) e
+             FROM window_flows WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $3${within} GROUP BY ALL) e
              USING (${cols})`
         : "";
       const rows = await store.rows(
         `SELECT s.*${covers(key) ? ", exact_packets, exact_bytes" : ""} FROM (
            SELECT ${cols}, sum(packets) AS packets, sum(bytes) AS bytes FROM window_sketch_keys
-           WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2 GROUP BY ALL) s ${exactJoin}
+           WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2${within} GROUP BY ALL) s ${exactJoin}
          ORDER BY ${order}, ${cols} ${lim}`,
         covers(key) ? [...ids, exact!.taskNo] : ids,
       );
@@ -122,11 +142,11 @@ export async function summarizeSketches(
         })),
       });
     } else if (t.kind === "distinct") {
-      const parts = await blobs(store, sourceNo, taskNo);
+      const parts = await blobs(store, sourceNo, taskNo, within);
       let estimate = 0;
       if (parts.length === 1) {
         const [r] = await store.rows(
-          "SELECT estimate FROM window_sketches WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2",
+          `SELECT estimate FROM window_sketches WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2${within}`,
           ids,
         );
         estimate = num(r!.estimate!);
@@ -139,14 +159,14 @@ export async function summarizeSketches(
       if (covers(key)) {
         const [r] = await store.rows(
           `SELECT count(*) AS n FROM (SELECT DISTINCT ${keyColumns(key)} FROM window_flows
-           WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2 AND ip_version IS NOT NULL AND ip_version <> 0)`,
+           WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2 AND ip_version IS NOT NULL AND ip_version <> 0${within})`,
           [sourceNo, exact!.taskNo],
         );
         exactCount = num(r!.n!);
       }
       out.distinct.push({ task: name, key, precision: p.precision, estimate, exact: exactCount });
     } else if (t.kind === "spread") {
-      const parts = await blobs(store, sourceNo, taskNo);
+      const parts = await blobs(store, sourceNo, taskNo, within);
       const rows: (KeyedRow & { spread: number })[] = [];
       if (parts.length > 0) {
         const s = SpreadSketch.deserialize(parts[0]!);
@@ -167,7 +187,7 @@ export async function summarizeSketches(
       });
     } else {
       const [r] = await store.rows(
-        "SELECT sum(packets) AS n FROM window_sketches WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2",
+        `SELECT sum(packets) AS n FROM window_sketches WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2${within}`,
         ids,
       );
       out.countMin.push({

@@ -199,6 +199,16 @@ Deno.test("API: relative ranges, formats and the other routes", async () => {
     assert.ok(dns.names.length > 0 && dns.names.length <= 5);
     const http = await (await get(f, "/http?from=-100d")).json();
     assert.ok(http.hosts.length > 0, JSON.stringify(http).slice(0, 300));
+    // Sketches merged over the range: distinct counts near the exact ones, within their error.
+    const sk = await (await get(f, "/sketches?from=-100d&limit=5")).json();
+    assert.ok(sk.heavy_hitters[0].rows.length > 0 && sk.heavy_hitters[0].rows.length <= 5);
+    for (const d of sk.distinct) {
+      assert.ok(d.exact > 0, JSON.stringify(d));
+      assert.ok(Math.abs(d.estimate - d.exact) / d.exact < 4 * d.standard_error, JSON.stringify(d));
+    }
+    assert.ok(sk.spread.length >= 1);
+    const half = await (await get(f, "/sketches?from=-30m&limit=5")).json();
+    assert.ok(half.distinct[0].exact < sk.distinct[0].exact, "a shorter range has fewer sources");
     // Records, paged: every record once over the pages.
     const [count] = await f.store.rows("SELECT count(*)::INT AS n FROM flow_records");
     const n = Number(count!.n);
