@@ -73,13 +73,23 @@ export async function serveStore(o: ServeOptions): Promise<number> {
     listen,
     say,
   });
-  const { Store } = await import("../storage/mod.ts");
-  const store = await Store.open(o.dbPath, {
-    readOnly: true,
-    sandboxed: true,
-    waitMs: o.waitSec * 1000,
-    memoryLimitBytes: SERVE_MEMORY_BYTES,
-  });
+  const { Store, SCHEMA_VERSION } = await import("../storage/mod.ts");
+  const open = () =>
+    Store.open(o.dbPath, {
+      readOnly: true,
+      sandboxed: true,
+      waitMs: o.waitSec * 1000,
+      memoryLimitBytes: SERVE_MEMORY_BYTES,
+    });
+  let store = await open();
+  if (await store.schemaVersion() < SCHEMA_VERSION) {
+    // Written by an older version: brought up to date once (as analyze or run would), so the
+    // API's questions find what they ask for; a reader cannot migrate.
+    store.closeSync();
+    await (await Store.open(o.dbPath, { waitMs: o.waitSec * 1000 })).close();
+    say("the store's schema was brought up to date", { version: SCHEMA_VERSION });
+    store = await open();
+  }
   try {
     const { app, hub } = await httpApp({
       store,

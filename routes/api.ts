@@ -20,7 +20,12 @@ import { type LiveHub, liveRoute } from "./live_route.ts";
 
 export const API_BASE = "/api/v1";
 export const API_BODY_BYTES_MAX = 1 << 20;
-const PUBLIC = new Set([`${API_BASE}/login`, `${API_BASE}/logout`, `${API_BASE}/openapi.json`]);
+const PUBLIC = new Set([
+  `${API_BASE}/login`,
+  `${API_BASE}/logout`,
+  `${API_BASE}/session`,
+  `${API_BASE}/openapi.json`,
+]);
 const ADMIN = new Set([`${API_BASE}/sql`]);
 
 /** The API app, its paths relative to /api/v1 (mount it there); `hub` serves /live. */
@@ -88,6 +93,29 @@ function sessionRoutes(app: ReturnType<typeof apiApp>, deps: ApiDeps, secure: bo
         maxAge: SESSION_SEC,
       });
       return c.json({ scope: session.scope }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/session",
+      responses: {
+        200: {
+          description: "Whether the request carries valid credentials, and their scope",
+          content: {
+            "application/json": {
+              schema: z.object({
+                authenticated: z.boolean(),
+                scope: z.enum(["read", "admin"]).nullable(),
+              }),
+            },
+          },
+        },
+      },
+    }),
+    (c) => {
+      const scope = deps.auth.scopeOfRequest(c);
+      return c.json({ authenticated: scope !== null, scope }, 200);
     },
   );
   app.openapi(

@@ -1,7 +1,7 @@
 /**
  * The one HTTP app, every route group mounted in one place: operations (`/healthz`,
  * `/readyz`, `/metrics`) for a running collector, `/v1/sql` for `netspectra sql` while the
- * daemon holds the store, and the API under `/api/v1`.
+ * daemon holds the store, the API under `/api/v1` and the dashboard at `/`.
  *
  * @module
  */
@@ -15,6 +15,7 @@ import { API_BASE, apiRoutes } from "./api.ts";
 import type { Auth } from "./auth.ts";
 import { QUERY_TIMEOUT_MS_DEFAULT } from "../query/mod.ts";
 import { LiveHub } from "./live.ts";
+import { dashboardRoutes } from "./dashboard.ts";
 
 export interface AppParts {
   store: Store;
@@ -54,5 +55,6 @@ export async function httpApp(p: AppParts): Promise<{ app: Hono; hub: LiveHub }>
       hub,
     ),
   );
+  app.route("/", await dashboardRoutes());
   return { app, hub };
 }
