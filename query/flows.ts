@@ -16,6 +16,9 @@ import { num, type QueryContext, type Row, select } from "./_sql.ts";
 import { iso, resolveRange, type TimeRange } from "./_time.ts";
 import { pickTask, type StoreFacts, storeFacts } from "./_tasks.ts";
 
+/** The store's rollup length (storage/_rollup.ts): hourly. */
+const ROLLUP_SEC = 3600;
+
 export const GROUP_FIELDS = [
   "src_ip",
   "dst_ip",
@@ -52,6 +55,8 @@ export interface FlowQuestion {
   points?: number;
   /** A condition of the caller's own, and-ed with the filter (a tree: never the user's text). */
   also?: Filter;
+  /** Read the windows only, not the hourly rollups (tests compare the two). */
+  windowsOnly?: boolean;
 }
 
 export interface Losses {
@@ -96,8 +101,9 @@ export async function queryFlows(ctx: QueryContext, q: FlowQuestion): Promise<Fl
   const t0 = performance.now();
   const facts = await storeFacts(ctx);
   const plan = planQuestion(q, facts);
+  const rolled = q.windowsOnly ? [] : await rolledHours(ctx, plan);
   const p = new SqlParams();
-  const sql = flowSql(plan, p);
+  const sql = flowSql(plan, p, rolled);
   const rows = await select(ctx, sql, p.values);
   const first = rows[0];
   const matched = {
@@ -229,7 +235,54 @@ export function groupColumns(plan: Plan): { inner: string[]; outer: string[]; or
 const FLOW_COUNT =
   "count(DISTINCT (f.ip_version, f.src_addr, f.dst_addr, f.proto, f.src_port, f.dst_port, f.vlan))";
 
-function flowSql(plan: Plan, p: SqlParams): string {
+/** Whole hours of the range that are rolled up (epoch seconds), when the question allows. */
+async function rolledHours(ctx: QueryContext, plan: Plan): Promise<number[]> {
+  // A time bucket shorter than an hour, or not of whole hours, cannot use hourly rows.
+  if (plan.stepSec !== null && plan.stepSec % ROLLUP_SEC !== 0) return [];
+  const first = Math.ceil(plan.range.fromSec / ROLLUP_SEC) * ROLLUP_SEC;
+  const last = Math.floor(plan.range.toSec / ROLLUP_SEC) * ROLLUP_SEC - ROLLUP_SEC;
+  if (last < first) return [];
+  const rows = await select(
+    ctx,
+    `SELECT epoch(hour_start)::BIGINT AS h FROM rollup_hours
+     WHERE hour_start >= make_timestamp($1::BIGINT) AND hour_start <= make_timestamp($2::BIGINT)
+     ORDER BY h`,
+    [micros(first), micros(last)],
+  );
+  return rows.map((r) => num(r.h));
+}
+
+const KEY_COLUMNS = "ip_version, src_addr, dst_addr, proto, src_port, dst_port, vlan";
+
+/**
+ * The rows a question reads: the hourly rollup for the rolled-up hours (`rolled`, whole hours
+ * inside the range), the windows for the rest of the range (storage/_rollup.ts keeps the two
+ * equal: an hour is in one or the other, never both).
+ */
+function flowRows(plan: Plan, p: SqlParams, rolled: number[]): string {
+  if (rolled.length === 0) return "window_flows";
+  const cols = `source_no, task_no, window_start, ${KEY_COLUMNS}, packets, bytes`;
+  const ts = (sec: number) => `make_timestamp(${p.add(micros(sec))}::BIGINT)`;
+  const parts = [
+    `SELECT ${cols.replace("window_start", "hour_start AS window_start")} FROM rollup_flows_hour
+     WHERE hour_start >= ${ts(rolled[0]!)} AND hour_start <= ${ts(rolled[rolled.length - 1]!)}`,
+  ];
+  let from = plan.range.fromSec;
+  const raw = (to: number) => {
+    if (to > from) {
+      parts.push(
+        `SELECT ${cols} FROM window_flows WHERE window_start >= ${ts(from)} AND window_start < ${
+          ts(to)
+        }`,
+      );
+    }
+  };
+  for (const h of rolled) raw(h), from = h + ROLLUP_SEC;
+  raw(plan.range.toSec);
+  return `(${parts.join(" UNION ALL ")})`;
+}
+
+function flowSql(plan: Plan, p: SqlParams, rolled: number[]): string {
   const { inner, outer, order } = groupColumns(plan);
   const flows = plan.metric === "flows" ? `, ${FLOW_COUNT} AS flows` : "";
   const sortKey = plan.groupBy.includes(plan.sort as GroupField)
@@ -239,7 +292,7 @@ function flowSql(plan: Plan, p: SqlParams): string {
   return `
     WITH m AS (
       SELECT ${[...inner, "sum(f.packets) AS packets", "sum(f.bytes) AS bytes"].join(", ")}${flows}
-      FROM window_flows f JOIN tasks t USING (source_no, task_no)
+      FROM ${flowRows(plan, p, rolled)} f JOIN tasks t USING (source_no, task_no)
       WHERE ${flowWhere(plan, p)}
       ${inner.length === 0 ? "" : `GROUP BY ${inner.map((_, i) => i + 1).join(", ")}`}
       ${inner.length === 0 ? "HAVING count(*) > 0" : ""}

@@ -133,6 +133,9 @@ export class Db {
    */
   readonly onCommit = new Set<() => void>();
 
+  /** @internal storage/ only: the newest window's hour written by this process (_rollup.ts). */
+  newestHour = -Infinity;
+
   /** @internal storage/ only: a window was committed. */
   committed(): void {
     for (const f of this.onCommit) f();

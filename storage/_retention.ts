@@ -7,6 +7,7 @@
 
 import type { DuckDBValue } from "@duckdb/node-api";
 import type { Db } from "./_db.ts";
+import { rollCompleteHours, unrollHoursWhere } from "./_rollup.ts";
 
 /** Tables with rows per window (retention drops them by window_start). */
 export const WINDOW_TABLES = [
@@ -58,6 +59,8 @@ export async function applyRetention(
       dropped++;
     }
   }
+  // Hours retention cut are rolled up again from the windows left.
+  if (dropped > 0) await rollCompleteHours(db);
   return dropped;
 }
 
@@ -70,6 +73,7 @@ async function dropWindowsBefore(
     const bound = await db.query(`SELECT ${boundSql} AS b`, params);
     const b = bound[0]!.b;
     if (b === null || b === undefined) return;
+    await unrollHoursWhere(db, "window_start < $1", [b]);
     for (const t of WINDOW_TABLES) {
       await db.con.run(`DELETE FROM ${t} WHERE window_start < $1`, [b]);
     }

@@ -9,6 +9,7 @@
 
 import type { SketchSpec, TaskSpec } from "../collector/engine/mod.ts";
 import type { Db } from "./_db.ts";
+import { rollCompleteHours, unrollHoursWhere } from "./_rollup.ts";
 import { WINDOW_TABLES } from "./_retention.ts";
 
 /** Tables with rows per source (deleted when a source is ingested again). */
@@ -113,6 +114,8 @@ export async function finishSource(
       ],
     );
   });
+  // Hours whose rollup went with a replaced source are rolled up again.
+  await rollCompleteHours(db);
 }
 
 /** Finished file sources: identity and content length (for recognising grown captures). */
@@ -137,6 +140,7 @@ async function deleteSourceRows(
   db: Db,
   sourceNo: number,
 ): Promise<void> {
+  await unrollHoursWhere(db, "source_no = $1", [sourceNo]);
   for (const t of SOURCE_TABLES) {
     await db.con.run(`DELETE FROM ${t} WHERE source_no = $1`, [sourceNo]);
   }

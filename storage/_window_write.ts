@@ -8,6 +8,7 @@
 import { DuckDBTimestampValue } from "@duckdb/node-api";
 import type { WindowExport } from "../collector/export/mod.ts";
 import type { Db } from "./_db.ts";
+import { rollCompleteHours, ROLLUP_SEC, unrollHourOf } from "./_rollup.ts";
 import { appendSketches, appendSketchKeys } from "./_sketch_rows.ts";
 import {
   appendAppErrors,
@@ -38,6 +39,12 @@ function nsOf(sec: number, nsec: number): bigint {
 export async function writeWindow(db: Db, sourceNo: number, w: WindowExport): Promise<void> {
   await db.transaction(() => appendWindow(db, sourceNo, w));
   db.committed();
+  // The first window of a later hour: the hours before it can be rolled up (_rollup.ts).
+  const hour = Math.floor(w.id.startSec / ROLLUP_SEC);
+  if (hour > db.newestHour) {
+    db.newestHour = hour;
+    await rollCompleteHours(db);
+  }
 }
 
 async function appendWindow(
@@ -49,6 +56,7 @@ async function appendWindow(
   const startMicros = startSec * 1e6;
   const start = new DuckDBTimestampValue(BigInt(startSec) * 1_000_000n);
   const t = w.totals;
+  await unrollHourOf(db, startMicros);
   const [seq] = await db.query(
     "UPDATE settings SET value = (value::UBIGINT + 1)::VARCHAR WHERE key = 'commit_seq' RETURNING value::UBIGINT AS s",
   );

@@ -302,6 +302,25 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE window_totals ADD COLUMN commit_seq UBIGINT;
   INSERT INTO settings VALUES ('commit_seq', '0');
   `,
+  // v9: hourly rollups of the exact tables, for questions over long ranges (issue 14;
+  // storage/_rollup.ts). An hour in rollup_hours has every window_flows row of it summed here.
+  `
+  CREATE TABLE rollup_flows_hour (
+    source_no    UINTEGER NOT NULL,
+    task_no      USMALLINT NOT NULL,
+    hour_start   TIMESTAMP NOT NULL,
+    ip_version   UTINYINT,
+    src_addr     UHUGEINT,
+    dst_addr     UHUGEINT,
+    proto        USMALLINT,
+    src_port     INTEGER,
+    dst_port     INTEGER,
+    vlan         USMALLINT,
+    packets      UBIGINT NOT NULL,
+    bytes        UBIGINT NOT NULL
+  );
+  CREATE TABLE rollup_hours (hour_start TIMESTAMP PRIMARY KEY);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

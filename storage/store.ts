@@ -20,6 +20,7 @@ import {
   removeUnfinished,
 } from "./_sources.ts";
 import { writeWindow } from "./_window_write.ts";
+import { rollCompleteHours } from "./_rollup.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 
 /** The store file is held by another process (DuckDB allows one writer). */
@@ -179,6 +180,11 @@ export class Store extends Db {
   /** See _retention.ts. Returns the windows dropped. */
   applyRetention(opts: { maxAgeSec?: number; maxBytes?: number }): Promise<number> {
     return applyRetention(this, opts);
+  }
+
+  /** Rolls up every complete hour not yet rolled up (_rollup.ts); returns how many. */
+  rollUp(): Promise<number> {
+    return rollCompleteHours(this);
   }
 
   /** Bytes of the file's blocks in use. */

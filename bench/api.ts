@@ -1,0 +1,225 @@
+/**
+ * The API over 24 hours of history (issue 14, SPEC §9): a store of 1,440 windows of 60 s with
+ * 10k+ keys each — one hour of a gen capture analysed by `analyze`, its window rows copied to
+ * the 23 hours after it by SQL (the same keys each hour: what a day of a steady network looks
+ * like to the tables), then rolled up as the collector rolls up hours. `netspectra serve`
+ * answers GET /api/v1/top/src_ip?from=-24h 200 times, one client, one request at a time:
+ * median and p99, with the rollups and (20 requests) without them. Then capture → stream:
+ * `netspectra run` on lo (needs root) with 1 s windows, a client on /api/v1/live, bursts of
+ * UDP datagrams sent to the filtered port: the time until a tick counts them and until the
+ * window event that holds them arrives.
+ *
+ *   deno run -A bench/api.ts [--requests 200] [--packets 900000]
+ *
+ * @module
+ */
+
+import { parseArgs, parseCount } from "../cli/args.ts";
+import { Store } from "../storage/mod.ts";
+
+const args = parseArgs(Deno.args, { values: ["requests", "packets"], booleans: [] }, "bench");
+const REQUESTS = parseCount("requests", args.values.get("requests") ?? "200", 10, 100_000);
+const PACKETS = parseCount("packets", args.values.get("packets") ?? "900000", 10_000, 1e8);
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+async function cli(cwd: string, ...a: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", MAIN, ...a], cwd })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) throw new Error(`${a.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  return text;
+}
+
+/** Starts `netspectra ARGS` and returns it with the URL its log line gives. */
+async function start(cwd: string, a: string[], pattern: RegExp) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...a],
+    cwd,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const r = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let said = "";
+  for (;;) {
+    const { value, done } = await r.read();
+    if (done) throw new Error(`${a[0]} ended: ${said}`);
+    said += value;
+    const m = pattern.exec(said);
+    if (m) {
+      (async () => {
+        while (!(await r.read()).done) { /* drain */ }
+      })();
+      return { child, url: m[1]! };
+    }
+  }
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
+}
+
+async function timeRequests(url: string, token: string, n: number): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await fetch(`${url}api/v1/top/src_ip?from=-24h`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+    await res.arrayBuffer();
+    ms.push(performance.now() - t0);
+  }
+  return ms;
+}
+
+async function topOver24h(dir: string): Promise<void> {
+  const t0 = performance.now();
+  await cli(
+    dir,
+    "gen",
+    "--packets",
+    String(PACKETS),
+    "--rate",
+    String(Math.round(PACKETS / 3600)),
+    "--flows",
+    "40000",
+    "--zipf",
+    "0.6",
+    "-o",
+    "g.pcap",
+  );
+  await cli(dir, "analyze", "g.pcap", "--db", "s.duckdb", "--no-progress", "--format", "csv");
+  const store = await Store.open(`${dir}/s.duckdb`);
+  const [k] = await store.rows(
+    "SELECT (count(*) / count(DISTINCT window_start))::BIGINT AS keys, count(DISTINCT window_start)::BIGINT AS w FROM window_flows",
+  );
+  for (const t of ["window_flows", "window_totals", "window_tasks", "window_protocols"]) {
+    await store.rows(
+      `INSERT INTO ${t} SELECT ${t}.* REPLACE (window_start + to_hours(k) AS window_start)
+       FROM ${t}, range(1, 24) r(k)`,
+    );
+  }
+  const rolled = await store.rollUp();
+  const [n] = await store.rows(
+    "SELECT count(DISTINCT window_start)::BIGINT AS w, count(*)::BIGINT AS rows, (SELECT count(*) FROM rollup_flows_hour)::BIGINT AS rollup FROM window_flows",
+  );
+  await store.close();
+  console.log(
+    `store: ${n!.w} windows of 60 s, ${k!.keys} keys a window (first hour: ${k!.w} windows), ` +
+      `${n!.rows} window rows, ${rolled} hours rolled up into ${n!.rollup} rows ` +
+      `(made in ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  );
+  const serve = await start(
+    dir,
+    ["serve", "--db", "s.duckdb", "--listen", "127.0.0.1:0"],
+    /serving url=(\S+)/,
+  );
+  const token = (await Deno.readTextFile(`${dir}/s.duckdb.token`)).trim();
+  await timeRequests(serve.url, token, 5); // warm-up
+  const ms = await timeRequests(serve.url, token, REQUESTS);
+  serve.child.kill("SIGINT");
+  await serve.child.status;
+  console.log(
+    `GET /api/v1/top/src_ip?from=-24h, ${REQUESTS} requests, one client: ` +
+      `median ${quantile(ms, 0.5).toFixed(1)} ms, p99 ${quantile(ms, 0.99).toFixed(1)} ms, ` +
+      `max ${Math.max(...ms).toFixed(1)} ms`,
+  );
+  // The same without rollups: what they save.
+  const bare = await Store.open(`${dir}/s.duckdb`);
+  await bare.rows("DELETE FROM rollup_flows_hour");
+  await bare.rows("DELETE FROM rollup_hours");
+  await bare.close();
+  const serve2 = await start(
+    dir,
+    ["serve", "--db", "s.duckdb", "--listen", "127.0.0.1:0"],
+    /serving url=(\S+)/,
+  );
+  await timeRequests(serve2.url, token, 2);
+  const raw = await timeRequests(serve2.url, token, 20);
+  serve2.child.kill("SIGINT");
+  await serve2.child.status;
+  console.log(
+    `  without rollups (20 requests): median ${quantile(raw, 0.5).toFixed(1)} ms, ` +
+      `p99 ${quantile(raw, 0.99).toFixed(1)} ms`,
+  );
+}
+
+/** Capture → stream on lo: bursts of datagrams, the time until a tick and a window show them. */
+async function captureToEvent(dir: string): Promise<void> {
+  if (Deno.uid() !== 0) {
+    console.log("capture → stream: skipped (needs root to capture on lo)");
+    return;
+  }
+  const port = 47000 + Math.floor(Math.random() * 1000);
+  const run = await start(dir, [
+    "run",
+    "--interface",
+    "lo",
+    "--filter",
+    `udp port ${port}`,
+    "--window",
+    "1s",
+    "--db",
+    "l.duckdb",
+    "--listen",
+    "127.0.0.1:0",
+    "--no-sketches",
+  ], /"msg":"listening","url":"([^"]+)"/);
+  const token = (await Deno.readTextFile(`${dir}/l.duckdb.token`)).trim();
+  const res = await fetch(`${run.url}api/v1/live`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const events = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const ticks: number[] = [], windows: number[] = [];
+  let buf = "";
+  for (let round = 0; round < 5; round++) {
+    await new Promise((r) => setTimeout(r, 1500)); // a quiet window between bursts
+    const t0 = performance.now();
+    for (let i = 0; i < 50; i++) {
+      await sock.send(new Uint8Array(64), { transport: "udp", hostname: "127.0.0.1", port });
+    }
+    let tick = NaN, win = NaN;
+    while (win !== win && performance.now() - t0 < 10_000) {
+      const { value, done } = await events.read();
+      if (done) break;
+      buf += value;
+      let end;
+      while ((end = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (
+          block.includes("event: tick") && tick !== tick && JSON.parse(data!).packets_per_sec > 0
+        ) {
+          tick = performance.now() - t0;
+        }
+        if (block.includes("event: window") && JSON.parse(data!).packets >= 50) {
+          win = performance.now() - t0;
+        }
+      }
+    }
+    ticks.push(tick), windows.push(win);
+  }
+  sock.close();
+  await events.cancel();
+  run.child.kill("SIGTERM");
+  await run.child.status;
+  console.log(
+    `capture → stream on lo (1 s windows, lateness 2 s, 5 bursts of 50 datagrams): first tick ` +
+      `counting them after ${
+        ticks.map((t) => t.toFixed(0)).join(", ")
+      } ms; the window holding them ` +
+      `after ${windows.map((t) => t.toFixed(0)).join(", ")} ms`,
+  );
+}
+
+const dir = await Deno.makeTempDir();
+try {
+  console.log(`bench/api.ts, ${new Date().toISOString()}`);
+  await topOver24h(dir);
+  await captureToEvent(dir);
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
