@@ -39,17 +39,74 @@ export function apiApp(): OpenAPIHono<ApiEnv> {
   });
 }
 
-/** Runs one question of the store on a reader connection, within the limit of questions. */
+/** Answers kept at once, and the largest kept (bytes). */
+export const CACHE_ENTRIES_MAX = 64;
+export const CACHE_BODY_BYTES_MAX = 1 << 20;
+
+interface Cached {
+  commits: number;
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+/**
+ * Runs one question of the store on a reader connection, within the limit of questions. A
+ * GET's answer is kept until the store commits another window: the store is the same until
+ * then, relative times included (they count back from the newest window), so the answer is
+ * too — a dashboard reloading, or many looking at one range, ask DuckDB once a window.
+ */
 export class Questions {
   private running = 0;
-  constructor(private readonly deps: ApiDeps) {}
+  /** Windows committed since start: an answer is good while this has not moved. */
+  private commits = 0;
+  private readonly cache = new Map<string, Cached>();
+
+  constructor(private readonly deps: ApiDeps) {
+    deps.store.onCommit.add(() => {
+      this.commits++;
+      this.cache.clear();
+    });
+  }
 
   /**
    * The answer is a plain Response (json, csv, ndjson or a problem), typed `never` for
-   * OpenAPIHono, which would otherwise want each handler's typed JSON.
+   * OpenAPIHono, which would otherwise want each handler's typed JSON. `cacheable`: a GET whose
+   * answer depends on the store alone.
    */
-  ask(c: Context, fn: (ctx: QueryContext) => Promise<Response>): Promise<never> {
-    return this.run(c, fn) as Promise<never>;
+  ask(
+    c: Context,
+    fn: (ctx: QueryContext) => Promise<Response>,
+    cacheable = c.req.method === "GET",
+  ): Promise<never> {
+    return (cacheable ? this.cached(c, fn) : this.run(c, fn)) as Promise<never>;
+  }
+
+  private async cached(
+    c: Context,
+    fn: (ctx: QueryContext) => Promise<Response>,
+  ): Promise<Response> {
+    const key = c.req.url;
+    const hit = this.cache.get(key);
+    if (hit !== undefined && hit.commits === this.commits) {
+      return new Response(hit.body.slice(), {
+        status: hit.status,
+        headers: [...hit.headers, ["x-netspectra-cache", "hit"]],
+      });
+    }
+    const commits = this.commits;
+    const res = await this.run(c, fn);
+    if (res.status !== 200) return res;
+    const body = new Uint8Array(await res.arrayBuffer());
+    const headers = [...res.headers.entries()];
+    if (body.length <= CACHE_BODY_BYTES_MAX && commits === this.commits) {
+      if (this.cache.size >= CACHE_ENTRIES_MAX) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(key, { commits, status: res.status, headers, body });
+    }
+    return new Response(body, {
+      status: res.status,
+      headers: [...headers, ["x-netspectra-cache", "miss"]],
+    });
   }
 
   private async run(c: Context, fn: (ctx: QueryContext) => Promise<Response>): Promise<Response> {

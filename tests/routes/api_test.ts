@@ -158,6 +158,12 @@ Deno.test("API: filters and group-bys answer what the store's views hold", async
       );
       assert.equal(a.summary.shown, a.rows.length);
     }
+    // A GET's answer is kept while the store has no new window: the second is a cache hit.
+    const first = await get(f, "/top/proto?from=-100d");
+    const again = await get(f, "/top/proto?from=-100d");
+    assert.equal(first.headers.get("x-netspectra-cache"), "miss");
+    assert.equal(again.headers.get("x-netspectra-cache"), "hit");
+    assert.equal(await again.text(), await first.text());
     // POST takes the same arguments.
     const p =
       await (await post(f, "/query", { from: "-100d", group_by: "proto", metric: "packets" }))

@@ -55,9 +55,18 @@ Deno.test("live stream: every committed window once, in order; a silent client i
     const reading = open();
     const silent = await open(); // never read
     const readAll = readEvents(await reading, (ev) => ev.some((e) => e.event === "done"));
+    const ask = () =>
+      app.request(`${API_BASE}/query?from=-100d`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const before = await ask();
+    assert.equal((await ask()).headers.get("x-netspectra-cache"), "hit");
     const t0 = performance.now();
     await ingestFiles({ store, files: [pcap], windowSec: 1, tasks: [defaultTask()] });
     const ingestMs = performance.now() - t0;
+    // Windows were committed: the kept answer is gone, the new one counts them.
+    const after = await ask();
+    assert.equal(after.headers.get("x-netspectra-cache"), "miss");
+    assert.equal((await before.json()).summary.matched.packets, 0);
+    assert.equal((await after.json()).summary.matched.packets, 1500);
     await hub.stop();
     const events = await readAll;
     const windows = events.filter((e) => e.event === "window");
