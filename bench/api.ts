@@ -66,7 +66,12 @@ function quantile(xs: number[], q: number): number {
  * `n` requests one after another; `fresh`: each one a URL of its own (a parameter the API
  * ignores), so no answer comes from the cache that keeps answers until the next window.
  */
-async function timeRequests(url: string, token: string, n: number, fresh: boolean): Promise<number[]> {
+async function timeRequests(
+  url: string,
+  token: string,
+  n: number,
+  fresh: boolean,
+): Promise<number[]> {
   const ms: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();

@@ -56,7 +56,9 @@ Deno.test("live stream: every committed window once, in order; a silent client i
     const silent = await open(); // never read
     const readAll = readEvents(await reading, (ev) => ev.some((e) => e.event === "done"));
     const ask = () =>
-      app.request(`${API_BASE}/query?from=-100d`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      app.request(`${API_BASE}/query?from=-100d`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
     const before = await ask();
     assert.equal((await ask()).headers.get("x-netspectra-cache"), "hit");
     const t0 = performance.now();
