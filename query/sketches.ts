@@ -9,7 +9,7 @@
  */
 
 import type { KeyField } from "../collector/packet/mod.ts";
-import { type SketchesSummary, type Store, summarizeSketches } from "../storage/mod.ts";
+import type { SketchesSummary, Store } from "../storage/mod.ts";
 import { type QueryContext, select } from "./_sql.ts";
 import { iso, resolveRange } from "./_time.ts";
 import { storeFacts } from "./_tasks.ts";
@@ -52,6 +52,9 @@ export async function querySketches(
      ORDER BY task_no LIMIT 1`,
     [list],
   );
+  // Loaded on use: the CLI's commands import the API's modules and must not load DuckDB's
+  // native module before they know it is allowed (a missing --allow-ffi is one line).
+  const { summarizeSketches } = await import("../storage/mod.ts");
   const s = await summarizeSketches(
     store,
     list,

@@ -26,3 +26,47 @@ export async function runCli(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/** A `netspectra` process started in the background, and what its log said up to a line. */
+export interface Started {
+  child: Deno.ChildProcess;
+  /** The first group of `pattern`'s match (e.g. the URL it listens on). */
+  found: string;
+  /** stderr up to that line. */
+  said: string;
+}
+
+/**
+ * Starts `netspectra ARGS` in `cwd` and waits (60 s at most) for `pattern` on its stderr, which
+ * is drained from then on so the child never blocks on a full pipe.
+ */
+export async function startCli(args: string[], cwd: string, pattern: RegExp): Promise<Started> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMS, MAIN, ...args],
+    cwd,
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let said = "";
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    said += value;
+    const m = pattern.exec(said);
+    if (m) {
+      (async () => {
+        while (!(await reader.read()).done) { /* drain */ }
+      })();
+      return { child, found: m[1]!, said };
+    }
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  throw new Error(`netspectra ${args[0]}: no line matching ${pattern}: ${said}`);
+}
+
+/** The "listening" line of run's JSON log. */
+export const RUN_LISTENING = /"msg":"listening","url":"([^"]+)"/;

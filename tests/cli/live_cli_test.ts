@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { MAIN, PERMS, runCli } from "./_run.ts";
+import { RUN_LISTENING, runCli, startCli } from "./_run.ts";
 import { readEvents, type SseEvent } from "../_sse.ts";
 
 Deno.test("live stream over HTTP: a client that reconnects with Last-Event-ID misses nothing and gets nothing twice", async () => {
@@ -24,11 +24,8 @@ Deno.test("live stream over HTTP: a client that reconnects with Last-Event-ID mi
       "g.pcap",
     ], dir);
     assert.equal(g.code, 0, g.stderr);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...PERMS,
-        MAIN,
+    const { child, found: url } = await startCli(
+      [
         "run",
         "--replay",
         "g.pcap",
@@ -41,23 +38,9 @@ Deno.test("live stream over HTTP: a client that reconnects with Last-Event-ID mi
         "--listen",
         "127.0.0.1:0",
       ],
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let log = "", url = "";
-    while (url === "") {
-      const { value, done } = await lines.read();
-      if (done) throw new Error(`run ended: ${log}`);
-      log += value;
-      const m = /"msg":"listening","url":"([^"]+)"/.exec(log);
-      if (m) url = m[1]!;
-    }
-    (async () => {
-      while (!(await lines.read()).done) { /* drain the log */ }
-    })();
+      dir,
+      RUN_LISTENING,
+    );
     const token = (await Deno.readTextFile(`${dir}/r.duckdb.token`)).trim();
     const auth = { authorization: `Bearer ${token}` };
     // First visit: from the first window (last_event_id 0), for about four windows.

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { MAIN, PERMS, runCli } from "./_run.ts";
+import { runCli, startCli } from "./_run.ts";
 
 interface Served {
   child: Deno.ChildProcess;
@@ -17,32 +17,8 @@ interface Served {
 
 /** Starts `netspectra ARGS` and waits for its "serving url=…" line. */
 async function start(args: string[], cwd: string): Promise<Served> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, ...args],
-    cwd,
-    stdout: "null",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let said = "";
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    said += value;
-    const m = /serving url=(\S+)/.exec(said);
-    if (m) {
-      // Keep draining stderr so the child never blocks on a full pipe.
-      (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
-      })();
-      return { child, url: m[1]!, said };
-    }
-  }
-  child.kill("SIGKILL");
-  await child.status;
-  throw new Error(`no serving line: ${said}`);
+  const s = await startCli(args, cwd, /serving url=(\S+)/);
+  return { child: s.child, url: s.found, said: s.said };
 }
 
 async function stop(s: Served): Promise<number> {

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import puppeteer from "puppeteer-core";
-import { MAIN, PERMS, runCli } from "../cli/_run.ts";
+import { RUN_LISTENING, runCli, startCli } from "../cli/_run.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -37,11 +37,8 @@ Deno.test({
       "g.pcap",
     ], dir);
     assert.equal(g.code, 0, g.stderr);
-    const run = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...PERMS,
-        MAIN,
+    const { child: run, found: url } = await startCli(
+      [
         "run",
         "--replay",
         "g.pcap",
@@ -54,22 +51,9 @@ Deno.test({
         "--listen",
         "127.0.0.1:0",
       ],
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const log = run.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let said = "", url = "";
-    while (url === "") {
-      const { value, done } = await log.read();
-      if (done) throw new Error(`run ended: ${said}`);
-      said += value;
-      url = /"msg":"listening","url":"([^"]+)"/.exec(said)?.[1] ?? "";
-    }
-    (async () => {
-      while (!(await log.read()).done) { /* drain */ }
-    })();
+      dir,
+      RUN_LISTENING,
+    );
     const origin = new URL(url).origin;
     const browser = await puppeteer.launch({
       executablePath: CHROMIUM,

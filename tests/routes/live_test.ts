@@ -29,20 +29,24 @@ Deno.test("live stream: every committed window once, in order; a silent client i
   const errors: unknown[] = [];
   const hub = new LiveHub(store, null, (e) => errors.push(e));
   await hub.start();
-  const api = apiRoutes(
-    {
-      store,
-      storePath: "s",
-      auth: new Auth([{ name: "t", scope: "read", sha256: sha256Hex(TOKEN) }]),
-      status: null,
-      queryTimeoutMs: 10_000,
-      queriesMax: 4,
-      log: (e) => errors.push(e),
-    },
-    false,
-    hub,
-  );
-  const app = new Hono().route(API_BASE, api);
+  const appWith = (hub: LiveHub) =>
+    new Hono().route(
+      API_BASE,
+      apiRoutes(
+        {
+          store,
+          storePath: "s",
+          auth: new Auth([{ name: "t", scope: "read", sha256: sha256Hex(TOKEN) }]),
+          status: null,
+          queryTimeoutMs: 10_000,
+          queriesMax: 4,
+          log: (e) => errors.push(e),
+        },
+        false,
+        hub,
+      ),
+    );
+  const app = appWith(hub);
   const open = async (headers: Record<string, string> = {}) => {
     const res = await app.request(`${API_BASE}/live`, {
       headers: { authorization: `Bearer ${TOKEN}`, ...headers },
@@ -92,22 +96,7 @@ Deno.test("live stream: every committed window once, in order; a silent client i
     // Resume: after window 100, everything after it from the store, once.
     const hub2 = new LiveHub(store, null, (e) => errors.push(e));
     await hub2.start();
-    const app2 = new Hono().route(
-      API_BASE,
-      apiRoutes(
-        {
-          store,
-          storePath: "s",
-          auth: new Auth([{ name: "t", scope: "read", sha256: sha256Hex(TOKEN) }]),
-          status: null,
-          queryTimeoutMs: 10_000,
-          queriesMax: 4,
-          log: (e) => errors.push(e),
-        },
-        false,
-        hub2,
-      ),
-    );
+    const app2 = appWith(hub2);
     const resumed = await app2.request(`${API_BASE}/live`, {
       headers: { authorization: `Bearer ${TOKEN}`, "last-event-id": "100" },
     });
