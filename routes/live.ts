@@ -211,6 +211,15 @@ export class LiveHub {
     this.reading = (async () => {
       do {
         this.again = false;
+        if (this.clients.size === 0) {
+          // Nobody listens: only where the stream is (a client that comes later and wants
+          // older windows reads them from the store).
+          const newest = (await this.ask((ctx) => commitRange(ctx))).newest;
+          // One came meanwhile: it starts at the old place, so read the windows for it.
+          if (this.clients.size === 0) this.seq = newest;
+          else this.again = true;
+          continue;
+        }
         for (;;) {
           const events = await this.ask((ctx) =>
             windowEvents(ctx, this.seq, Number.MAX_SAFE_INTEGER, BATCH_WINDOWS)
