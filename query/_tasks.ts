@@ -17,6 +17,10 @@ export interface StoreFacts {
   anchorSec: number;
   /** The newest window's length (null when nothing is stored). */
   windowSec: number | null;
+  /** Per exact task: its task number in each source (source numbers by task number). */
+  taskNos: Map<string, Map<number, number[]>>;
+  /** Task numbers that some source uses for a task of another name. */
+  sharedTaskNos: Map<string, Set<number>>;
 }
 
 export async function storeFacts(ctx: QueryContext): Promise<StoreFacts> {
@@ -32,6 +36,23 @@ export async function storeFacts(ctx: QueryContext): Promise<StoreFacts> {
     const keys = (r.keys as string[]).map((k) => new Set(k === "" ? [] : k.split(",")));
     tasks.set(String(r.name), keys.reduce((a, b) => new Set([...a].filter((f) => b.has(f)))));
   }
+  const taskNos = new Map<string, Map<number, number[]>>();
+  const sharedTaskNos = new Map<string, Set<number>>();
+  for (
+    const r of await select(
+      ctx,
+      `SELECT t.name, t.task_no, list(t.source_no ORDER BY t.source_no) AS sources,
+         bool_or(EXISTS (SELECT 1 FROM tasks o WHERE o.task_no = t.task_no AND o.name <> t.name))
+           AS shared
+       FROM tasks t WHERE t.kind = 'exact' GROUP BY t.name, t.task_no`,
+      [],
+    )
+  ) {
+    const name = String(r.name), no = num(r.task_no);
+    if (!taskNos.has(name)) taskNos.set(name, new Map()), sharedTaskNos.set(name, new Set());
+    taskNos.get(name)!.set(no, (r.sources as unknown[]).map(num));
+    if (r.shared === true) sharedTaskNos.get(name)!.add(no);
+  }
   const [w] = await select(
     ctx,
     `SELECT max(epoch(window_start) + window_sec) AS anchor,
@@ -45,6 +66,8 @@ export async function storeFacts(ctx: QueryContext): Promise<StoreFacts> {
       ? Math.floor(Date.now() / 1000)
       : num(anchor),
     windowSec: w?.window_sec === null || w?.window_sec === undefined ? null : num(w.window_sec),
+    taskNos,
+    sharedTaskNos,
   };
 }
 
@@ -96,4 +119,26 @@ export function pickTask(
   for (const [name, key] of facts.tasks) if (fits(key)) return name;
   if (facts.tasks.size === 0) return "flows"; // an empty store: answers are empty, not errors
   throw new UserError(`No stored exact task keeps ${need.join(", ")} (tasks: ${list})`);
+}
+
+/**
+ * The rows of task `name` as a condition on `alias.source_no` / `alias.task_no`, without a join
+ * (a join with tasks cost a third of a 24-hour question): a task number no other task uses is
+ * the number alone; else the number with its sources. `add` binds a value.
+ */
+export function taskCondition(
+  facts: StoreFacts,
+  name: string,
+  alias: string,
+  add: (v: number) => string,
+): string {
+  const nos = facts.taskNos.get(name);
+  if (nos === undefined) return "false";
+  const shared = facts.sharedTaskNos.get(name)!;
+  const parts = [...nos].map(([no, sources]) =>
+    shared.has(no)
+      ? `(${alias}.task_no = ${add(no)} AND ${alias}.source_no IN (${sources.map(add).join(", ")}))`
+      : `${alias}.task_no = ${add(no)}`
+  );
+  return parts.length === 1 ? parts[0]! : `(${parts.join(" OR ")})`;
 }

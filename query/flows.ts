@@ -14,7 +14,7 @@ import { type Filter } from "./filter.ts";
 import { filterSql, SqlParams } from "./filter_sql.ts";
 import { num, type QueryContext, type Row, select } from "./_sql.ts";
 import { iso, resolveRange, type TimeRange } from "./_time.ts";
-import { pickTask, type StoreFacts, storeFacts } from "./_tasks.ts";
+import { pickTask, type StoreFacts, storeFacts, taskCondition } from "./_tasks.ts";
 
 /** The store's rollup length (storage/_rollup.ts): hourly. */
 const ROLLUP_SEC = 3600;
@@ -120,6 +120,8 @@ export async function queryFlows(ctx: QueryContext, q: FlowQuestion): Promise<Fl
 /** A question checked against the store: task, range, filter, bucket, sort. */
 export interface Plan {
   task: string;
+  /** The task's rows as a condition on alias f (no join: see taskCondition). */
+  taskWhere: (alias: string, p: SqlParams) => string;
   range: TimeRange;
   filter: Filter | null;
   groupBy: GroupField[];
@@ -156,6 +158,7 @@ export function planQuestion(q: FlowQuestion, facts: StoreFacts): Plan {
   const metrics = q.metric === "flows" ? ["packets", "bytes", "flows"] : ["packets", "bytes"];
   return {
     task,
+    taskWhere: (alias, p) => taskCondition(facts, task, alias, (v) => p.add(v)),
     range,
     filter,
     groupBy,
@@ -200,7 +203,7 @@ export function micros(sec: number): number {
 /** The rows that a plan's filter and range select from window_flows (alias f). */
 export function flowWhere(plan: Plan, p: SqlParams): string {
   return [
-    `t.name = ${p.add(plan.task)}`,
+    plan.taskWhere("f", p),
     `f.window_start >= make_timestamp(${p.add(micros(plan.range.fromSec))}::BIGINT)`,
     `f.window_start < make_timestamp(${p.add(micros(plan.range.toSec))}::BIGINT)`,
     filterSql(plan.filter, p, "f"),
@@ -292,7 +295,7 @@ function flowSql(plan: Plan, p: SqlParams, rolled: number[]): string {
   return `
     WITH m AS (
       SELECT ${[...inner, "sum(f.packets) AS packets", "sum(f.bytes) AS bytes"].join(", ")}${flows}
-      FROM ${flowRows(plan, p, rolled)} f JOIN tasks t USING (source_no, task_no)
+      FROM ${flowRows(plan, p, rolled)} f
       WHERE ${flowWhere(plan, p)}
       ${inner.length === 0 ? "" : `GROUP BY ${inner.map((_, i) => i + 1).join(", ")}`}
       ${inner.length === 0 ? "HAVING count(*) > 0" : ""}
@@ -314,15 +317,16 @@ async function summarize(
   const p = new SqlParams();
   const from = `make_timestamp(${p.add(micros(plan.range.fromSec))}::BIGINT)`;
   const to = `make_timestamp(${p.add(micros(plan.range.toSec))}::BIGINT)`;
-  const task = p.add(plan.task);
   const [w] = await select(
     ctx,
     `SELECT count(DISTINCT window_start) AS windows, min(epoch(window_start)) AS first,
        max(epoch(window_start) + window_sec) AS last, min(window_sec) AS window_sec,
        sum(packets) AS packets, sum(bytes) AS bytes, sum(late_packets) AS late,
        sum(capture_dropped) AS dropped, sum(capture_if_dropped) AS if_dropped,
-       (SELECT sum(overflow_packets) FROM window_tasks x JOIN tasks t USING (source_no, task_no)
-         WHERE t.name = ${task} AND x.window_start >= ${from} AND x.window_start < ${to}) AS overflow,
+       (SELECT sum(overflow_packets) FROM window_tasks x
+         WHERE ${
+      plan.taskWhere("x", p)
+    } AND x.window_start >= ${from} AND x.window_start < ${to}) AS overflow,
        (SELECT sum(packets) FROM window_decode_errors e
          WHERE e.window_start >= ${from} AND e.window_start < ${to}) AS errors
      FROM window_totals WHERE window_start >= ${from} AND window_start < ${to}`,
