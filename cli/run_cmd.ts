@@ -42,6 +42,7 @@ import {
   SNAPLEN_DEFAULT,
 } from "../collector/live/mod.ts";
 import {
+  type Auth,
   httpApp,
   LISTEN_DEFAULT,
   newToken,
@@ -201,6 +202,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   // The contact file's token (netspectra sql while this runs): made anew every run.
   const token = newToken();
   let server: Server | null = null;
+  let auth: Auth | null = null;
   let hub: { stop(): Promise<void> } | null = null;
   let url = "";
   // Said with the listening line, once capture runs (a device that cannot be opened is then
@@ -208,13 +210,15 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const sayLater: [string, Record<string, unknown>][] = [];
   try {
     if (listen !== null) {
-      const { auth, tls } = await apiAccess({
+      const access = await apiAccess({
         tokens: cfg?.tokens ?? [],
         tls: cfg?.tls,
         dbPath,
         listen,
         say: (msg, fields) => sayLater.push([msg, fields]),
       });
+      auth = access.auth;
+      const tls = access.tls;
       const http = await httpApp({
         store,
         storePath: dbPath,
@@ -284,7 +288,15 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
           changed.push("tasks (from the next window)");
         }
       }
+      // Configured tokens are replaced at once (a token revoked stops working now); going from
+      // none to some, or back, changes who is let in at start (the first-start token): restart.
+      const tokensNow = current?.tokens ?? [];
+      const tokensChanged = JSON.stringify(tokensNow) !== JSON.stringify(next.tokens);
+      const tokensTaken = tokensChanged && auth !== null && tokensNow.length > 0 &&
+        next.tokens.length > 0;
+      if (tokensTaken) auth!.setTokens(next.tokens), changed.push("API tokens");
       const restart = needsRestart(current, next);
+      if (tokensChanged && !tokensTaken) restart.push("http.tokens");
       // What now runs: the running configuration with what was taken from the new one.
       current = {
         ...current!,
@@ -293,6 +305,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         store: { ...current!.store, retention: next.store.retention },
         logLevel: next.logLevel,
         sources: restart.includes("sources") ? current!.sources : next.sources,
+        tokens: tokensTaken ? next.tokens : current!.tokens,
       };
       log("info", "configuration read again", { file: configPath, changed });
       if (restart.length > 0) {
@@ -427,6 +440,7 @@ function needsRestart(before: Config | null, after: Config): string[] {
   if (!same(before.flows, after.flows) || before.records !== after.records) keys.push("flows");
   if (before.store.path !== after.store.path) keys.push("store.path");
   if (before.listen !== after.listen) keys.push("http.listen");
+  if (!same(before.tls, after.tls)) keys.push("http.tls");
   const shape = (c: Config) =>
     c.sources?.map((s) => "replay" in s ? s : { ...s, filter: undefined }) ?? null;
   if (!same(shape(before), shape(after))) keys.push("sources");

@@ -33,11 +33,17 @@ export function newToken(): string {
 }
 
 export class Auth {
-  private readonly hashes: { scope: Scope; hash: Uint8Array }[];
+  private hashes: { scope: Scope; hash: Uint8Array }[] = [];
   private readonly sessions = new Map<string, { scope: Scope; untilMs: number }>();
 
   constructor(tokens: readonly ApiToken[]) {
+    this.setTokens(tokens);
+  }
+
+  /** The tokens from now on (a configuration read again); every session logs in anew. */
+  setTokens(tokens: readonly ApiToken[]): void {
     this.hashes = tokens.map((t) => ({ scope: t.scope, hash: hexBytes(t.sha256) }));
+    this.sessions.clear();
   }
 
   /** The scope `token` gives, or null; compared in time that does not depend on the bytes. */

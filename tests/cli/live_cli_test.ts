@@ -77,3 +77,49 @@ Deno.test("live stream over HTTP: a client that reconnects with Last-Event-ID mi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("run: SIGHUP replaces the configured API tokens at once (a revoked one stops working)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const g = await runCli(["gen", "--packets", "300", "--rate", "20", "-o", "g.pcap"], dir);
+    assert.equal(g.code, 0, g.stderr);
+    const token = async () => (await runCli(["token", "--scope", "read"], dir)).stdout;
+    const [a, b] = [await token(), await token()];
+    const entry = (out: string) => out.slice(out.indexOf("    - name")).replace(/^ {2}/gm, "");
+    const config = (out: string) =>
+      Deno.writeTextFile(
+        `${dir}/c.yaml`,
+        `sources:\n  - replay: g.pcap\n    speed: 1\nhttp:\n  listen: 127.0.0.1:0\n  tokens:\n${
+          entry(out)
+        }\n`,
+      );
+    await config(a);
+    const { child, found: url } = await startCli(
+      ["run", "--config", "c.yaml", "--window", "1s", "--db", "r.duckdb"],
+      dir,
+      RUN_LISTENING,
+    );
+    const status = async (out: string) => {
+      const res = await fetch(`${url}api/v1/sources`, {
+        headers: { authorization: `Bearer ${out.split("\n")[0]}` },
+      });
+      await res.body?.cancel();
+      return res.status;
+    };
+    assert.equal(await status(a), 200);
+    assert.equal(await status(b), 401);
+    await config(b);
+    child.kill("SIGHUP");
+    let swapped = false;
+    for (let i = 0; i < 50 && !swapped; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      swapped = await status(b) === 200;
+    }
+    assert.ok(swapped, "the new token works after SIGHUP");
+    assert.equal(await status(a), 401, "the old one no longer does");
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

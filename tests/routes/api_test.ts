@@ -295,6 +295,20 @@ Deno.test("API: mistakes are problems that say where; auth and limits hold", asy
   });
 });
 
+Deno.test("Auth: tokens by hash, a session per login, new tokens end the old ones", () => {
+  const auth = new Auth([{ name: "r", scope: "read", sha256: sha256Hex(READ) }]);
+  assert.equal(auth.scopeOf(READ), "read");
+  assert.equal(auth.scopeOf(ADMIN), null);
+  assert.equal(auth.scopeOf(""), null);
+  const s = auth.login(READ)!;
+  assert.equal(auth.sessionScope(s.id), "read");
+  assert.equal(auth.login(ADMIN), null);
+  auth.setTokens([{ name: "a", scope: "admin", sha256: sha256Hex(ADMIN) }]);
+  assert.equal(auth.scopeOf(READ), null);
+  assert.equal(auth.scopeOf(ADMIN), "admin");
+  assert.equal(auth.sessionScope(s.id), null, "a session of a token gone is gone");
+});
+
 Deno.test("API: the OpenAPI document lists every route", async () => {
   await withApi(async (f) => {
     const res = await get(f, "/openapi.json", null);
