@@ -292,6 +292,7 @@ function flowSql(plan: Plan, p: SqlParams, rolled: number[]): string {
     ? order[plan.groupBy.indexOf(plan.sort as GroupField)]!.split(", ")
       .map((c) => `${c} ${plan.order}`).join(", ")
     : `${plan.sort} ${plan.order}`;
+  const orderBy = [sortKey, ...order].join(", ");
   return `
     WITH m AS (
       SELECT ${[...inner, "sum(f.packets) AS packets", "sum(f.bytes) AS bytes"].join(", ")}${flows}
@@ -300,11 +301,19 @@ function flowSql(plan: Plan, p: SqlParams, rolled: number[]): string {
       ${inner.length === 0 ? "" : `GROUP BY ${inner.map((_, i) => i + 1).join(", ")}`}
       ${inner.length === 0 ? "HAVING count(*) > 0" : ""}
     )
+    -- The rows shown are chosen first; only they are turned into text (address text for
+    -- every group of a day was half of a 24-hour question).
+    , shown AS (
+      SELECT *, count(*) OVER () AS _rows, sum(packets) OVER () AS _packets,
+        sum(bytes) OVER () AS _bytes
+      FROM m
+      ORDER BY ${orderBy} NULLS LAST
+      LIMIT ${p.add(plan.limit)}
+    )
     SELECT ${[...outer, "packets", "bytes"].join(", ")}${flows === "" ? "" : ", flows"},
-      count(*) OVER () AS _rows, sum(packets) OVER () AS _packets, sum(bytes) OVER () AS _bytes
-    FROM m
-    ORDER BY ${[sortKey, ...order].join(", ")} NULLS LAST
-    LIMIT ${p.add(plan.limit)}`;
+      _rows, _packets, _bytes
+    FROM shown
+    ORDER BY ${orderBy} NULLS LAST`;
 }
 
 /** The summary every answer carries. */
