@@ -22,6 +22,7 @@ import {
   queryFlows,
   SERIES_DEFAULT,
   SERIES_MAX,
+  type SeriesAnswer,
   timeSeries,
   topFlows,
 } from "../query/mod.ts";
@@ -48,6 +49,10 @@ const range = {
 };
 const limit = (d: number) => z.coerce.number().int().min(1).max(LIMIT_MAX).default(d);
 
+const format = z.enum(["json", "csv", "ndjson"]).default("json").openapi({
+  description: "json; or csv / ndjson, the summary then in the x-netspectra-summary header",
+});
+
 const QueryArgs = z.object({
   ...range,
   group_by: z.string().regex(GROUP_LIST, `a comma-separated list of ${GROUP_FIELDS.join(", ")}`)
@@ -57,7 +62,7 @@ const QueryArgs = z.object({
   limit: limit(LIMIT_DEFAULT),
   step: z.string().max(16).optional().openapi({ description: "auto, or 1m, 5m, 1h …" }),
   points: z.coerce.number().int().min(1).max(POINTS_MAX).optional(),
-  format: z.enum(["json", "csv", "ndjson"]).default("json"),
+  format,
 });
 type QueryArgs = z.infer<typeof QueryArgs>;
 
@@ -101,6 +106,18 @@ function formatted(a: FlowAnswer, format: QueryArgs["format"]): Response {
   });
 }
 
+/** A series answer as one row per time: `time`, then a column per series (csv, ndjson). */
+function seriesFormatted(a: SeriesAnswer, format: QueryArgs["format"]): Response {
+  if (format === "json") return Response.json(a);
+  const columns = ["time", ...a.series.map((s) => s.label)];
+  const rows = a.times.map((t, i) => [t, ...a.series.map((s) => s.values[i]!)]);
+  return formatted({
+    summary: a.summary,
+    columns,
+    rows: rows.map((r) => Object.fromEntries(columns.map((c, k) => [c, r[k]]))),
+  }, format);
+}
+
 /** RFC 4180: quoted when it holds a comma, a quote or a line break. */
 function csvCell(v: unknown): string {
   const s = v === null || v === undefined ? "" : String(v);
@@ -141,14 +158,15 @@ export function flowRoutes(app: OpenAPIHono<ApiEnv>, q: Questions): void {
       path: "/top/{dimension}",
       request: {
         params: z.object({ dimension: z.enum(KEY_DIMENSIONS) }),
-        query: z.object({ ...range, limit: limit(10) }),
+        query: z.object({ ...range, limit: limit(10), format }),
       },
       responses: json(Answer, "The top values of one key field, then an other row"),
     }),
     (c) =>
       q.ask(c, async (ctx) => {
         const { dimension } = c.req.valid("param");
-        return Response.json(await topFlows(ctx, dimension, c.req.valid("query")));
+        const a = c.req.valid("query");
+        return formatted(await topFlows(ctx, dimension, a), a.format);
       }),
   );
   app.openapi(
@@ -164,6 +182,7 @@ export function flowRoutes(app: OpenAPIHono<ApiEnv>, q: Questions): void {
           series: z.coerce.number().int().min(1).max(SERIES_MAX).default(SERIES_DEFAULT),
           step: z.string().max(16).optional(),
           points: z.coerce.number().int().min(1).max(POINTS_MAX).optional(),
+          format,
         }),
       },
       responses: json(
@@ -179,7 +198,7 @@ export function flowRoutes(app: OpenAPIHono<ApiEnv>, q: Questions): void {
     (c) =>
       q.ask(c, async (ctx) => {
         const a = c.req.valid("query");
-        return Response.json(await timeSeries(ctx, a.group_by ?? null, a.series, a));
+        return seriesFormatted(await timeSeries(ctx, a.group_by ?? null, a.series, a), a.format);
       }),
   );
   app.openapi(

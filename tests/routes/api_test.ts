@@ -186,6 +186,21 @@ Deno.test("API: relative ranges, formats and the other routes", async () => {
     assert.ok(lines.length >= 3);
     const summary = JSON.parse(csv.headers.get("x-netspectra-summary")!);
     assert.equal(summary.shown, lines.length - 1);
+    const topCsv = (await (await get(f, "/top/dst_port?from=-100d&limit=3&format=csv")).text())
+      .trimEnd().split("\n");
+    assert.equal(topCsv[0], "dst_port,packets,bytes");
+    assert.equal(topCsv.length, 5); // header, three ports, other
+    assert.match(topCsv[4]!, /^other,\d+,\d+$/);
+    const tsCsv = await get(f, "/timeseries?from=-3h&step=1h&group_by=proto&series=2&format=csv");
+    const tsLines = (await tsCsv.text()).trimEnd().split("\n");
+    assert.match(tsLines[0]!, /^time,\d+,\d+,other$/);
+    const tsJson = await (await get(f, "/timeseries?from=-3h&step=1h&group_by=proto&series=2"))
+      .json();
+    assert.equal(tsLines.length, 1 + tsJson.times.length);
+    assert.equal(
+      tsLines[1],
+      [tsJson.times[0], ...tsJson.series.map((x: { values: number[] }) => x.values[0])].join(","),
+    );
     const nd = await (await get(f, "/query?from=-100d&group_by=proto&format=ndjson")).text();
     assert.equal(nd.trimEnd().split("\n").length, lines.length - 1);
     assert.ok(nd.split("\n").filter((l) => l).every((l) => "proto" in JSON.parse(l)));
