@@ -76,6 +76,11 @@ export interface SketchesSummary {
     rows: (KeyedRow & {
       packets: number;
       bytes: number;
+      /**
+       * How much the summed count (by the task's `by`) may fall short: over the windows whose
+       * full top list did not hold the key, that list's smallest count; 0 within one window.
+       */
+      error_bound: number;
       exact_packets: number | null;
       exact_bytes: number | null;
     })[];

@@ -116,10 +116,25 @@ export async function summarizeSketches(
              FROM window_flows WHERE ip_version IS DISTINCT FROM 0 AND source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $3${within} GROUP BY ALL) e
              USING (${cols})`
         : "";
+      // A key's error bound over the windows (HeavyHitters.merge's rule, per window): where a
+      // window reported its top list full and the key is not in it, the key counted less than
+      // that list's smallest count; a window that reported fewer keys held every key it saw.
+      const metric = p.by === "bytes" ? "bytes" : "packets";
+      const top = Number.isInteger(p.top) && p.top > 0 ? p.top : 1e9;
       const rows = await store.rows(
-        `SELECT s.*${covers(key) ? ", exact_packets, exact_bytes" : ""} FROM (
-           SELECT ${cols}, sum(packets) AS packets, sum(bytes) AS bytes FROM window_sketch_keys
-           WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2${within} GROUP BY ALL) s ${exactJoin}
+        `WITH k AS (
+           SELECT source_no, window_start, ${cols}, packets, bytes FROM window_sketch_keys
+           WHERE source_no IN (SELECT unnest(string_split($1, ','))::UINTEGER) AND task_no = $2${within}),
+         floors AS (
+           SELECT source_no, window_start,
+             CASE WHEN count(*) >= ${top} THEN min(${metric}) ELSE 0 END AS floor
+           FROM k GROUP BY source_no, window_start)
+         SELECT s.*${covers(key) ? ", exact_packets, exact_bytes" : ""} FROM (
+           SELECT ${cols.split(", ").map((c) => `k.${c}`).join(", ")}, sum(k.packets) AS packets,
+             sum(k.bytes) AS bytes,
+             (SELECT coalesce(sum(floor), 0) FROM floors) - sum(f.floor) AS error_bound
+           FROM k JOIN floors f USING (source_no, window_start)
+           GROUP BY ${cols.split(", ").map((c) => `k.${c}`).join(", ")}) s ${exactJoin}
          ORDER BY ${order}, ${cols} ${lim}`,
         covers(key) ? [...ids, exact!.taskNo] : ids,
       );
@@ -133,6 +148,7 @@ export async function summarizeSketches(
           ...keyedOf(r, key),
           packets: num(r.packets!),
           bytes: num(r.bytes!),
+          error_bound: num(r.error_bound!),
           exact_packets: r.exact_packets === undefined || r.exact_packets === null
             ? null
             : num(r.exact_packets),
