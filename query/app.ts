@@ -9,7 +9,6 @@
 import { type QueryContext, type Row, select } from "./_sql.ts";
 import { iso, resolveRange } from "./_time.ts";
 import { storeFacts } from "./_tasks.ts";
-import { micros } from "./flows.ts";
 import { SqlParams } from "./filter_sql.ts";
 
 export interface AppQuestion {
@@ -34,8 +33,7 @@ async function perRange(
   const out: AppAnswer = { range: { from: iso(range.fromSec), to: iso(range.toSec) } };
   for (const [name, sql] of Object.entries(tables)) {
     const p = new SqlParams();
-    const where = `w.window_start >= make_timestamp(${p.add(micros(range.fromSec))}::BIGINT)
-      AND w.window_start < make_timestamp(${p.add(micros(range.toSec))}::BIGINT)`;
+    const where = p.within("w.window_start", range);
     out[name] = await select(ctx, sql(where, p.add(q.limit)), p.values);
   }
   out.took_ms = Math.round((performance.now() - t0) * 10) / 10;

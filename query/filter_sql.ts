@@ -19,6 +19,18 @@ export class SqlParams {
     this.values.push(typeof v === "bigint" ? v.toString() : v);
     return `$${this.values.length}`;
   }
+
+  /** A bound epoch-seconds time as a UTC TIMESTAMP (window_start's type). */
+  timestamp(sec: number): string {
+    return `make_timestamp(${this.add(Math.round(sec * 1e6))}::BIGINT)`;
+  }
+
+  /** `column` in [fromSec, toSec): the one form of a range condition. */
+  within(column: string, range: { fromSec: number; toSec: number }): string {
+    return `${column} >= ${this.timestamp(range.fromSec)} AND ${column} < ${
+      this.timestamp(range.toSec)
+    }`;
+  }
 }
 
 /** `alias.` before every column, for queries that join (empty: none). */

@@ -195,17 +195,11 @@ function stepOf(text: string): number {
   return Number(text.replace(/[smhd]$/, "")) * unit;
 }
 
-/** Microseconds of epoch seconds, for make_timestamp (window_start is a UTC TIMESTAMP). */
-export function micros(sec: number): number {
-  return Math.round(sec * 1e6);
-}
-
 /** The rows that a plan's filter and range select from window_flows (alias f). */
 export function flowWhere(plan: Plan, p: SqlParams): string {
   return [
     plan.taskWhere("f", p),
-    `f.window_start >= make_timestamp(${p.add(micros(plan.range.fromSec))}::BIGINT)`,
-    `f.window_start < make_timestamp(${p.add(micros(plan.range.toSec))}::BIGINT)`,
+    p.within("f.window_start", plan.range),
     filterSql(plan.filter, p, "f"),
   ].join(" AND ");
 }
@@ -245,12 +239,12 @@ async function rolledHours(ctx: QueryContext, plan: Plan): Promise<number[]> {
   const first = Math.ceil(plan.range.fromSec / ROLLUP_SEC) * ROLLUP_SEC;
   const last = Math.floor(plan.range.toSec / ROLLUP_SEC) * ROLLUP_SEC - ROLLUP_SEC;
   if (last < first) return [];
+  const p = new SqlParams();
   const rows = await select(
     ctx,
     `SELECT epoch(hour_start)::BIGINT AS h FROM rollup_hours
-     WHERE hour_start >= make_timestamp($1::BIGINT) AND hour_start <= make_timestamp($2::BIGINT)
-     ORDER BY h`,
-    [micros(first), micros(last)],
+     WHERE ${p.within("hour_start", { fromSec: first, toSec: last + ROLLUP_SEC })} ORDER BY h`,
+    p.values,
   );
   return rows.map((r) => num(r.h));
 }
@@ -265,7 +259,7 @@ const KEY_COLUMNS = "ip_version, src_addr, dst_addr, proto, src_port, dst_port, 
 function flowRows(plan: Plan, p: SqlParams, rolled: number[]): string {
   if (rolled.length === 0) return "window_flows";
   const cols = `source_no, task_no, window_start, ${KEY_COLUMNS}, packets, bytes`;
-  const ts = (sec: number) => `make_timestamp(${p.add(micros(sec))}::BIGINT)`;
+  const ts = (sec: number) => p.timestamp(sec);
   const parts = [
     `SELECT ${cols.replace("window_start", "hour_start AS window_start")} FROM rollup_flows_hour
      WHERE hour_start >= ${ts(rolled[0]!)} AND hour_start <= ${ts(rolled[rolled.length - 1]!)}`,
@@ -324,8 +318,7 @@ async function summarize(
   shown: number,
 ): Promise<Summary> {
   const p = new SqlParams();
-  const from = `make_timestamp(${p.add(micros(plan.range.fromSec))}::BIGINT)`;
-  const to = `make_timestamp(${p.add(micros(plan.range.toSec))}::BIGINT)`;
+  const from = p.timestamp(plan.range.fromSec), to = p.timestamp(plan.range.toSec);
   const [w] = await select(
     ctx,
     `SELECT count(DISTINCT window_start) AS windows, min(epoch(window_start)) AS first,

@@ -14,7 +14,6 @@ import { filterSql, SqlParams } from "./filter_sql.ts";
 import { type QueryContext, type Row, select } from "./_sql.ts";
 import { iso, resolveRange } from "./_time.ts";
 import { storeFacts } from "./_tasks.ts";
-import { micros } from "./flows.ts";
 
 export const RECORDS_LIMIT_MAX = 10_000;
 
@@ -47,8 +46,7 @@ export async function queryRecords(ctx: QueryContext, q: RecordsQuestion): Promi
   const range = resolveRange(q.from, q.to, facts.anchorSec);
   const p = new SqlParams();
   const where = [
-    `r.window_start >= make_timestamp(${p.add(micros(range.fromSec))}::BIGINT)`,
-    `r.window_start < make_timestamp(${p.add(micros(range.toSec))}::BIGINT)`,
+    p.within("r.window_start", range),
     filterSql(filter, p, "r"),
   ];
   if (q.cursor !== undefined) {

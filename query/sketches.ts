@@ -13,7 +13,7 @@ import type { SketchesSummary, Store } from "../storage/mod.ts";
 import { type QueryContext, select } from "./_sql.ts";
 import { iso, resolveRange } from "./_time.ts";
 import { storeFacts } from "./_tasks.ts";
-import { micros } from "./flows.ts";
+import { SqlParams } from "./filter_sql.ts";
 
 export interface SketchAnswer {
   range: { from: string; to: string };
@@ -29,12 +29,13 @@ export async function querySketches(
   q: { from?: string; to?: string; limit: number },
 ): Promise<SketchAnswer> {
   const range = resolveRange(q.from, q.to, (await storeFacts(ctx)).anchorSec);
+  const p = new SqlParams();
   const sources = await select(
     ctx,
-    `SELECT DISTINCT source_no FROM window_totals
-     WHERE window_start >= make_timestamp($1::BIGINT) AND window_start < make_timestamp($2::BIGINT)
-     ORDER BY 1`,
-    [micros(range.fromSec), micros(range.toSec)],
+    `SELECT DISTINCT source_no FROM window_totals WHERE ${
+      p.within("window_start", range)
+    } ORDER BY 1`,
+    p.values,
   );
   const out: SketchAnswer = {
     range: { from: iso(range.fromSec), to: iso(range.toSec) },

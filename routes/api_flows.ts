@@ -19,6 +19,7 @@ import {
   METRICS,
   parseFilter,
   POINTS_MAX,
+  type QueryContext,
   queryFlows,
   SERIES_DEFAULT,
   SERIES_MAX,
@@ -91,6 +92,11 @@ function question(a: QueryArgs): FlowQuestion {
   };
 }
 
+/** A /query answer (GET or POST: the same arguments) in the format asked. */
+async function answerQuery(ctx: QueryContext, a: QueryArgs): Promise<Response> {
+  return formatted(await queryFlows(ctx, question(a)), a.format);
+}
+
 /** An answer in the format asked; csv and ndjson carry the summary in a header. */
 function formatted(a: FlowAnswer, format: QueryArgs["format"]): Response {
   if (format === "json") return Response.json(a);
@@ -133,11 +139,7 @@ export function flowRoutes(app: OpenAPIHono<ApiEnv>, q: Questions): void {
       request: { query: QueryArgs },
       responses: json(Answer, description),
     }),
-    (c) =>
-      q.ask(c, async (ctx) => {
-        const a = c.req.valid("query");
-        return formatted(await queryFlows(ctx, question(a)), a.format);
-      }),
+    (c) => q.ask(c, (ctx) => answerQuery(ctx, c.req.valid("query"))),
   );
   app.openapi(
     createRoute({
@@ -146,11 +148,7 @@ export function flowRoutes(app: OpenAPIHono<ApiEnv>, q: Questions): void {
       request: { body: { content: { "application/json": { schema: QueryArgs } }, required: true } },
       responses: json(Answer, description),
     }),
-    (c) =>
-      q.ask(c, async (ctx) => {
-        const a = c.req.valid("json");
-        return formatted(await queryFlows(ctx, question(a)), a.format);
-      }),
+    (c) => q.ask(c, (ctx) => answerQuery(ctx, c.req.valid("json"))),
   );
   app.openapi(
     createRoute({

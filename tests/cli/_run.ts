@@ -70,3 +70,18 @@ export async function startCli(args: string[], cwd: string, pattern: RegExp): Pr
 
 /** The "listening" line of run's JSON log. */
 export const RUN_LISTENING = /"msg":"listening","url":"([^"]+)"/;
+
+/** run replaying g.pcap at its pace with 1 s windows into r.duckdb, HTTP on a free port. */
+export const REPLAY_RUN_ARGS = [
+  "run",
+  "--replay",
+  "g.pcap",
+  "--speed",
+  "1",
+  "--window",
+  "1s",
+  "--db",
+  "r.duckdb",
+  "--listen",
+  "127.0.0.1:0",
+];

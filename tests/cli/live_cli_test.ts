@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RUN_LISTENING, runCli, startCli } from "./_run.ts";
+import { REPLAY_RUN_ARGS, RUN_LISTENING, runCli, startCli } from "./_run.ts";
 import { readEvents, type SseEvent } from "../_sse.ts";
 
 Deno.test("live stream over HTTP: a client that reconnects with Last-Event-ID misses nothing and gets nothing twice", async () => {
@@ -25,19 +25,7 @@ Deno.test("live stream over HTTP: a client that reconnects with Last-Event-ID mi
     ], dir);
     assert.equal(g.code, 0, g.stderr);
     const { child, found: url } = await startCli(
-      [
-        "run",
-        "--replay",
-        "g.pcap",
-        "--speed",
-        "1",
-        "--window",
-        "1s",
-        "--db",
-        "r.duckdb",
-        "--listen",
-        "127.0.0.1:0",
-      ],
+      REPLAY_RUN_ARGS,
       dir,
       RUN_LISTENING,
     );

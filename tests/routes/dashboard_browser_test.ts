@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import puppeteer from "puppeteer-core";
-import { RUN_LISTENING, runCli, startCli } from "../cli/_run.ts";
+import { REPLAY_RUN_ARGS, RUN_LISTENING, runCli, startCli } from "../cli/_run.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -38,19 +38,7 @@ Deno.test({
     ], dir);
     assert.equal(g.code, 0, g.stderr);
     const { child: run, found: url } = await startCli(
-      [
-        "run",
-        "--replay",
-        "g.pcap",
-        "--speed",
-        "1",
-        "--window",
-        "1s",
-        "--db",
-        "r.duckdb",
-        "--listen",
-        "127.0.0.1:0",
-      ],
+      REPLAY_RUN_ARGS,
       dir,
       RUN_LISTENING,
     );
