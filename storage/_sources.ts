@@ -157,5 +157,7 @@ export async function removeUnfinished(
   await db.transaction(async () => {
     for (const r of left) await deleteSourceRows(db, Number(r.source_no));
   });
+  // The hours they shared with other sources lost their rollup: rolled up again.
+  await rollCompleteHours(db);
   return left.length;
 }

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type FlowQuestion, queryFlows } from "../../query/mod.ts";
 import { Store } from "../../storage/mod.ts";
-import { runCli } from "../cli/_run.ts";
+import { MAIN, PERMS, runCli } from "../cli/_run.ts";
 
 const QUESTIONS: FlowQuestion[] = [
   { from: "-100d", groupBy: ["src_ip"], metric: "bytes", limit: 50 },
@@ -103,6 +103,54 @@ Deno.test("rollups: answers through them equal answers from the windows, through
     assert.notEqual(Number(left.stdout.split("\n")[1]), 0, "retention cut an hour in two");
     assert.ok(await rolledHours(dir, "s.duckdb") <= first);
     await sameAnswers(`${dir}/s.duckdb`, "after retention");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rollups: a run killed by SIGKILL leaves, once the store is opened, rollups that answer as the windows do", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Two captures over the same hours (other seeds): the killed one shares its hours.
+    for (const [seed, out] of [["1", "a.pcap"], ["2", "b.pcap"]] as const) {
+      const r = await runCli([
+        "gen",
+        "--packets",
+        "60000",
+        "--flows",
+        "500",
+        "--rate",
+        "5",
+        "--seed",
+        seed,
+        "-o",
+        out,
+      ], dir);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const a = await runCli(["analyze", "a.pcap", "--db", "s.duckdb"], dir);
+    assert.equal(a.code, 0, a.stderr);
+    const before = await rolledHours(dir, "s.duckdb");
+    assert.ok(before >= 2, `${before} hours rolled up`);
+    for (const afterMs of [2000, 4000, 6000]) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", ...PERMS, MAIN, "analyze", "b.pcap", "--db", "s.duckdb", "--no-progress"],
+        cwd: dir,
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      await new Promise((ok) => setTimeout(ok, afterMs));
+      child.kill("SIGKILL");
+      await child.status;
+      // Opened for writing, the store replays its log and drops the killed run's source
+      // (and the rollups of the hours it touched), then rolls those hours up again.
+      await (await Store.open(`${dir}/s.duckdb`)).close();
+      assert.equal(await rolledHours(dir, "s.duckdb"), before, `killed at ${afterMs} ms`);
+      await sameAnswers(`${dir}/s.duckdb`, `killed at ${afterMs} ms`);
+    }
+    const b = await runCli(["analyze", "b.pcap", "--db", "s.duckdb"], dir);
+    assert.equal(b.code, 0, b.stderr);
+    await sameAnswers(`${dir}/s.duckdb`, "after a whole run of both");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
