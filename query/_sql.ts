@@ -15,6 +15,11 @@ export interface QueryContext {
   readonly con: DuckDBConnection;
   /** The query is interrupted after this long (a 400 saying so, not a stuck request). */
   readonly timeoutMs: number;
+  /**
+   * What questions share while the store has not changed (the store's facts, a range's
+   * totals), when the caller keeps it: a new map after every commit (routes/_api_env.ts).
+   */
+  readonly memo?: Map<string, Promise<unknown>>;
 }
 
 export const QUERY_TIMEOUT_MS_DEFAULT = 10_000;
@@ -50,6 +55,21 @@ function exact(v: unknown): unknown {
   if (typeof v !== "string") return v;
   const n = Number(v);
   return Number.isSafeInteger(n) || (v.includes(".") && Number.isFinite(n)) ? n : v;
+}
+
+/**
+ * `compute`'s answer, kept in `ctx.memo` under `key` for the questions after it (a failed
+ * answer is not kept). Keep only what depends on the store alone, and never change it.
+ */
+export function memoized<T>(ctx: QueryContext, key: string, compute: () => Promise<T>): Promise<T> {
+  const memo = ctx.memo;
+  if (memo === undefined) return compute();
+  const hit = memo.get(key);
+  if (hit !== undefined) return hit as Promise<T>;
+  const p = compute();
+  memo.set(key, p);
+  p.catch(() => memo.delete(key));
+  return p;
 }
 
 /** A number from a row's cell (NULL: 0). */

@@ -8,7 +8,7 @@
 
 import { UserError } from "../collector/user_error.ts";
 import type { Filter } from "./filter.ts";
-import { num, type QueryContext, select } from "./_sql.ts";
+import { memoized, num, type QueryContext, select } from "./_sql.ts";
 
 export interface StoreFacts {
   /** Exact tasks by name, with the key fields every source stored them with. */
@@ -23,7 +23,11 @@ export interface StoreFacts {
   sharedTaskNos: Map<string, Set<number>>;
 }
 
-export async function storeFacts(ctx: QueryContext): Promise<StoreFacts> {
+export function storeFacts(ctx: QueryContext): Promise<StoreFacts> {
+  return memoized(ctx, "facts", () => readFacts(ctx));
+}
+
+async function readFacts(ctx: QueryContext): Promise<StoreFacts> {
   const rows = await select(
     ctx,
     `SELECT name, list(DISTINCT key) AS keys, min(task_no) AS no FROM tasks

@@ -12,7 +12,7 @@ import { UserError } from "../collector/user_error.ts";
 import { FLOW_FIELDS, parseFilter } from "./filter.ts";
 import { type Filter } from "./filter.ts";
 import { filterSql, SqlParams } from "./filter_sql.ts";
-import { num, type QueryContext, type Row, select } from "./_sql.ts";
+import { memoized, num, type QueryContext, type Row, select } from "./_sql.ts";
 import { iso, resolveRange, type TimeRange } from "./_time.ts";
 import { pickTask, type StoreFacts, storeFacts, taskCondition } from "./_tasks.ts";
 
@@ -229,24 +229,33 @@ export function groupColumns(plan: Plan): { inner: string[]; outer: string[]; or
   return { inner, outer, order };
 }
 
+/**
+ * Sums of signed 64-bit values: DuckDB adds UBIGINT through a 128-bit cast, a third of a
+ * 24-hour question; one row's count of one key in one window or hour is far below 2^63, and
+ * the sum is still 128 bits wide, so it stays exact.
+ */
+const SUMS = "sum(f.packets::BIGINT) AS packets, sum(f.bytes::BIGINT) AS bytes";
+
 const FLOW_COUNT =
   "count(DISTINCT (f.ip_version, f.src_addr, f.dst_addr, f.proto, f.src_port, f.dst_port, f.vlan))";
 
 /** Whole hours of the range that are rolled up (epoch seconds), when the question allows. */
-async function rolledHours(ctx: QueryContext, plan: Plan): Promise<number[]> {
+function rolledHours(ctx: QueryContext, plan: Plan): Promise<number[]> {
   // A time bucket shorter than an hour, or not of whole hours, cannot use hourly rows.
-  if (plan.stepSec !== null && plan.stepSec % ROLLUP_SEC !== 0) return [];
+  if (plan.stepSec !== null && plan.stepSec % ROLLUP_SEC !== 0) return Promise.resolve([]);
   const first = Math.ceil(plan.range.fromSec / ROLLUP_SEC) * ROLLUP_SEC;
   const last = Math.floor(plan.range.toSec / ROLLUP_SEC) * ROLLUP_SEC - ROLLUP_SEC;
-  if (last < first) return [];
-  const p = new SqlParams();
-  const rows = await select(
-    ctx,
-    `SELECT epoch(hour_start)::BIGINT AS h FROM rollup_hours
-     WHERE ${p.within("hour_start", { fromSec: first, toSec: last + ROLLUP_SEC })} ORDER BY h`,
-    p.values,
-  );
-  return rows.map((r) => num(r.h));
+  if (last < first) return Promise.resolve([]);
+  return memoized(ctx, `hours ${first} ${last}`, async () => {
+    const p = new SqlParams();
+    const rows = await select(
+      ctx,
+      `SELECT epoch(hour_start)::BIGINT AS h FROM rollup_hours
+       WHERE ${p.within("hour_start", { fromSec: first, toSec: last + ROLLUP_SEC })} ORDER BY h`,
+      p.values,
+    );
+    return rows.map((r) => num(r.h));
+  });
 }
 
 const KEY_COLUMNS = "ip_version, src_addr, dst_addr, proto, src_port, dst_port, vlan";
@@ -289,7 +298,7 @@ function flowSql(plan: Plan, p: SqlParams, rolled: number[]): string {
   const orderBy = [sortKey, ...order].join(", ");
   return `
     WITH m AS (
-      SELECT ${[...inner, "sum(f.packets) AS packets", "sum(f.bytes) AS bytes"].join(", ")}${flows}
+      SELECT ${[...inner, SUMS].join(", ")}${flows}
       FROM ${flowRows(plan, p, rolled)} f
       WHERE ${flowWhere(plan, p)}
       ${inner.length === 0 ? "" : `GROUP BY ${inner.map((_, i) => i + 1).join(", ")}`}
@@ -317,23 +326,29 @@ async function summarize(
   matched: Summary["matched"],
   shown: number,
 ): Promise<Summary> {
-  const p = new SqlParams();
-  const from = p.timestamp(plan.range.fromSec), to = p.timestamp(plan.range.toSec);
-  const [w] = await select(
-    ctx,
-    `SELECT count(DISTINCT window_start) AS windows, min(epoch(window_start)) AS first,
-       max(epoch(window_start) + window_sec) AS last, min(window_sec) AS window_sec,
-       sum(packets) AS packets, sum(bytes) AS bytes, sum(late_packets) AS late,
-       sum(capture_dropped) AS dropped, sum(capture_if_dropped) AS if_dropped,
-       (SELECT sum(overflow_packets) FROM window_tasks x
-         WHERE ${
-      plan.taskWhere("x", p)
-    } AND x.window_start >= ${from} AND x.window_start < ${to}) AS overflow,
-       (SELECT sum(packets) FROM window_decode_errors e
-         WHERE e.window_start >= ${from} AND e.window_start < ${to}) AS errors
-     FROM window_totals WHERE window_start >= ${from} AND window_start < ${to}`,
-    p.values,
-  );
+  const { fromSec, toSec } = plan.range;
+  // The range's totals and losses are the same for every question of it while the store is
+  // unchanged: a dashboard's panels ask one range several ways.
+  const w = await memoized(ctx, `range ${plan.task} ${fromSec} ${toSec}`, async () => {
+    const p = new SqlParams();
+    const from = p.timestamp(fromSec), to = p.timestamp(toSec);
+    const [row] = await select(
+      ctx,
+      `SELECT count(DISTINCT window_start) AS windows, min(epoch(window_start)) AS first,
+         max(epoch(window_start) + window_sec) AS last, min(window_sec) AS window_sec,
+         sum(packets) AS packets, sum(bytes) AS bytes, sum(late_packets) AS late,
+         sum(capture_dropped) AS dropped, sum(capture_if_dropped) AS if_dropped,
+         (SELECT sum(overflow_packets) FROM window_tasks x
+           WHERE ${
+        plan.taskWhere("x", p)
+      } AND x.window_start >= ${from} AND x.window_start < ${to}) AS overflow,
+         (SELECT sum(packets) FROM window_decode_errors e
+           WHERE e.window_start >= ${from} AND e.window_start < ${to}) AS errors
+       FROM window_totals WHERE window_start >= ${from} AND window_start < ${to}`,
+      p.values,
+    );
+    return row;
+  });
   const windows = num(w?.windows);
   return {
     task: plan.task,

@@ -61,11 +61,14 @@ export class Questions {
   /** Windows committed since start: an answer is good while this has not moved. */
   private commits = 0;
   private readonly cache = new Map<string, Cached>();
+  /** What questions share until the next commit (QueryContext.memo): a new map at each. */
+  private memo = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: ApiDeps) {
     deps.store.onCommit.add(() => {
       this.commits++;
       this.cache.clear();
+      this.memo = new Map();
     });
   }
 
@@ -120,9 +123,12 @@ export class Questions {
       );
     }
     this.running++;
+    // Taken before the connection: a commit between the two leaves what this question
+    // learns in a map no later question reads.
+    const memo = this.memo;
     const con = await this.deps.store.readerConnection();
     try {
-      return await fn({ con, timeoutMs: this.deps.queryTimeoutMs });
+      return await fn({ con, timeoutMs: this.deps.queryTimeoutMs, memo });
     } catch (e) {
       return problemOf(c, e, this.deps.log);
     } finally {

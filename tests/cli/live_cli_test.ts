@@ -31,6 +31,26 @@ Deno.test("live stream over HTTP: a client that reconnects with Last-Event-ID mi
     );
     const token = (await Deno.readTextFile(`${dir}/r.duckdb.token`)).trim();
     const auth = { authorization: `Bearer ${token}` };
+    // Meanwhile the same question, again and again: what answers keep (the answer, the
+    // store's facts, the range's totals) must follow the windows committed.
+    let replaying = true;
+    const asked = (async () => {
+      const seen: { to: string; windows: number; packets: number; matched: number }[] = [];
+      while (replaying) {
+        const res = await fetch(`${url}api/v1/query?from=-1h&metric=packets`, { headers: auth })
+          .catch(() => null);
+        if (res?.status !== 200) break; // the run has ended
+        const s = (await res.json()).summary;
+        seen.push({
+          to: s.range.to,
+          windows: s.windows,
+          packets: s.totals.packets,
+          matched: s.matched.packets,
+        });
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return seen;
+    })();
     // First visit: from the first window (last_event_id 0), for about four windows.
     const first = await fetch(`${url}api/v1/live?last_event_id=0`, { headers: auth });
     assert.equal(first.status, 200);
@@ -46,6 +66,17 @@ Deno.test("live stream over HTTP: a client that reconnects with Last-Event-ID mi
     });
     const part2: SseEvent[] = await readEvents(again.body!, () => false); // until the run ends
     assert.equal((await child.status).code, 0);
+    replaying = false;
+    // Before the first window the range counts back from the wall clock: left out.
+    const seen = (await asked).filter((s) => s.windows > 0);
+    assert.ok(new Set(seen.map((s) => s.to)).size >= 5, JSON.stringify(seen));
+    for (let i = 1; i < seen.length; i++) {
+      const [a, b] = [seen[i - 1]!, seen[i]!];
+      assert.ok(b.to >= a.to && b.windows >= a.windows && b.packets >= a.packets, `${i}`);
+      // Newer data, newer totals: an answer never pairs a later range with earlier figures.
+      if (b.to > a.to) assert.ok(b.windows > a.windows && b.packets > a.packets, `${i}`);
+      assert.equal(b.matched, b.packets); // gen's packets are all IP: the query holds them all
+    }
     const ids2 = part2.filter((e) => e.event === "window").map((e) => Number(e.id));
     const stored = await runCli([
       "sql",
