@@ -38,11 +38,18 @@ export interface Started {
 
 /**
  * Starts `netspectra ARGS` in `cwd` and waits (60 s at most) for `pattern` on its stderr, which
- * is drained from then on so the child never blocks on a full pipe.
+ * is drained from then on so the child never blocks on a full pipe. `prefix`: a command that
+ * runs it (e.g. `ip netns exec NS`).
  */
-export async function startCli(args: string[], cwd: string, pattern: RegExp): Promise<Started> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, ...args],
+export async function startCli(
+  args: string[],
+  cwd: string,
+  pattern: RegExp,
+  prefix: string[] = [],
+): Promise<Started> {
+  const cmd = [...prefix, Deno.execPath(), "run", ...PERMS, MAIN, ...args];
+  const child = new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
     cwd,
     stdout: "null",
     stderr: "piped",

@@ -7,6 +7,9 @@
 import assert from "node:assert/strict";
 import { REPLAY_RUN_ARGS, RUN_LISTENING, runCli, startCli } from "./_run.ts";
 import { readEvents, type SseEvent } from "../_sse.ts";
+import { sh } from "../collector/live/_netns.ts";
+
+const SLOW_CLIENTS = new URL("./_slow_clients.ts", import.meta.url).pathname;
 
 Deno.test("live stream over HTTP: a client that reconnects with Last-Event-ID misses nothing and gets nothing twice", async () => {
   const dir = await Deno.makeTempDir();
@@ -139,6 +142,61 @@ Deno.test("run: SIGHUP replaces the configured API tokens at once (a revoked one
     child.kill("SIGTERM");
     assert.equal((await child.status).code, 0);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "live stream over HTTP: a client that stops reading its socket is reset and let go, while capture and a reading client go on",
+  // The daemon runs in a network namespace of the test's own, whose TCP send buffers are
+  // capped at 64 KiB (tcp_wmem is per namespace): with the host's 4 MiB, thousands of
+  // window events would sit in the kernel before the client's queue saw any.
+  ignore: Deno.uid() !== 0,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  const ns = `nsslow${Deno.pid}`;
+  try {
+    // 1,500 packets about one a second, replayed as fast as it goes: ~900 windows of 1 s,
+    // events far beyond what a client's queue and its socket hold.
+    const g = await runCli(
+      ["gen", "--packets", "1500", "--flows", "300", "--rate", "1", "-o", "g.pcap"],
+      dir,
+    );
+    assert.equal(g.code, 0, g.stderr);
+    await sh(["ip", "netns", "add", ns]);
+    const inNs = ["ip", "netns", "exec", ns];
+    await sh([...inNs, "ip", "link", "set", "lo", "up"]);
+    await sh([...inNs, "sysctl", "-q", "-w", "net.ipv4.tcp_wmem=4096 16384 65536"]);
+    const args = [...REPLAY_RUN_ARGS];
+    args[args.indexOf("--speed") + 1] = "0";
+    const { child, found: url } = await startCli(args, dir, RUN_LISTENING, inNs);
+    const token = (await Deno.readTextFile(`${dir}/r.duckdb.token`)).trim();
+    const clients = new Deno.Command(inNs[0]!, {
+      args: [...inNs.slice(1), Deno.execPath(), "run", "-A", SLOW_CLIENTS, url, token],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.equal((await child.status).code, 0);
+    const out = await clients;
+    assert.ok(out.success, "the clients' helper failed");
+    const got = JSON.parse(new TextDecoder().decode(out.stdout));
+    const stored = await runCli(
+      ["sql", "--db", "r.duckdb", "--format", "csv", "SELECT count(*) AS n FROM window_totals"],
+      dir,
+    );
+    const n = Number(stored.stdout.trim().split("\n")[1]);
+    assert.ok(n >= 800, `${n} windows stored`);
+    // The reading client got every window once, in order: the silent one held nothing up.
+    assert.deepEqual(got.windows, Array.from({ length: n }, (_, i) => i + 1));
+    assert.equal(got.clientsMax, 2);
+    assert.equal(got.resets, 1, "the silent client was reset, and only it");
+    // The silent client's socket: fewer windows than stored, and nothing after the reset.
+    assert.ok(got.silent.windows < n, `${got.silent.windows} of ${n}`);
+    assert.ok(got.silent.reset, "the silent client was told it was reset");
+    assert.equal(got.silent.afterReset, 0);
+  } finally {
+    await sh(["ip", "netns", "del", ns]).catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
 });
