@@ -352,6 +352,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       files: replays.map((r) => r.file),
       speed: replays[0]!.speed,
       stopRequested: () => stop,
+      status,
     }).then((run) => {
       for (let k = 0; k < run.files.length; k++) {
         log("info", "replay stored", {

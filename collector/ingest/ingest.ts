@@ -15,6 +15,8 @@ import { FIVE_TUPLE, type KeyField } from "../packet/mod.ts";
 import { type CaptureReader, openCapture } from "../reader/mod.ts";
 import type { SketchSpec } from "../engine/mod.ts";
 import { type WindowStore, WindowWriter } from "../engine/mod.ts";
+import { NO_CAPTURE } from "../export/mod.ts";
+import type { CollectorStatus, DeviceStatus } from "./status.ts";
 
 export const WINDOW_SEC_DEFAULT = 60;
 
@@ -85,6 +87,12 @@ export interface IngestOptions extends StoreRunOptions {
    * is stored: windows follow packet time either way.
    */
   speed?: number;
+  /**
+   * A daemon's status (`run --replay`): each file is shown as a device `replay:FILE` while it
+   * is read — packets and bytes as they are taken, for the live stream's rates — and every
+   * stored window is counted, as for a capture device.
+   */
+  status?: CollectorStatus;
 }
 
 /** Longest sleep between two checks of `stopRequested` while a replay waits for its pace. */
@@ -155,6 +163,25 @@ export function defaultSensor(): string {
  * not a capture, before anything is stored; a file cut short is read to its last whole record
  * and reported in `warnings`. A failure leaves nothing of the failed file's source.
  */
+/** A replayed file as a device of the daemon's status, capturing until it has been read. */
+function replayDevice(status: CollectorStatus, file: string, writer: WindowWriter): DeviceStatus {
+  const d: DeviceStatus = {
+    device: `replay:${file}`,
+    replay: true,
+    sourceId: "",
+    state: "capturing",
+    error: null,
+    capture: NO_CAPTURE,
+    packets: 0,
+    bytes: 0,
+    flowsActive: 0,
+    reopens: 0,
+  };
+  status.devices.set(d.device, d);
+  status.queuedWindows = () => writer.backlog;
+  return d;
+}
+
 /** Packets per batch of a paced replay (its pace is kept to within 16 packets). */
 const REPLAY_BATCH_PACKETS = 16;
 
@@ -238,7 +265,14 @@ async function ingestOne(
       sketchSeed: opts.sketchSeed ?? store.sketchSeed,
     }, { push: (w) => out!.push(w) });
     sourceNo = await store.beginSource(name, windowSec, run.tasks, run.sketches, sensor, "file");
-    writer = out = new WindowWriter(store, sourceNo, opts.writeQueue);
+    const status = opts.status;
+    writer = out = new WindowWriter(
+      store,
+      sourceNo,
+      opts.writeQueue,
+      status === undefined ? null : (w, ms) => status.windowStored(w, ms),
+    );
+    const device = status === undefined ? null : replayDevice(status, name, out);
     const speed = opts.speed ?? 0;
     // Paced, a batch is taken when its first packet is due: small ones keep the pace close to
     // the time stamps (a 4,096-packet batch of a 40 packets/s capture would be 100 s at once).
@@ -261,6 +295,10 @@ async function ingestOne(
       }
       decodeBatch(batch);
       await engine.addBatch(batch);
+      if (device !== null) {
+        device.packets = engine.packetsIn, device.bytes = engine.bytesIn;
+        device.capture = { ...NO_CAPTURE, received: engine.packetsIn };
+      }
       opts.onProgress?.(name, reader.rawBytesRead, reader.rawBytesTotal);
       run.stopped = opts.stopRequested?.() ?? false;
       const t1 = performance.now();
@@ -272,6 +310,7 @@ async function ingestOne(
     run.writer.intakeMs += batchMs;
     await engine.finish();
     await writer.close();
+    if (device !== null) device.state = "stopped";
     // A run stopped by a signal is identified by what it read (a later whole run replaces it).
     const content = await reader.contentIdentity(!run.stopped);
     const replaces = known

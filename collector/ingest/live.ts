@@ -228,6 +228,7 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       const src = await begin(() => self!, ring.device, tasks, sketches, now(), undefined);
       const st: DeviceStatus = {
         device: ring.device,
+        replay: false,
         sourceId: src.sourceId,
         state: "capturing",
         error: null,

@@ -16,6 +16,8 @@ export type DeviceState = "capturing" | "down" | "failed" | "stopped";
 
 export interface DeviceStatus {
   readonly device: string;
+  /** A capture file fed through the daemon (`run --replay`): done when stopped. */
+  readonly replay: boolean;
   /** The device's current source (a task change begins another). */
   sourceId: string;
   state: DeviceState;
@@ -94,7 +96,7 @@ export class CollectorStatus {
   notReady(nowMs = Date.now()): string | null {
     if (this.storeError !== null) return `the store cannot write: ${this.storeError}`;
     for (const d of this.devices.values()) {
-      if (d.state !== "capturing") {
+      if (d.state !== "capturing" && !(d.replay && d.state === "stopped")) {
         return `${d.device} is ${d.state}${d.error === null ? "" : `: ${d.error}`}`;
       }
     }

@@ -95,6 +95,13 @@ Deno.test("live stream over HTTP: a client that reconnects with Last-Event-ID mi
     assert.deepEqual([...ids1, ...ids2], want);
     assert.ok(ids2.length >= 2, "some windows came after the reconnect");
     assert.ok(part2.some((e) => e.event === "hello"));
+    // A replay is a device of the daemon too: its ticks carry the rates it is read at
+    // (40 packets a second here), counting up to the capture's 400 packets.
+    const ticks = [...part1, ...part2].filter((e) => e.event === "tick").map((e) =>
+      JSON.parse(e.data)
+    );
+    assert.ok(ticks.some((t) => t.packets_per_sec >= 10), JSON.stringify(ticks));
+    assert.ok(ticks.every((t) => t.packets <= 400 && t.dropped === 0));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -21,6 +21,7 @@ function statusWithDevice(): CollectorStatus {
   const s = new CollectorStatus(10, 2);
   s.devices.set("eth0", {
     device: "eth0",
+    replay: false,
     sourceId: "eth0@s@t",
     state: "capturing",
     error: null,
