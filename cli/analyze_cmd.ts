@@ -7,7 +7,7 @@
  * @module
  */
 
-import { loadConfig } from "../collector/config/mod.ts";
+import { type Config, loadConfig, type SinkConfig } from "../collector/config/mod.ts";
 import type { TaskSpec } from "../collector/engine/mod.ts";
 import { defaultTask, WINDOW_SEC_DEFAULT } from "../collector/ingest/mod.ts";
 import { flowsMaxFor, TABLE_MEMORY_DEFAULT } from "../collector/engine/mod.ts";
@@ -56,7 +56,10 @@ export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   --no-sketches      skip the sketch tasks (default: heavy hitters, distinct counts, super-spreaders,
                      port scanners; the config's tasks list replaces them)
   --serve            then serve the store: the API and the dashboard, as netspectra serve does,
-                     until Ctrl-C (--listen ADDR, default 127.0.0.1:9470)`;
+                     until Ctrl-C (--listen ADDR, default 127.0.0.1:9470)
+  --forward NAME     forward the windows to the config's sink NAME (several: a,b), exactly once,
+                     and wait until they are there (exit 1 if a sink stays down 30 s: the
+                     windows wait in the store's outbox for the next run)`;
 
 const TABLE_LIMIT_DEFAULT = 10;
 
@@ -74,6 +77,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       "retain",
       "retain-bytes",
       "listen",
+      "forward",
     ],
     booleans: ["no-progress", "no-sketches", "no-records", "serve"],
   }, "analyze");
@@ -119,6 +123,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
     );
   }
   const retention = retentionOf(args, cfg);
+  const forward = forwardSinks(args.values.get("forward"), cfg);
   const serveAfter = args.booleans.has("serve");
   if (serveAfter && dbPath === ":memory:") {
     throw new UsageError("analyze: --serve needs a store file (--db FILE), not :memory:");
@@ -144,7 +149,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   // Loaded here, not at start: other commands (gen, help) do without DuckDB's native module.
   const { analyzeIntoStore } = await import("./analyze_store.ts");
   const out = new StreamedReport(format);
-  const { run, summary } = await analyzeIntoStore(
+  const { run, summary, forwarded } = await analyzeIntoStore(
     args.positionals,
     dbPath,
     waitSec,
@@ -159,6 +164,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       flows: args.booleans.has("no-records") || cfg?.records === false ? false : cfg?.flows,
       retention,
       onProgress,
+      forward,
     },
     {
       limit: reportLimit,
@@ -173,11 +179,29 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
   if (format === "table") await out.write(toTable(run, summary));
   await out.end();
   if (format !== "table") { for (const w of run.warnings) console.error(`warning: ${w}`); }
+  if (!forwarded) return 1;
   if (serveAfter) {
     const { serveStore } = await import("./serve_cmd.ts");
     return await serveStore({ dbPath, listenText: args.values.get("listen"), cfg, waitSec });
   }
   return 0;
+}
+
+/** `--forward NAME[,NAME…]`: sinks of the config, by name. */
+function forwardSinks(text: string | undefined, cfg: Config | null): SinkConfig[] | undefined {
+  if (text === undefined) return undefined;
+  const have = cfg?.sinks ?? [];
+  return text.split(",").map((name) => {
+    const s = have.find((x) => x.name === name.trim());
+    if (s === undefined) {
+      throw new UsageError(
+        `analyze: --forward ${name}: no such sink in the config (${
+          have.length === 0 ? "give --config with sinks:" : have.map((x) => x.name).join(", ")
+        })`,
+      );
+    }
+    return s;
+  });
 }
 
 /** Marks where the flows go in the JSON document while the rest is written around them. */

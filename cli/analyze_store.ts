@@ -11,6 +11,11 @@ import type { Summary } from "../storage/mod.ts";
 import type { SketchSpec } from "../collector/engine/mod.ts";
 import { Store } from "../storage/mod.ts";
 import { type FlowSink, summarize, type SummaryOptions } from "../storage/mod.ts";
+import type { SinkConfig } from "../collector/config/mod.ts";
+import { type Forwarder, startForwarding } from "../forward/mod.ts";
+
+/** analyze --forward waits for its windows to reach the sinks until none moved this long. */
+const FORWARD_STALL_MS = 30_000;
 
 /** DuckDB's buffer memory while `analyze` writes into and reports from a file store. */
 const STORE_MEMORY_BYTES = 128 << 20;
@@ -33,12 +38,14 @@ export async function analyzeIntoStore(
     flows?: Partial<FlowTrackerOptions> | false;
     retention: { maxAgeSec?: number; maxBytes?: number };
     onProgress: (f: string, r: number, t: number) => void;
+    /** Sinks the windows are forwarded to (`--forward`); analyze waits for them to arrive. */
+    forward?: readonly SinkConfig[];
   },
   report: {
     /** For a report that streams its flow rows (csv, json): where they go, given the run. */
     sinkFor?: (run: IngestRun) => FlowSink;
   } & Omit<SummaryOptions, "onFlows">,
-): Promise<{ run: IngestRun; summary: Summary }> {
+): Promise<{ run: IngestRun; summary: Summary; forwarded: boolean }> {
   const store = await Store.open(dbPath, { waitMs: waitSec * 1000 });
   if (store.removedUnfinished > 0) {
     console.error(
@@ -53,7 +60,16 @@ export async function analyzeIntoStore(
   const onSignal = () => stop = true;
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, onSignal);
+  let forwarder: Forwarder | null = null;
   try {
+    if (opts.forward !== undefined && opts.forward.length > 0) {
+      forwarder = await startForwarding(store, opts.forward, (level, msg, f) =>
+        console.error(
+          `netspectra: ${level === "warn" ? "warning: " : ""}${msg}: ${
+            Object.entries(f).map(([k, v]) => `${k}=${v}`).join(" ")
+          }`,
+        ));
+    }
     const run = await ingestFiles({
       files,
       store,
@@ -80,8 +96,23 @@ export async function analyzeIntoStore(
       opts.reportTask.key,
       { ...report, onFlows: report.sinkFor?.(run) },
     );
-    return { run, summary };
+    let forwarded = true;
+    if (forwarder !== null) {
+      forwarded = await forwarder.drained(FORWARD_STALL_MS);
+      if (!forwarded) {
+        for (const b of await store.exportBacklog()) {
+          if (b.pending === 0) continue;
+          console.error(
+            `netspectra: ${b.pending} window(s) wait in the outbox for sink ${b.sink}` +
+              (b.lastError === null ? "" : ` (last error: ${b.lastError})`) +
+              `; they are sent by the next run that forwards to it`,
+          );
+        }
+      }
+    }
+    return { run, summary, forwarded };
   } finally {
+    await forwarder?.stop();
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
     await store.close();
   }

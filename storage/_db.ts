@@ -133,6 +133,9 @@ export class Db {
    */
   readonly onCommit = new Set<() => void>();
 
+  /** @internal storage/ only: the sinks a window is queued for (_outbox.ts). */
+  sinks: string[] = [];
+
   /** @internal storage/ only: the newest window's hour written by this process (_rollup.ts). */
   newestHour = -Infinity;
 

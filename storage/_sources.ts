@@ -7,6 +7,7 @@
  * @module
  */
 
+import { dropSourceExports } from "./_outbox.ts";
 import type { SketchSpec, TaskSpec } from "../collector/engine/mod.ts";
 import type { Db } from "./_db.ts";
 import { rollCompleteHours, unrollHoursWhere } from "./_rollup.ts";
@@ -141,6 +142,7 @@ async function deleteSourceRows(
   sourceNo: number,
 ): Promise<void> {
   await unrollHoursWhere(db, "source_no = $1", [sourceNo]);
+  await dropSourceExports(db, sourceNo);
   for (const t of SOURCE_TABLES) {
     await db.con.run(`DELETE FROM ${t} WHERE source_no = $1`, [sourceNo]);
   }

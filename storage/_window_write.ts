@@ -19,6 +19,7 @@ import {
   appendHttpStatus,
 } from "./_app_rows.ts";
 import { writeFlowRows, writeRecordRows } from "./_window_rows.ts";
+import { enqueueWindow } from "./_outbox.ts";
 
 const NS = 1_000_000_000n;
 /**
@@ -84,6 +85,7 @@ async function appendWindow(
     a.appendUBigInt(BigInt(seq!.s as bigint));
     a.endRow();
   });
+  await enqueueWindow(db, sourceNo, startMicros, seq!.s as bigint, w);
   await db.append("window_protocols", (a) => {
     for (let p = 0; p < 256; p++) {
       if (t.protoPackets[p] === 0) continue;

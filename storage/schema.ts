@@ -321,6 +321,34 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE TABLE rollup_hours (hour_start TIMESTAMP PRIMARY KEY);
   `,
+  // v10: the export outbox (issue 15; storage/_outbox.ts). A window written while sinks are
+  // named gets, in its own transaction, its rows to send (export_payloads, one per table) and
+  // one entry per sink; the forwarder sends them in commit order and marks them sent.
+  `
+  CREATE TABLE export_sinks (sink VARCHAR PRIMARY KEY, named_at TIMESTAMP NOT NULL);
+  CREATE TABLE export_outbox (
+    sink         VARCHAR NOT NULL,
+    commit_seq   UBIGINT NOT NULL,
+    source_no    UINTEGER NOT NULL,
+    window_start TIMESTAMP NOT NULL,
+    part         USMALLINT NOT NULL,
+    state        VARCHAR NOT NULL,
+    attempts     UINTEGER NOT NULL,
+    last_error   VARCHAR,
+    rows         UBIGINT NOT NULL,
+    checksum     VARCHAR NOT NULL,
+    created_at   TIMESTAMP NOT NULL,
+    sent_at      TIMESTAMP,
+    PRIMARY KEY (sink, commit_seq)
+  );
+  CREATE TABLE export_payloads (
+    commit_seq UBIGINT NOT NULL,
+    tbl        VARCHAR NOT NULL,
+    rows       UBIGINT NOT NULL,
+    body       BLOB NOT NULL,
+    PRIMARY KEY (commit_seq, tbl)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,6 +7,18 @@
  * @module
  */
 
+import {
+  exportBacklog,
+  exportPayloadsOf,
+  markFailed,
+  markSending,
+  markSent,
+  nameSinks,
+  nextExports,
+  type OutboxEntry,
+  type OutboxPayload,
+  type SinkBacklog,
+} from "./_outbox.ts";
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { WindowExport } from "../collector/export/mod.ts";
 import { UserError } from "../collector/user_error.ts";
@@ -185,6 +197,35 @@ export class Store extends Db {
   /** Rolls up every complete hour not yet rolled up (_rollup.ts); returns how many. */
   rollUp(): Promise<number> {
     return rollCompleteHours(this);
+  }
+
+  /** Names the sinks windows are queued for from now on (_outbox.ts). */
+  nameSinks(sinks: readonly string[]): Promise<void> {
+    return nameSinks(this, sinks);
+  }
+
+  nextExports(sink: string, limit: number): Promise<OutboxEntry[]> {
+    return nextExports(this, sink, limit);
+  }
+
+  exportPayloads(commitSeq: number): Promise<OutboxPayload[]> {
+    return exportPayloadsOf(this, commitSeq);
+  }
+
+  markSending(e: OutboxEntry): Promise<void> {
+    return markSending(this, e);
+  }
+
+  markSent(e: OutboxEntry): Promise<void> {
+    return markSent(this, e);
+  }
+
+  markFailed(e: OutboxEntry, error: string): Promise<void> {
+    return markFailed(this, e, error);
+  }
+
+  exportBacklog(): Promise<SinkBacklog[]> {
+    return exportBacklog(this);
   }
 
   /** Bytes of the file's blocks in use. */

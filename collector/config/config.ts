@@ -57,6 +57,19 @@ export interface Config {
   /** TLS certificate and key files for the HTTP server. */
   tls?: { certFile: string; keyFile: string };
   logLevel?: LogLevel;
+  /** Where windows are forwarded (forward/); the password is read when the sink starts. */
+  sinks: SinkConfig[];
+}
+
+export interface SinkConfig {
+  name: string;
+  type: "clickhouse";
+  url: string;
+  database: string;
+  user?: string;
+  passwordFile?: string;
+  passwordEnv?: string;
+  timeoutSec: number;
 }
 
 /** Largest configuration file read (a config, not a data file). */
@@ -90,6 +103,7 @@ export function defaultConfig(): Config {
     store: { path: null, retention: {} },
     sources: null,
     tokens: [],
+    sinks: [],
   };
 }
 
@@ -154,6 +168,18 @@ export function validateConfig(doc: unknown): Config | string[] {
   if (d.http?.tokens !== undefined) cfg.tokens = d.http.tokens;
   if (d.http?.tls !== undefined) cfg.tls = { certFile: d.http.tls.cert, keyFile: d.http.tls.key };
   if (d.log_level !== undefined) cfg.logLevel = d.log_level;
+  if (d.sinks !== undefined) {
+    cfg.sinks = d.sinks.map((s) => ({
+      name: s.name,
+      type: s.type,
+      url: s.url,
+      database: s.database ?? "netspectra",
+      user: s.user,
+      passwordFile: s.password_file,
+      passwordEnv: s.password_env,
+      timeoutSec: s.timeout ?? 30,
+    }));
+  }
   return problems.length > 0 ? problems : cfg;
 }
 

@@ -12,6 +12,7 @@ export {
   loadConfig,
   LOG_LEVELS,
   type LogLevel,
+  type SinkConfig,
   type SourceConfig,
 } from "./config.ts";
 export { listenAddress, seconds as parseSeconds } from "./_config_values.ts";

@@ -18,6 +18,9 @@ import { bytes, listenAddress, seconds } from "./_config_values.ts";
 export const TOKENS_MAX = 64;
 
 export const TASKS_MAX = 64;
+/** Sinks in one configuration (each a forwarder of its own). */
+export const SINKS_MAX = 8;
+
 export const SOURCES_MAX = 16;
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 /** Bounds of a capture source's options (the ring's, collector/live/). */
@@ -166,6 +169,29 @@ const source = z.strictObject({
   }
 }, ALWAYS);
 
+/** A sink: where windows are forwarded (issue 15; forward/). */
+const sink = z.strictObject({
+  name: z.string({ error: "lower-case letters, digits and _ (up to 64)" })
+    .regex(/^[a-z0-9_]{1,64}$/, { error: "lower-case letters, digits and _ (up to 64)" }),
+  type: z.enum(["clickhouse"], { error: "clickhouse" }),
+  url: z.string({ error: "an http:// or https:// URL" }).regex(/^https?:\/\/[^\s]+$/, {
+    error: "an http:// or https:// URL",
+  }),
+  database: z.string({ error: "a database name" }).regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, {
+    error: "a database name (letters, digits, _)",
+  }).optional(),
+  user: z.string({ error: "a user name" }).min(1).max(128).optional(),
+  password_file: z.string({ error: "a file holding the password" }).min(1).optional(),
+  password_env: z.string({ error: "an environment variable holding the password" })
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "an environment variable's name" }).optional(),
+  timeout: duration(1, 600, () => "a duration from 1s to 10m").optional(),
+}, { error: "a mapping with name, type and url" }).superRefine((s, ctx) => {
+  if (typeof s !== "object" || s === null) return;
+  if (s.password_file !== undefined && s.password_env !== undefined) {
+    ctx.addIssue({ code: "custom", message: "give password_file or password_env, not both" });
+  }
+}, ALWAYS);
+
 export const configSchema = z.strictObject({
   window: duration(
     1,
@@ -224,6 +250,22 @@ export const configSchema = z.strictObject({
       key: z.string({ error: "a PEM private key file" }).min(1),
     }, { error: "a mapping with cert and key (PEM files)" }).optional(),
   }, { error: "must be a mapping" }).optional(),
+  sinks: z.array(z.unknown(), { error: `a list of 1 to ${SINKS_MAX} sinks` })
+    .min(1, { error: `a list of 1 to ${SINKS_MAX} sinks` })
+    .max(SINKS_MAX, { error: `a list of 1 to ${SINKS_MAX} sinks` })
+    .pipe(z.array(sink))
+    .superRefine((sinks, ctx) => {
+      const names = new Set<unknown>();
+      (sinks as unknown[]).forEach((s, n) => {
+        const name = (s as { name?: unknown } | null)?.name;
+        if (typeof name !== "string") return;
+        if (names.has(name)) {
+          ctx.addIssue({ code: "custom", path: [n, "name"], message: `"${name}" is used twice` });
+        }
+        names.add(name);
+      });
+    }, ALWAYS)
+    .optional(),
   log_level: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(", ")}` }).optional(),
   store: z.strictObject({
     path: z.string({ error: "a file name or :memory:" }).min(1, {

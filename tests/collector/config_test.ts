@@ -340,3 +340,41 @@ Deno.test("validateConfig() reads API tokens (hashes only) and TLS files, and sa
     "http.tls.key: a PEM private key file",
   ]);
 });
+
+Deno.test("validateConfig() reads sinks and says what is wrong with them, all at once", () => {
+  const ok = validateConfig({
+    sinks: [{
+      name: "central",
+      type: "clickhouse",
+      url: "https://ch.example:8443",
+      user: "ns",
+      password_env: "CH_PASSWORD",
+    }],
+  });
+  assert.ok(!Array.isArray(ok), String(ok));
+  assert.deepEqual(ok.sinks, [{
+    name: "central",
+    type: "clickhouse",
+    url: "https://ch.example:8443",
+    database: "netspectra",
+    user: "ns",
+    passwordFile: undefined,
+    passwordEnv: "CH_PASSWORD",
+    timeoutSec: 30,
+  }]);
+  const bad = validateConfig({
+    sinks: [
+      { name: "a", type: "kafka", url: "http://x" },
+      { name: "b", type: "clickhouse", url: "ftp://x", database: "1x" },
+      { name: "a", type: "clickhouse", url: "http://x", password_file: "p", password_env: "P" },
+    ],
+  });
+  assert.ok(Array.isArray(bad));
+  assert.deepEqual(bad, [
+    "sinks[0].type: clickhouse",
+    "sinks[1].url: an http:// or https:// URL",
+    "sinks[1].database: a database name (letters, digits, _)",
+    "sinks[2]: give password_file or password_env, not both",
+    'sinks[2].name: "a" is used twice',
+  ]);
+});

@@ -1,0 +1,148 @@
+/**
+ * The forwarder: per sink, the store's outbox in commit order, off the packet path. An entry
+ * is marked `sending` (committed) before its batches go, and `sent` once the sink holds every
+ * one; a failure keeps it where it is, with its error, and the sink is tried again after a
+ * backoff that doubles from 100 ms to 30 s, with jitter — later windows wait behind it, so a
+ * sink receives windows in order.
+ *
+ * @module
+ */
+
+import type { Store } from "../storage/mod.ts";
+import type { ClickHouseSink } from "./clickhouse.ts";
+
+export const BACKOFF_MIN_MS = 100;
+export const BACKOFF_MAX_MS = 30_000;
+/** Entries read from the outbox at a time. */
+const BATCH_ENTRIES = 64;
+/** With nothing to send, the outbox is looked at again after this long (or a commit). */
+const IDLE_MS = 1000;
+
+export interface SinkCounters {
+  /** Windows sent, found already there, and failed attempts. */
+  sent: number;
+  present: number;
+  failed: number;
+  /** Insert durations (seconds), for the histogram on /metrics. */
+  insertSec: number[];
+  lastError: string | null;
+}
+
+export type ForwardLog = (level: "info" | "warn", msg: string, f: Record<string, unknown>) => void;
+
+export class Forwarder {
+  readonly counters = new Map<string, SinkCounters>();
+  private stopped = false;
+  /** The sleeps in progress; `byCommit`: an idle one, ended by a new window. */
+  private readonly sleeping = new Set<{ end: () => void; byCommit: boolean }>();
+  private readonly loops: Promise<void>[] = [];
+  private readonly onCommit = () => {
+    for (const s of this.sleeping) if (s.byCommit) s.end();
+  };
+
+  constructor(
+    private readonly store: Store,
+    private readonly sinks: readonly ClickHouseSink[],
+    private readonly log: ForwardLog,
+  ) {
+    for (const s of sinks) {
+      this.counters.set(s.name, { sent: 0, present: 0, failed: 0, insertSec: [], lastError: null });
+    }
+  }
+
+  start(): void {
+    this.store.onCommit.add(this.onCommit);
+    for (const s of this.sinks) this.loops.push(this.loop(s));
+  }
+
+  /** Stops after the batch in flight; the rest stays in the outbox for the next run. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.store.onCommit.delete(this.onCommit);
+    for (const s of this.sleeping) s.end();
+    await Promise.all(this.loops);
+    for (const s of this.sinks) await s.close().catch(() => {});
+  }
+
+  /**
+   * Resolves true once no sink has anything to send, false when no window went anywhere for
+   * `stallMs` (a sink down: what is left waits in the outbox).
+   */
+  async drained(stallMs: number): Promise<boolean> {
+    const done = () => [...this.counters.values()].reduce((n, c) => n + c.sent + c.present, 0);
+    let last = done(), since = Date.now();
+    for (;;) {
+      let left = 0;
+      for (const b of await this.store.exportBacklog()) {
+        if (this.counters.has(b.sink)) left += b.pending;
+      }
+      if (left === 0) return true;
+      const now = done();
+      if (now !== last) last = now, since = Date.now();
+      if (Date.now() - since > stallMs || this.stopped) return false;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+  }
+
+  private async loop(sink: ClickHouseSink): Promise<void> {
+    const c = this.counters.get(sink.name)!;
+    let backoff = BACKOFF_MIN_MS;
+    while (!this.stopped) {
+      const entries = await this.store.nextExports(sink.name, BATCH_ENTRIES);
+      if (entries.length === 0) {
+        await this.sleep(IDLE_MS, true);
+        continue;
+      }
+      for (const e of entries) {
+        if (this.stopped) break;
+        try {
+          await this.store.markSending(e);
+          const t0 = performance.now();
+          let inserted = false;
+          for (const p of await this.store.exportPayloads(e.commitSeq)) {
+            if (await sink.deliver(e, p) === "inserted") inserted = true;
+          }
+          c.insertSec.push((performance.now() - t0) / 1000);
+          if (c.insertSec.length > 4096) c.insertSec.splice(0, 2048);
+          await this.store.markSent(e);
+          if (inserted) c.sent++;
+          else c.present++;
+          if (c.lastError !== null) {
+            this.log("info", "sink is taking windows again", { sink: sink.name });
+            c.lastError = null;
+          }
+          backoff = BACKOFF_MIN_MS;
+        } catch (err) {
+          const msg = (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+          c.failed++;
+          if (c.lastError === null) {
+            this.log("warn", "sink failed; windows wait in the outbox", {
+              sink: sink.name,
+              error: msg,
+            });
+          }
+          c.lastError = msg;
+          await this.store.markFailed(e, msg).catch(() => {});
+          await this.sleep(backoff * (0.5 + Math.random()), false);
+          backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
+          break; // from the oldest again: windows go in order
+        }
+      }
+    }
+  }
+
+  private sleep(ms: number, byCommit: boolean): Promise<void> {
+    return new Promise((ok) => {
+      const s = {
+        end: () => {
+          clearTimeout(t);
+          this.sleeping.delete(s);
+          ok();
+        },
+        byCommit,
+      };
+      const t = setTimeout(s.end, ms);
+      this.sleeping.add(s);
+    });
+  }
+}

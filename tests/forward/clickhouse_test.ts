@@ -1,0 +1,183 @@
+/**
+ * Forwarding to a real ClickHouse (Debian's clickhouse-server 18.16, started by the test on
+ * loopback): `analyze --forward` puts every window's rows there once — the same rows as the
+ * store, counted without FINAL — a second run and a second store of the same capture add
+ * nothing, and an insert whose answer is lost after the server committed it (a proxy cuts the
+ * connection) is not sent twice.
+ */
+
+import assert from "node:assert/strict";
+import { runCli } from "../cli/_run.ts";
+import { type ClickHouse, startClickHouse } from "../_clickhouse.ts";
+import { tableDdl } from "../../forward/mod.ts";
+
+/** The store's window_flows as the central table has them, one sorted line per row. */
+const STORE_FLOWS = `
+  SELECT epoch(f.window_start)::BIGINT AS t, k.name, coalesce(f.ip_version, 0) AS v,
+    coalesce(ip_text(f.src_addr, f.ip_version), '') AS s, coalesce(ip_text(f.dst_addr, f.ip_version), '') AS d,
+    coalesce(f.proto, -1) AS p, coalesce(f.src_port, -1) AS sp, coalesce(f.dst_port, -1) AS dp,
+    coalesce(f.vlan, -1) AS vl, f.packets, f.bytes
+  FROM window_flows f JOIN tasks k USING (source_no, task_no) ORDER BY ALL`;
+
+const CENTRAL_FLOWS = `
+  SELECT toUnixTimestamp(window_start), task, ip_version, src_ip, dst_ip, proto, src_port,
+    dst_port, vlan, packets, bytes
+  FROM ns.flows`;
+
+async function storeLines(dir: string, db: string, sql: string): Promise<string[]> {
+  const r = await runCli(["sql", "--db", db, "--format", "csv", sql], dir);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim().split("\n").slice(1).sort();
+}
+
+/** The central table's rows as sorted csv lines (18.16 has no ORDER BY by position). */
+async function centralLines(ch: ClickHouse): Promise<string[]> {
+  return (await ch.query(CENTRAL_FLOWS)).map((x) => x.join(",")).sort();
+}
+
+async function withClickHouse(fn: (ch: ClickHouse, dir: string) => Promise<void>) {
+  const ch = await startClickHouse();
+  const dir = await Deno.makeTempDir();
+  try {
+    // The central tables made first as plain MergeTree, with the sink's columns: a repeat
+    // stays visible (ReplacingMergeTree, the sink's own choice, would fold it in a merge and
+    // hide what this test looks for).
+    await ch.query("CREATE DATABASE ns");
+    for (const t of ["windows", "flows"] as const) {
+      await ch.query(tableDdl("ns", t).replace("ReplacingMergeTree", "MergeTree"));
+    }
+    const g = await runCli(
+      ["gen", "--packets", "20000", "--flows", "300", "--rate", "50", "-o", "g.pcap"],
+      dir,
+    );
+    assert.equal(g.code, 0, g.stderr);
+    await fn(ch, dir);
+  } finally {
+    await ch.remove();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function sinkConfig(url: string): string {
+  return `sinks:\n  - name: central\n    type: clickhouse\n    url: ${url}\n    database: ns\n    timeout: 5s\n`;
+}
+
+Deno.test("analyze --forward: ClickHouse holds the store's rows, each once; runs again add nothing", async () => {
+  await withClickHouse(async (ch, dir) => {
+    await Deno.writeTextFile(`${dir}/c.yaml`, sinkConfig(ch.url));
+    const args = ["analyze", "g.pcap", "--config", "c.yaml", "--forward", "central"];
+    let r = await runCli([...args, "--db", "a.duckdb"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const want = await storeLines(dir, "a.duckdb", STORE_FLOWS);
+    assert.ok(want.length > 1000, `${want.length} rows`);
+    const got = () => centralLines(ch);
+    assert.deepEqual(await got(), want);
+    const windows = async () => (await ch.query("SELECT count(), sum(packets) FROM ns.windows"))[0];
+    const storeWindows = await storeLines(
+      dir,
+      "a.duckdb",
+      "SELECT count(*), sum(packets) FROM window_totals",
+    );
+    assert.deepEqual((await windows())!.join(","), storeWindows[0]);
+    // The same capture again, into the same store and into another: nothing is added.
+    r = await runCli([...args, "--db", "a.duckdb"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    r = await runCli([...args, "--db", "b.duckdb"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await got(), want);
+    assert.deepEqual((await windows())!.join(","), storeWindows[0]);
+    // Every window of the store is marked sent, and no payload is left behind.
+    const left = await storeLines(
+      dir,
+      "a.duckdb",
+      "SELECT (SELECT count(*) FROM export_outbox WHERE state <> 'sent'), (SELECT count(*) FROM export_payloads)",
+    );
+    assert.equal(left[0], "0,0");
+  });
+});
+
+/**
+ * A TCP proxy to `port` that, for the first `cuts` requests that are INSERTs, lets the request
+ * through and cuts the connection instead of passing the answer on: the insert is committed,
+ * the client never hears so.
+ */
+function cuttingProxy(port: number, cuts: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let left = cuts;
+  const conns = new Set<Deno.Conn>();
+  (async () => {
+    for await (const client of listener) {
+      conns.add(client);
+      (async () => {
+        const up = await Deno.connect({ hostname: "127.0.0.1", port });
+        conns.add(up);
+        let cutting = false;
+        const toUp = (async () => {
+          const buf = new Uint8Array(65536);
+          for (;;) {
+            const n = await client.read(buf).catch(() => null);
+            if (n === null) break;
+            const head = new TextDecoder().decode(buf.subarray(0, Math.min(n, 2048)));
+            if (left > 0 && /INSERT/i.test(decodeURIComponent(head.replaceAll("+", " ")))) {
+              left--, cutting = true;
+            }
+            await up.write(buf.subarray(0, n)).catch(() => {});
+          }
+        })();
+        const buf = new Uint8Array(65536);
+        for (;;) {
+          const n = await up.read(buf).catch(() => null);
+          if (n === null) break;
+          if (cutting) break; // the answer is dropped: close both
+          await client.write(buf.subarray(0, n)).catch(() => {});
+        }
+        try {
+          client.close();
+        } catch { /* closed */ }
+        try {
+          up.close();
+        } catch { /* closed */ }
+        await toUp;
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    cutsLeft: () => left,
+    close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+    },
+  };
+}
+
+Deno.test("forwarding: an insert committed whose answer was lost is not sent again", async () => {
+  await withClickHouse(async (ch, dir) => {
+    const proxy = cuttingProxy(Number(new URL(ch.url).port), 3);
+    try {
+      await Deno.writeTextFile(`${dir}/c.yaml`, sinkConfig(proxy.url));
+      const r = await runCli(
+        ["analyze", "g.pcap", "--db", "a.duckdb", "--config", "c.yaml", "--forward", "central"],
+        dir,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(proxy.cutsLeft(), 0, "three inserts lost their answers");
+      const want = await storeLines(dir, "a.duckdb", STORE_FLOWS);
+      const got = await centralLines(ch);
+      assert.deepEqual(got, want);
+      // The attempts show: the three windows cut were tried again (and found there).
+      const tried = await storeLines(
+        dir,
+        "a.duckdb",
+        "SELECT count(*) FROM export_outbox WHERE attempts > 1",
+      );
+      assert.ok(Number(tried[0]) >= 1, `windows tried again: ${tried[0]}`);
+    } finally {
+      proxy.close();
+    }
+  });
+});
