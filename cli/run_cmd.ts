@@ -51,6 +51,7 @@ import {
   type Server,
 } from "../routes/mod.ts";
 import { apiAccess } from "./api_access.ts";
+import type { Forwarder } from "../forward/mod.ts";
 import { parseArgs, parseCount, type ParsedArgs, UsageError } from "./args.ts";
 import { removeContact, writeContact } from "./daemon_contact.ts";
 import { DB_DEFAULT, retentionOf, STORE_FLAGS, storeFlags } from "./store_flags.ts";
@@ -337,7 +338,18 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     retainNow,
     Math.min(windowSec, RETENTION_EVERY_SEC_MAX) * 1000,
   );
+  let forwarder: Forwarder | null = null;
   try {
+    if (cfg !== null && cfg.sinks.length > 0) {
+      const { startForwarding } = await import("../forward/mod.ts");
+      forwarder = await startForwarding(
+        store,
+        cfg.sinks,
+        (lvl, msg, fields) => log(lvl, msg, fields),
+        status,
+      );
+      log("info", "forwarding", { sinks: cfg.sinks.map((s) => s.name) });
+    }
     const common = {
       store,
       sensor,
@@ -373,7 +385,9 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         windowSec,
       });
       await replayed;
-      return 0;
+      // A run of replays ends once its windows are where they go: while a sink is down it
+      // waits (a signal ends the wait; what is left stays in the outbox for the next start).
+      return await forwarded(forwarder, () => stop, log) ? 0 : 1;
     }
     const runs = await ingestLive({
       ...common,
@@ -414,8 +428,13 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         ifDropped: r.capture.ifDropped,
       });
     }
+    // Stopping: the windows just stored get a moment to reach the sinks; the rest waits in
+    // the outbox for the next start.
+    const until = Date.now() + FORWARD_STOP_MS;
+    await forwarded(forwarder, () => Date.now() > until, log);
     return 0;
   } finally {
+    await forwarder?.stop();
     clearInterval(retentionTimer);
     for (const [s, f] of signals) Deno.removeSignalListener(s, f);
     retainNow();
@@ -425,6 +444,29 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     if (server !== null) await removeContact(dbPath);
     await store.close();
   }
+}
+
+/** A stopping daemon gives its sinks this long to take the windows just stored. */
+const FORWARD_STOP_MS = 5_000;
+
+/** Waits for the outbox to drain or `giveUp`; logs what is left when a sink does not take it. */
+async function forwarded(
+  f: Forwarder | null,
+  giveUp: () => boolean,
+  log: LogFn,
+): Promise<boolean> {
+  if (f === null) return true;
+  if (await f.drained(Infinity, giveUp)) return true;
+  for (const [sink, k] of f.counters) {
+    if (k.backlog > 0) {
+      log("warn", "windows wait in the outbox for the next start", {
+        sink,
+        windows: k.backlog,
+        error: k.error,
+      });
+    }
+  }
+  return false;
 }
 
 /**

@@ -9,6 +9,12 @@
  */
 
 import type { Store } from "../storage/mod.ts";
+import {
+  type CollectorStatus,
+  INSERT_BUCKETS_SEC,
+  newSinkStatus,
+  type SinkStatus,
+} from "../collector/ingest/mod.ts";
 import type { ClickHouseSink } from "./clickhouse.ts";
 
 export const BACKOFF_MIN_MS = 100;
@@ -17,21 +23,15 @@ export const BACKOFF_MAX_MS = 30_000;
 const BATCH_ENTRIES = 64;
 /** With nothing to send, the outbox is looked at again after this long (or a commit). */
 const IDLE_MS = 1000;
-
-export interface SinkCounters {
-  /** Windows sent, found already there, and failed attempts. */
-  sent: number;
-  present: number;
-  failed: number;
-  /** Insert durations (seconds), for the histogram on /metrics. */
-  insertSec: number[];
-  lastError: string | null;
-}
+/** The backlog figures (a query of the outbox) are read again at most this often. */
+const BACKLOG_EVERY_MS = 1000;
 
 export type ForwardLog = (level: "info" | "warn", msg: string, f: Record<string, unknown>) => void;
 
 export class Forwarder {
-  readonly counters = new Map<string, SinkCounters>();
+  /** Per sink, what /metrics and /readyz show (the daemon's status holds the same objects). */
+  readonly counters = new Map<string, SinkStatus>();
+  private backlogAt = 0;
   private stopped = false;
   /** The sleeps in progress; `byCommit`: an idle one, ended by a new window. */
   private readonly sleeping = new Set<{ end: () => void; byCommit: boolean }>();
@@ -44,9 +44,12 @@ export class Forwarder {
     private readonly store: Store,
     private readonly sinks: readonly ClickHouseSink[],
     private readonly log: ForwardLog,
+    status: CollectorStatus | null = null,
   ) {
     for (const s of sinks) {
-      this.counters.set(s.name, { sent: 0, present: 0, failed: 0, insertSec: [], lastError: null });
+      const k = newSinkStatus(s.name);
+      this.counters.set(s.name, k);
+      status?.sinks.set(s.name, k);
     }
   }
 
@@ -66,10 +69,10 @@ export class Forwarder {
 
   /**
    * Resolves true once no sink has anything to send, false when no window went anywhere for
-   * `stallMs` (a sink down: what is left waits in the outbox).
+   * `stallMs` or `giveUp` says so (a sink down: what is left waits in the outbox).
    */
-  async drained(stallMs: number): Promise<boolean> {
-    const done = () => [...this.counters.values()].reduce((n, c) => n + c.sent + c.present, 0);
+  async drained(stallMs: number, giveUp: () => boolean = () => false): Promise<boolean> {
+    const done = () => [...this.counters.values()].reduce((n, c) => n + c.inserted + c.present, 0);
     let last = done(), since = Date.now();
     for (;;) {
       let left = 0;
@@ -79,7 +82,7 @@ export class Forwarder {
       if (left === 0) return true;
       const now = done();
       if (now !== last) last = now, since = Date.now();
-      if (Date.now() - since > stallMs || this.stopped) return false;
+      if (Date.now() - since > stallMs || this.stopped || giveUp()) return false;
       await new Promise((ok) => setTimeout(ok, 100));
     }
   }
@@ -88,6 +91,7 @@ export class Forwarder {
     const c = this.counters.get(sink.name)!;
     let backoff = BACKOFF_MIN_MS;
     while (!this.stopped) {
+      await this.readBacklog();
       const entries = await this.store.nextExports(sink.name, BATCH_ENTRIES);
       if (entries.length === 0) {
         await this.sleep(IDLE_MS, true);
@@ -102,32 +106,51 @@ export class Forwarder {
           for (const p of await this.store.exportPayloads(e.commitSeq)) {
             if (await sink.deliver(e, p) === "inserted") inserted = true;
           }
-          c.insertSec.push((performance.now() - t0) / 1000);
-          if (c.insertSec.length > 4096) c.insertSec.splice(0, 2048);
+          const sec = (performance.now() - t0) / 1000;
+          let b = 0;
+          while (b < INSERT_BUCKETS_SEC.length && sec > INSERT_BUCKETS_SEC[b]!) b++;
+          c.insertBuckets[b]!++, c.insertSumSec += sec, c.insertCount++;
           await this.store.markSent(e);
-          if (inserted) c.sent++;
+          if (inserted) c.inserted++;
           else c.present++;
-          if (c.lastError !== null) {
+          if (c.error !== null) {
             this.log("info", "sink is taking windows again", { sink: sink.name });
-            c.lastError = null;
+            c.error = null;
           }
+          await this.readBacklog();
           backoff = BACKOFF_MIN_MS;
         } catch (err) {
           const msg = (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
           c.failed++;
-          if (c.lastError === null) {
+          if (c.error === null) {
             this.log("warn", "sink failed; windows wait in the outbox", {
               sink: sink.name,
               error: msg,
             });
           }
-          c.lastError = msg;
+          c.error = msg;
           await this.store.markFailed(e, msg).catch(() => {});
           await this.sleep(backoff * (0.5 + Math.random()), false);
           backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
           break; // from the oldest again: windows go in order
         }
       }
+    }
+  }
+
+  /** Backlog figures per sink from the outbox (at most once a BACKLOG_EVERY_MS). */
+  private async readBacklog(): Promise<void> {
+    if (performance.now() - this.backlogAt < BACKLOG_EVERY_MS) return;
+    this.backlogAt = performance.now();
+    const seen = new Set<string>();
+    for (const b of await this.store.exportBacklog()) {
+      const c = this.counters.get(b.sink);
+      if (c === undefined) continue;
+      c.backlog = b.pending, c.oldestPendingSec = b.oldestSec ?? NaN;
+      seen.add(b.sink);
+    }
+    for (const [name, c] of this.counters) {
+      if (!seen.has(name)) c.backlog = 0, c.oldestPendingSec = NaN;
     }
   }
 

@@ -8,12 +8,12 @@
 
 import type { SinkConfig } from "../collector/config/mod.ts";
 import type { Store } from "../storage/mod.ts";
+import type { CollectorStatus } from "../collector/ingest/mod.ts";
 import { ClickHouseSink, sinkPassword } from "./clickhouse.ts";
 import { Forwarder, type ForwardLog } from "./forwarder.ts";
 
 export { batchIdOf, ClickHouseSink, tableDdl } from "./clickhouse.ts";
 export { BACKOFF_MAX_MS, BACKOFF_MIN_MS, Forwarder, type ForwardLog } from "./forwarder.ts";
-export type { SinkCounters } from "./forwarder.ts";
 
 /**
  * Names `sinks` in the store (windows written from now on are queued for them) and starts
@@ -23,11 +23,12 @@ export async function startForwarding(
   store: Store,
   sinks: readonly SinkConfig[],
   log: ForwardLog,
+  status: CollectorStatus | null = null,
 ): Promise<Forwarder> {
   const made: ClickHouseSink[] = [];
   for (const s of sinks) made.push(new ClickHouseSink(s, await sinkPassword(s)));
   await store.nameSinks(sinks.map((s) => s.name));
-  const f = new Forwarder(store, made, log);
+  const f = new Forwarder(store, made, log, status);
   f.start();
   return f;
 }

@@ -10,6 +10,8 @@ import {
   type CollectorStatus,
   type DeviceStatus,
   FLUSH_BUCKETS_SEC,
+  INSERT_BUCKETS_SEC,
+  type SinkStatus,
 } from "../collector/ingest/mod.ts";
 import type { LiveCounters } from "./live.ts";
 import { VERSION } from "../collector/version.ts";
@@ -195,6 +197,7 @@ export function renderMetrics(status: CollectorStatus, live: LiveCounters | null
     "Closed windows waiting to be stored.",
     status.queuedWindows(),
   );
+  if (status.sinks.size > 0) exportMetrics(e, [...status.sinks.values()]);
   if (live !== null) {
     e.single("netspectra_live_clients", "gauge", "Clients reading the live stream.", live.clients);
     e.single(
@@ -217,4 +220,59 @@ export function renderMetrics(status: CollectorStatus, live: LiveCounters | null
     );
   }
   return e.text();
+}
+
+/** Forwarding, per sink: windows by result, the backlog, its oldest, send durations. */
+function exportMetrics(e: Exposition, sinks: SinkStatus[]): void {
+  e.family(
+    "netspectra_export_windows_total",
+    "counter",
+    "Windows sent to a sink (inserted), found there already (present), and failed attempts.",
+  );
+  for (const k of sinks) {
+    e.sample("netspectra_export_windows_total", k.inserted, { sink: k.sink, result: "inserted" })
+      .sample("netspectra_export_windows_total", k.present, { sink: k.sink, result: "present" })
+      .sample("netspectra_export_windows_total", k.failed, { sink: k.sink, result: "failed" });
+  }
+  e.family("netspectra_export_backlog_windows", "gauge", "Windows waiting in the outbox.");
+  for (const k of sinks) e.sample("netspectra_export_backlog_windows", k.backlog, { sink: k.sink });
+  e.family(
+    "netspectra_export_oldest_pending_age_seconds",
+    "gauge",
+    "Age of the oldest window waiting in the outbox (0: none).",
+  );
+  const now = Date.now() / 1000;
+  for (const k of sinks) {
+    const age = k.oldestPendingSec === k.oldestPendingSec
+      ? Math.max(0, now - k.oldestPendingSec)
+      : 0;
+    e.sample("netspectra_export_oldest_pending_age_seconds", age, { sink: k.sink });
+  }
+  e.family(
+    "netspectra_export_sink_up",
+    "gauge",
+    "1 while the sink takes windows, 0 while it fails.",
+  );
+  for (const k of sinks) {
+    e.sample("netspectra_export_sink_up", k.error === null ? 1 : 0, { sink: k.sink });
+  }
+  e.family(
+    "netspectra_export_insert_duration_seconds",
+    "histogram",
+    "Time to send one window to a sink (every table, the check of what it holds included).",
+  );
+  for (const k of sinks) {
+    let cum = 0;
+    for (let b = 0; b < INSERT_BUCKETS_SEC.length; b++) {
+      cum += k.insertBuckets[b]!;
+      e.sample("netspectra_export_insert_duration_seconds_bucket", cum, {
+        sink: k.sink,
+        le: String(INSERT_BUCKETS_SEC[b]),
+      });
+    }
+    cum += k.insertBuckets[INSERT_BUCKETS_SEC.length]!;
+    e.sample("netspectra_export_insert_duration_seconds_bucket", cum, { sink: k.sink, le: "+Inf" })
+      .sample("netspectra_export_insert_duration_seconds_sum", k.insertSumSec, { sink: k.sink })
+      .sample("netspectra_export_insert_duration_seconds_count", cum, { sink: k.sink });
+  }
 }

@@ -19,7 +19,8 @@ export interface ClickHouse {
 
 export async function startClickHouse(): Promise<ClickHouse> {
   const dir = await Deno.makeTempDir({ prefix: "ch-" });
-  const http = 20000 + Math.floor(Math.random() * 20000);
+  // Below the ephemeral range (32768 on): no outgoing connection holds it while it is down.
+  const http = 20000 + Math.floor(Math.random() * 12000);
   const tcp = http + 1;
   await Deno.writeTextFile(
     `${dir}/config.xml`,
@@ -67,7 +68,7 @@ export async function startClickHouse(): Promise<ClickHouse> {
         child = new Deno.Command("clickhouse-server", {
           args: [`--config-file=${dir}/config.xml`],
           stdout: "null",
-          stderr: "null",
+          stderr: Deno.env.get("CH_DEBUG") ? "inherit" : "null",
         }).spawn();
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound)) throw e;

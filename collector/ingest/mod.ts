@@ -24,4 +24,7 @@ export {
   type DeviceState,
   type DeviceStatus,
   FLUSH_BUCKETS_SEC,
+  INSERT_BUCKETS_SEC,
+  newSinkStatus,
+  type SinkStatus,
 } from "./status.ts";

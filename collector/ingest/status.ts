@@ -12,6 +12,42 @@ import type { CaptureCounts, WindowExport } from "../export/mod.ts";
 /** Upper bounds (seconds) of the window flush histogram's buckets. */
 export const FLUSH_BUCKETS_SEC = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** Upper bounds (seconds) of the export insert histogram's buckets. */
+export const INSERT_BUCKETS_SEC = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** A sink the daemon forwards to (forward/): kept up to date by its forwarder. */
+export interface SinkStatus {
+  readonly sink: string;
+  /** The latest attempt's error while the sink fails, else null. */
+  error: string | null;
+  /** Windows the sink took, found there already (sent before), and failed attempts. */
+  inserted: number;
+  present: number;
+  failed: number;
+  /** Windows waiting for the sink, and when the oldest of them was stored (NaN: none). */
+  backlog: number;
+  oldestPendingSec: number;
+  /** Window send durations: counts per INSERT_BUCKETS_SEC bucket (+Inf last), sum, count. */
+  readonly insertBuckets: Float64Array;
+  insertSumSec: number;
+  insertCount: number;
+}
+
+export function newSinkStatus(sink: string): SinkStatus {
+  return {
+    sink,
+    error: null,
+    inserted: 0,
+    present: 0,
+    failed: 0,
+    backlog: 0,
+    oldestPendingSec: NaN,
+    insertBuckets: new Float64Array(INSERT_BUCKETS_SEC.length + 1),
+    insertSumSec: 0,
+    insertCount: 0,
+  };
+}
+
 export type DeviceState = "capturing" | "down" | "failed" | "stopped";
 
 export interface DeviceStatus {
@@ -38,6 +74,8 @@ export interface DeviceStatus {
 export class CollectorStatus {
   readonly startedMs = Date.now();
   readonly devices = new Map<string, DeviceStatus>();
+  /** Sinks forwarded to, by name. */
+  readonly sinks = new Map<string, SinkStatus>();
   /** Over stored windows: packets, bytes, late packets, tracker overflow. */
   packets = 0;
   bytes = 0;
@@ -99,6 +137,9 @@ export class CollectorStatus {
       if (d.state !== "capturing" && !(d.replay && d.state === "stopped")) {
         return `${d.device} is ${d.state}${d.error === null ? "" : `: ${d.error}`}`;
       }
+    }
+    for (const k of this.sinks.values()) {
+      if (k.error !== null) return `sink ${k.sink} is down: ${k.error}`;
     }
     const since = this.lastStoredMs === this.lastStoredMs ? this.lastStoredMs : this.startedMs;
     const limitMs = (2 * this.windowSec + this.latenessSec) * 1000 + 1000;
