@@ -16,6 +16,7 @@ import { RUN_USAGE, runCommand } from "./cli/run_cmd.ts";
 import { SERVE_USAGE, serveCommand } from "./cli/serve_cmd.ts";
 import { TOKEN_USAGE, tokenCommand } from "./cli/api_access.ts";
 import { VERSION } from "./collector/version.ts";
+import { EXPORT_USAGE, exportCommand } from "./cli/export_cmd.ts";
 
 export { VERSION };
 
@@ -28,6 +29,7 @@ const COMMAND_USAGE: Record<string, string> = {
   sql: SQL_USAGE,
   estimate: ESTIMATE_USAGE,
   token: TOKEN_USAGE,
+  export: EXPORT_USAGE,
   demo: DEMO_USAGE,
 };
 
@@ -66,6 +68,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await serveCommand(rest);
       case "token":
         return tokenCommand(rest);
+      case "export":
+        return await exportCommand(rest);
       case "estimate":
         return await estimateCommand(rest);
       case "demo":

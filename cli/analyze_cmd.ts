@@ -17,7 +17,7 @@ import type { IngestRun } from "../collector/ingest/mod.ts";
 import type { FlowSink } from "../storage/mod.ts";
 import { BufferedStdout, toTable } from "./report/mod.ts";
 import { defaultSketches } from "../collector/engine/mod.ts";
-import { parseArgs, parseCount, UsageError } from "./args.ts";
+import { parseArgs, parseCount, parseDuration, UsageError } from "./args.ts";
 import {
   DB_DEFAULT,
   DB_WAIT_SEC_DEFAULT,
@@ -58,8 +58,9 @@ export const ANALYZE_USAGE = `netspectra analyze FILE... [options]
   --serve            then serve the store: the API and the dashboard, as netspectra serve does,
                      until Ctrl-C (--listen ADDR, default 127.0.0.1:9470)
   --forward NAME     forward the windows to the config's sink NAME (several: a,b), exactly once,
-                     and wait until they are there (exit 1 if a sink stays down 30 s: the
-                     windows wait in the store's outbox for the next run)`;
+                     and wait until they are there; exit 1 if a sink takes nothing for
+                     --forward-wait (default 30s): the rest waits in the store's outbox
+                     (netspectra export retry sends it)`;
 
 const TABLE_LIMIT_DEFAULT = 10;
 
@@ -78,6 +79,7 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       "retain-bytes",
       "listen",
       "forward",
+      "forward-wait",
     ],
     booleans: ["no-progress", "no-sketches", "no-records", "serve"],
   }, "analyze");
@@ -165,6 +167,12 @@ export async function analyzeCommand(argv: readonly string[]): Promise<number> {
       retention,
       onProgress,
       forward,
+      forwardWaitSec: parseDuration(
+        "forward-wait",
+        args.values.get("forward-wait") ?? "30s",
+        1,
+        86400,
+      ),
     },
     {
       limit: reportLimit,

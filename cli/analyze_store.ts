@@ -14,9 +14,6 @@ import { type FlowSink, summarize, type SummaryOptions } from "../storage/mod.ts
 import type { SinkConfig } from "../collector/config/mod.ts";
 import { type Forwarder, startForwarding } from "../forward/mod.ts";
 
-/** analyze --forward waits for its windows to reach the sinks until none moved this long. */
-const FORWARD_STALL_MS = 30_000;
-
 /** DuckDB's buffer memory while `analyze` writes into and reports from a file store. */
 const STORE_MEMORY_BYTES = 128 << 20;
 
@@ -40,6 +37,8 @@ export async function analyzeIntoStore(
     onProgress: (f: string, r: number, t: number) => void;
     /** Sinks the windows are forwarded to (`--forward`); analyze waits for them to arrive. */
     forward?: readonly SinkConfig[];
+    /** How long a sink may take nothing before analyze leaves the rest in the outbox. */
+    forwardWaitSec?: number;
   },
   report: {
     /** For a report that streams its flow rows (csv, json): where they go, given the run. */
@@ -98,14 +97,14 @@ export async function analyzeIntoStore(
     );
     let forwarded = true;
     if (forwarder !== null) {
-      forwarded = await forwarder.drained(FORWARD_STALL_MS);
+      forwarded = await forwarder.drained((opts.forwardWaitSec ?? 30) * 1000);
       if (!forwarded) {
         for (const b of await store.exportBacklog()) {
           if (b.pending === 0) continue;
           console.error(
             `netspectra: ${b.pending} window(s) wait in the outbox for sink ${b.sink}` +
               (b.lastError === null ? "" : ` (last error: ${b.lastError})`) +
-              `; they are sent by the next run that forwards to it`,
+              `; send them with netspectra export retry`,
           );
         }
       }
