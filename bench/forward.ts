@@ -81,7 +81,9 @@ try {
   console.log(
     `ClickHouse ${version![0]}: ${q!.windows} windows of 60 s, ${q!.rows} rows ` +
       `(${held![0]} in bench.flows) sent in ${sec.toFixed(1)} s: ` +
-      `${Math.round(Number(q!.rows) / sec)} rows/s, ${(Number(q!.windows) / sec).toFixed(1)} windows/s`,
+      `${Math.round(Number(q!.rows) / sec)} rows/s, ${
+        (Number(q!.windows) / sec).toFixed(1)
+      } windows/s`,
   );
   // 2. Lag from a window's end to its row in ClickHouse, live on lo.
   if (Deno.uid() !== 0) {
