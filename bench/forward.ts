@@ -85,6 +85,33 @@ try {
         (Number(q!.windows) / sec).toFixed(1)
       } windows/s`,
   );
+  // The reference, same run: the same rows sent by plain HTTP POSTs, one per window, in
+  // TabSeparated (what the server alone takes, without outbox, checks or bookkeeping).
+  const dump = await (await fetch(`${ch.url}/`, {
+    method: "POST",
+    body: "SELECT * FROM bench.flows ORDER BY window_start FORMAT TabSeparated",
+  })).text();
+  await ch.query("CREATE TABLE bench.ref AS bench.flows");
+  const perWindow = new Map<string, string[]>();
+  for (const line of dump.split("\n")) {
+    if (line === "") continue;
+    const w = line.split("\t", 3)[2]!;
+    (perWindow.get(w) ?? perWindow.set(w, []).get(w)!).push(line);
+  }
+  const r0 = performance.now();
+  for (const lines of perWindow.values()) {
+    const res = await fetch(
+      `${ch.url}/?query=${encodeURIComponent("INSERT INTO bench.ref FORMAT TabSeparated")}`,
+      { method: "POST", body: lines.join("\n") + "\n" },
+    );
+    if (!res.ok) throw new Error(await res.text());
+    await res.body?.cancel();
+  }
+  const refSec = (performance.now() - r0) / 1000;
+  console.log(
+    `reference: the same ${held![0]} rows POSTed one window at a time (${perWindow.size} ` +
+      `INSERTs) in ${refSec.toFixed(1)} s: ${Math.round(Number(held![0]) / refSec)} rows/s`,
+  );
   // 2. Lag from a window's end to its row in ClickHouse, live on lo.
   if (Deno.uid() !== 0) {
     console.log("lag: skipped (needs root to capture on lo)");
