@@ -45,6 +45,24 @@ const TABLE_DDL: Record<ExportTable, { columns: string; key: string }> = {
     key:
       "sensor, source, window_start, part, task, ip_version, src_ip, dst_ip, proto, src_port, dst_port, vlan",
   },
+  records: {
+    columns: `start_ns Int64, end_ns Int64, ip_version UInt8, src_ip String, dst_ip String,
+      src_port Int32, dst_port Int32, proto UInt16, vlan Int32, packets_fwd UInt64,
+      bytes_fwd UInt64, packets_rev UInt64, bytes_rev UInt64, tcp_flags UInt16, syn UInt32,
+      syn_ack UInt32, fin UInt32, rst UInt32, close_reason String`,
+    key:
+      "sensor, source, window_start, part, start_ns, end_ns, src_ip, dst_ip, src_port, dst_port, proto, vlan",
+  },
+  sketches: {
+    columns: `task String, kind String, packets UInt64, estimate Float64, sketch_hex String`,
+    key: "sensor, source, window_start, part, task",
+  },
+  sketch_keys: {
+    columns: `task String, rank UInt32, ip_version UInt8, src_ip String, dst_ip String,
+      proto Int16, src_port Int32, dst_port Int32, vlan Int32, packets Int64, bytes Int64,
+      spread Float64`,
+    key: "sensor, source, window_start, part, task, rank",
+  },
 };
 
 /** The DDL of a central table (documented in forward/README.md). */
@@ -103,6 +121,7 @@ export class ClickHouseSink {
   /** Sends one window's rows of one table unless the server holds them already. */
   async deliver(e: OutboxEntry, p: OutboxPayload): Promise<Delivery> {
     await this.prepare();
+    if (p.rows === 0) return "present"; // nothing of this table in the window
     const batch = await batchIdOf(e, p.table);
     const queryId = `netspectra-${batch}`;
     await this.waitNotRunning(queryId);

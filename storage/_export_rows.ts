@@ -12,7 +12,15 @@
  * @module
  */
 
-import { KEY, TABLE_ROW, type WindowExport } from "../collector/export/mod.ts";
+import {
+  KEY,
+  type KeyColumns,
+  RECORD_ROW,
+  type RecordRows,
+  type SketchExport,
+  TABLE_ROW,
+  type WindowExport,
+} from "../collector/export/mod.ts";
 import { ipv4Text, ipv6Text } from "../collector/packet/mod.ts";
 
 /** Columns of each forwarded table after the identity columns, in line order. */
@@ -43,6 +51,42 @@ export const EXPORT_COLUMNS = {
     "packets",
     "bytes",
   ],
+  records: [
+    "start_ns",
+    "end_ns",
+    "ip_version",
+    "src_ip",
+    "dst_ip",
+    "src_port",
+    "dst_port",
+    "proto",
+    "vlan",
+    "packets_fwd",
+    "bytes_fwd",
+    "packets_rev",
+    "bytes_rev",
+    "tcp_flags",
+    "syn",
+    "syn_ack",
+    "fin",
+    "rst",
+    "close_reason",
+  ],
+  sketches: ["task", "kind", "packets", "estimate", "sketch_hex"],
+  sketch_keys: [
+    "task",
+    "rank",
+    "ip_version",
+    "src_ip",
+    "dst_ip",
+    "proto",
+    "src_port",
+    "dst_port",
+    "vlan",
+    "packets",
+    "bytes",
+    "spread",
+  ],
 } as const;
 
 export type ExportTable = keyof typeof EXPORT_COLUMNS;
@@ -68,8 +112,12 @@ export function tsvText(s: string): string {
   return s.replace(/[\\\t\n]/g, (c) => c === "\\" ? "\\\\" : c === "\t" ? "\\t" : "\\n");
 }
 
-/** The window's lines per table: its totals and accounting, every exact task's rows. */
-export function exportPayloads(w: WindowExport): ExportPayload[] {
+/**
+ * The window's lines per table: its totals and accounting, every exact task's rows, the
+ * connection records that ended with it, the sketch tasks' results (`sketchNames`: their task
+ * names, in order) with their serialised sketches.
+ */
+export function exportPayloads(w: WindowExport, sketchNames: readonly string[]): ExportPayload[] {
   const t = w.totals, c = w.capture;
   const windows = [
     t.packets,
@@ -87,10 +135,114 @@ export function exportPayloads(w: WindowExport): ExportPayload[] {
   ].join("\t") + "\n";
   const lines: string[] = [];
   for (const task of w.tasks) flowLines(tsvText(task.name), task.rows, lines);
+  const records: string[] = [];
+  recordLines(w.records, records);
+  const sketches: string[] = [], keys: string[] = [];
+  w.sketches.forEach((k, n) =>
+    sketchLines(tsvText(sketchNames[n] ?? `sketch${n}`), k, sketches, keys)
+  );
   const enc = new TextEncoder();
+  const payload = (table: ExportTable, rows: string[]) => ({
+    table,
+    rows: rows.length,
+    body: enc.encode(rows.join("")),
+  });
   return [
     { table: "windows", rows: 1, body: enc.encode(windows) },
-    { table: "flows", rows: lines.length, body: enc.encode(lines.join("")) },
+    payload("flows", lines),
+    payload("records", records),
+    payload("sketches", sketches),
+    payload("sketch_keys", keys),
+  ];
+}
+
+const CLOSE_REASONS = ["", "fin", "rst", "idle", "active", "end"];
+
+/** Seconds and nanoseconds as one decimal count of nanoseconds (past 2^53: as text). */
+function nsText(sec: number, nsec: number): string {
+  return sec === 0 ? String(nsec) : `${sec}${String(nsec).padStart(9, "0")}`;
+}
+
+/** Connection records, initiator first, as the store keeps them (storage/_window_rows.ts). */
+function recordLines(recs: RecordRows, out: string[]): void {
+  const R = RECORD_ROW, K = KEY;
+  const w = recs.words, dbl = new Float64Array(w.buffer, w.byteOffset, w.length >>> 1);
+  for (let r = 0; r < recs.length; r++) {
+    const o = r * R.WORDS, d = o / 2;
+    const bInit = (w[o + R.STATE]! & R.STATE_INITIATOR_B) !== 0;
+    const meta = w[o + K.META]!;
+    const v4 = ((meta >>> 8) & 7) === 4;
+    const startSec = w[o + R.START_SEC]! >>> 0, endSec = w[o + R.LAST_SEC]! >>> 0;
+    const timed = startSec !== 0 || endSec !== 0;
+    const addr = (at: number) => v4 ? ipv4Text(w[at]! >>> 0) : ipv6Text(w, at);
+    const a0 = bInit ? o + K.DST : o + K.SRC, b0 = bInit ? o + K.SRC : o + K.DST;
+    let pa = -1, pb = -1;
+    if ((meta & K.META_PORTS_PRESENT) !== 0) {
+      const ports = w[o + K.PORTS]! >>> 0;
+      pa = bInit ? ports & 0xffff : ports >>> 16;
+      pb = bInit ? ports >>> 16 : ports & 0xffff;
+    }
+    const ab = bInit ? 1 : 0; // forward = initiator → responder
+    out.push(
+      [
+        timed ? nsText(startSec, w[o + R.START_NSEC]!) : -1,
+        timed ? nsText(endSec, w[o + R.LAST_NSEC]!) : -1,
+        v4 ? 4 : 6,
+        addr(a0),
+        addr(b0),
+        pa,
+        pb,
+        meta & 0xff,
+        (meta & K.META_VLAN_PRESENT) !== 0 ? (meta >>> 16) & 0xfff : -1,
+        dbl[d + R.D_PKTS_AB + ab]!,
+        dbl[d + R.D_BYTES_AB + ab]!,
+        dbl[d + R.D_PKTS_BA - ab]!,
+        dbl[d + R.D_BYTES_BA - ab]!,
+        w[o + R.FLAGS]!,
+        w[o + R.SYN]!,
+        w[o + R.SYNACK]!,
+        w[o + R.FIN]!,
+        w[o + R.RST]!,
+        CLOSE_REASONS[w[o + R.REASON]!] ?? "",
+      ].join("\t") + "\n",
+    );
+  }
+}
+
+/** A sketch task's window: the sketch itself (hex), then the keys it reports, by rank. */
+function sketchLines(task: string, k: SketchExport, sketches: string[], keys: string[]): void {
+  let hex = "";
+  for (let i = 0; i < k.bytes.length; i++) hex += HEX[k.bytes[i]!];
+  sketches.push(`${task}\t${k.kind}\t${k.packets}\t${k.estimate ?? -1}\t${hex}\n`);
+  for (let r = 0; r < k.keys.length; r++) {
+    keys.push(
+      [
+        task,
+        r + 1,
+        ...keyCells(k.keys, r),
+        k.keyPackets.length > 0 ? Math.round(k.keyPackets[r]!) : -1,
+        k.keyBytes.length > 0 ? Math.round(k.keyBytes[r]!) : -1,
+        k.keySpread.length > 0 ? k.keySpread[r]! : -1,
+      ].join("\t") + "\n",
+    );
+  }
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** ip_version … vlan of a reported key, absent fields as in the flows table. */
+function keyCells(k: KeyColumns, r: number): (string | number)[] {
+  const family = k.family[r]!;
+  const addr = (words: Uint32Array) =>
+    family === 4 ? ipv4Text(words[r * 4]! >>> 0) : family === 6 ? ipv6Text(words, r * 4) : "";
+  return [
+    family,
+    k.hasSrc ? addr(k.src) : "",
+    k.hasDst ? addr(k.dst) : "",
+    k.proto[r]!,
+    k.srcPort[r]!,
+    k.dstPort[r]!,
+    k.vlan[r]!,
   ];
 }
 

@@ -64,7 +64,11 @@ export async function enqueueWindow(
   w: WindowExport,
 ): Promise<void> {
   if (db.sinks.length === 0) return;
-  const payloads = exportPayloads(w);
+  const names = w.sketches.length === 0 ? [] : (await db.query(
+    "SELECT name FROM tasks WHERE source_no = $1 AND task_no >= $2 ORDER BY task_no",
+    [sourceNo, w.tasks.length],
+  )).map((r) => String(r.name));
+  const payloads = exportPayloads(w, names);
   const hash = new Uint8Array(
     await crypto.subtle.digest(
       "SHA-256",

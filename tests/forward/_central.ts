@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { runCli } from "../cli/_run.ts";
 import { type ClickHouse, startClickHouse } from "../_clickhouse.ts";
 import { tableDdl } from "../../forward/mod.ts";
+import { EXPORT_COLUMNS, type ExportTable } from "../../storage/mod.ts";
 
 /** The store's window_flows as the central table has them, one sorted line per row. */
 export const STORE_FLOWS = `
@@ -44,7 +45,7 @@ export async function withClickHouse(
     // stays visible (ReplacingMergeTree, the sink's own choice, would fold it in a merge and
     // hide what this test looks for).
     await ch.query("CREATE DATABASE ns");
-    for (const t of ["windows", "flows"] as const) {
+    for (const t of Object.keys(EXPORT_COLUMNS) as ExportTable[]) {
       await ch.query(tableDdl("ns", t).replace("ReplacingMergeTree", "MergeTree"));
     }
     const g = await runCli(
@@ -61,4 +62,50 @@ export async function withClickHouse(
 
 export function sinkConfig(url: string): string {
   return `sinks:\n  - name: central\n    type: clickhouse\n    url: ${url}\n    database: ns\n    timeout: 5s\n`;
+}
+
+/** Each other table as the store and as ClickHouse have it, as sorted csv lines. */
+export const SAME_TABLES: { name: string; store: string; central: string }[] = [
+  {
+    name: "records",
+    store: `SELECT coalesce(start_ns, -1), coalesce(end_ns, -1), ip_version,
+        ip_text(src_addr, ip_version), ip_text(dst_addr, ip_version), coalesce(src_port, -1),
+        coalesce(dst_port, -1), proto, coalesce(vlan, -1), packets_fwd, bytes_fwd, packets_rev,
+        bytes_rev, tcp_flags, syn, syn_ack, fin, rst, close_reason(close_code)
+      FROM flow_records`,
+    central: `SELECT start_ns, end_ns, ip_version, src_ip, dst_ip, src_port, dst_port, proto,
+        vlan, packets_fwd, bytes_fwd, packets_rev, bytes_rev, tcp_flags, syn, syn_ack, fin, rst,
+        close_reason
+      FROM ns.records`,
+  },
+  {
+    name: "sketches",
+    store: `SELECT epoch(s.window_start)::BIGINT, t.name, t.kind, s.packets,
+        round(coalesce(s.estimate, -1))::BIGINT, lower(hex(s.sketch))
+      FROM window_sketches s JOIN tasks t USING (source_no, task_no)`,
+    central: `SELECT toUnixTimestamp(window_start), task, kind, packets, toInt64(round(estimate)),
+        sketch_hex FROM ns.sketches`,
+  },
+  {
+    name: "sketch_keys",
+    store: `SELECT epoch(k.window_start)::BIGINT, t.name, k.rank, coalesce(k.ip_version, 0),
+        coalesce(ip_text(k.src_addr, k.ip_version), ''), coalesce(ip_text(k.dst_addr, k.ip_version), ''),
+        coalesce(k.proto, -1), coalesce(k.src_port, -1), coalesce(k.dst_port, -1),
+        coalesce(k.vlan, -1), coalesce(k.packets, -1), coalesce(k.bytes, -1),
+        round(coalesce(k.spread, -1))::BIGINT
+      FROM window_sketch_keys k JOIN tasks t USING (source_no, task_no)`,
+    central: `SELECT toUnixTimestamp(window_start), task, rank, ip_version, src_ip, dst_ip, proto,
+        src_port, dst_port, vlan, packets, bytes, toInt64(round(spread)) FROM ns.sketch_keys`,
+  },
+];
+
+/** The store's and ClickHouse's rows of every table in SAME_TABLES, pairwise. */
+export async function sameTables(ch: ClickHouse, dir: string, db: string): Promise<void> {
+  for (const t of SAME_TABLES) {
+    const want = await storeLines(dir, db, t.store);
+    const got = (await ch.query(t.central)).map((x) => x.join(",")).sort();
+    assert.ok(want.length > 0, `${t.name}: the store has rows`);
+    assert.equal(got.length, want.length, `${t.name}: as many rows`);
+    assert.deepEqual(got, want, t.name);
+  }
 }

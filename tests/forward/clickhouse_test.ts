@@ -8,7 +8,14 @@
 
 import assert from "node:assert/strict";
 import { runCli } from "../cli/_run.ts";
-import { centralLines, sinkConfig, STORE_FLOWS, storeLines, withClickHouse } from "./_central.ts";
+import {
+  centralLines,
+  sameTables,
+  sinkConfig,
+  STORE_FLOWS,
+  storeLines,
+  withClickHouse,
+} from "./_central.ts";
 
 Deno.test("analyze --forward: ClickHouse holds the store's rows, each once; runs again add nothing", async () => {
   await withClickHouse(async (ch, dir) => {
@@ -27,6 +34,7 @@ Deno.test("analyze --forward: ClickHouse holds the store's rows, each once; runs
       "SELECT count(*), sum(packets) FROM window_totals",
     );
     assert.deepEqual((await windows())!.join(","), storeWindows[0]);
+    await sameTables(ch, dir, "a.duckdb");
     // The same capture again, into the same store and into another: nothing is added.
     r = await runCli([...args, "--db", "a.duckdb"], dir);
     assert.equal(r.code, 0, r.stderr);
@@ -34,6 +42,7 @@ Deno.test("analyze --forward: ClickHouse holds the store's rows, each once; runs
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await got(), want);
     assert.deepEqual((await windows())!.join(","), storeWindows[0]);
+    await sameTables(ch, dir, "a.duckdb");
     // The Grafana dashboard's ClickHouse queries run on these tables (macros filled in).
     const dash = JSON.parse(
       await Deno.readTextFile(new URL("../../deploy/grafana/netspectra.json", import.meta.url)),
