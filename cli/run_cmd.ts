@@ -332,6 +332,16 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     retaining = retaining.then(async () => {
       const dropped = await store.applyRetention(retention);
       if (dropped > 0) log("info", "retention dropped windows", { windows: dropped });
+      // Retention never drops what waits for a sink: the outbox keeps those rows, and says so.
+      for (const b of forwarder === null ? [] : await store.exportBacklog()) {
+        if (b.pending > 0 && dropped > 0) {
+          log("warn", "retention leaves the outbox alone: windows wait there for a sink", {
+            sink: b.sink,
+            windows: b.pending,
+            bytes: b.bytes,
+          });
+        }
+      }
     }).catch((e) => log("error", "retention failed", { error: String(e) }));
   };
   const retentionTimer = setInterval(

@@ -57,6 +57,32 @@ const TABLE_DDL: Record<ExportTable, { columns: string; key: string }> = {
     columns: `task String, kind String, packets UInt64, estimate Float64, sketch_hex String`,
     key: "sensor, source, window_start, part, task",
   },
+  dns: {
+    columns: `protocol String, qname String, qtype UInt16, queries UInt64, responses UInt64,
+      nxdomain UInt64, errors UInt64, rtt_count UInt64, rtt_sum_us Float64, rtt_max_us Float64`,
+    key: "sensor, source, window_start, part, protocol, qname, qtype",
+  },
+  decode_errors: {
+    columns: `reason String, packets UInt64`,
+    key: "sensor, source, window_start, part, reason",
+  },
+  dns_rcodes: {
+    columns: `protocol String, rcode UInt8, responses UInt64`,
+    key: "sensor, source, window_start, part, protocol, rcode",
+  },
+  http: {
+    columns: `protocol String, has_host UInt8, host String, method String, path String,
+      requests UInt64`,
+    key: "sensor, source, window_start, part, protocol, has_host, host, method, path",
+  },
+  http_status: {
+    columns: `protocol String, code UInt16, responses UInt64`,
+    key: "sensor, source, window_start, part, protocol, code",
+  },
+  http_agents: {
+    columns: `protocol String, user_agent String, requests UInt64`,
+    key: "sensor, source, window_start, part, protocol, user_agent",
+  },
   sketch_keys: {
     columns: `task String, rank UInt32, ip_version UInt8, src_ip String, dst_ip String,
       proto Int16, src_port Int32, dst_port Int32, vlan Int32, packets Int64, bytes Int64,

@@ -146,11 +146,11 @@ export class Forwarder {
     for (const b of await this.store.exportBacklog()) {
       const c = this.counters.get(b.sink);
       if (c === undefined) continue;
-      c.backlog = b.pending, c.oldestPendingSec = b.oldestSec ?? NaN;
+      c.backlog = b.pending, c.oldestPendingSec = b.oldestSec ?? NaN, c.backlogBytes = b.bytes;
       seen.add(b.sink);
     }
     for (const [name, c] of this.counters) {
-      if (!seen.has(name)) c.backlog = 0, c.oldestPendingSec = NaN;
+      if (!seen.has(name)) c.backlog = 0, c.oldestPendingSec = NaN, c.backlogBytes = 0;
     }
   }
 

@@ -237,6 +237,14 @@ function exportMetrics(e: Exposition, sinks: SinkStatus[]): void {
   e.family("netspectra_export_backlog_windows", "gauge", "Windows waiting in the outbox.");
   for (const k of sinks) e.sample("netspectra_export_backlog_windows", k.backlog, { sink: k.sink });
   e.family(
+    "netspectra_export_backlog_bytes",
+    "gauge",
+    "Bytes of the rows waiting in the outbox: disk it holds (retention never drops them).",
+  );
+  for (const k of sinks) {
+    e.sample("netspectra_export_backlog_bytes", k.backlogBytes, { sink: k.sink });
+  }
+  e.family(
     "netspectra_export_oldest_pending_age_seconds",
     "gauge",
     "Age of the oldest window waiting in the outbox (0: none).",

@@ -22,6 +22,18 @@ import {
   type WindowExport,
 } from "../collector/export/mod.ts";
 import { ipv4Text, ipv6Text } from "../collector/packet/mod.ts";
+import {
+  APP_NAMES,
+  DNS_ERRORS,
+  DNS_NXDOMAIN,
+  DNS_QUERIES,
+  DNS_RESPONSES,
+  DNS_RTT_COUNT,
+  DNS_RTT_MAX_US,
+  DNS_RTT_SUM_US,
+  HTTP_PROTOCOLS,
+  STATUS_CODES,
+} from "../collector/app/mod.ts";
 
 /** Columns of each forwarded table after the identity columns, in line order. */
 export const EXPORT_COLUMNS = {
@@ -73,6 +85,23 @@ export const EXPORT_COLUMNS = {
     "close_reason",
   ],
   sketches: ["task", "kind", "packets", "estimate", "sketch_hex"],
+  dns: [
+    "protocol",
+    "qname",
+    "qtype",
+    "queries",
+    "responses",
+    "nxdomain",
+    "errors",
+    "rtt_count",
+    "rtt_sum_us",
+    "rtt_max_us",
+  ],
+  dns_rcodes: ["protocol", "rcode", "responses"],
+  decode_errors: ["reason", "packets"],
+  http: ["protocol", "has_host", "host", "method", "path", "requests"],
+  http_status: ["protocol", "code", "responses"],
+  http_agents: ["protocol", "user_agent", "requests"],
   sketch_keys: [
     "task",
     "rank",
@@ -153,7 +182,90 @@ export function exportPayloads(w: WindowExport, sketchNames: readonly string[]):
     payload("records", records),
     payload("sketches", sketches),
     payload("sketch_keys", keys),
+    ...(Object.entries(appLines(w.totals, w.app)) as [ExportTable, string[]][]).map(([t, rows]) =>
+      payload(t, rows)
+    ),
   ];
+}
+
+const LATIN1 = new TextDecoder("latin1");
+
+/**
+ * Decode problems by reason (the packet's and the app layer's, as window_decode_errors), DNS
+ * and HTTP of the window, as the store keeps them (storage/_app_rows.ts).
+ */
+function appLines(
+  totals: WindowExport["totals"],
+  app: WindowExport["app"],
+): Record<string, string[]> {
+  const out: Record<string, string[]> = {
+    decode_errors: [],
+    dns: [],
+    dns_rcodes: [],
+    http: [],
+    http_status: [],
+    http_agents: [],
+  };
+  for (const [reason, n] of totals.decodeErrors) {
+    out.decode_errors!.push(`${tsvText(reason)}\t${n}\n`);
+  }
+  if (app === null) return out;
+  for (const [reason, n] of app.errors) out.decode_errors!.push(`${tsvText(reason)}\t${n}\n`);
+  const text = (t: typeof app.dns, e: number) =>
+    LATIN1.decode(t.arena.subarray(t.offsets[e]!, t.offsets[e]! + t.lengths[e]!));
+  const d = app.dns, c = d.counters;
+  for (let e = 0; e < d.length; e++) {
+    const num = d.nums[e]!, v = d.values, o = e * c;
+    out.dns!.push(
+      [
+        APP_NAMES[num & 0xff] ?? "dns",
+        tsvText(text(d, e)),
+        num >>> 8,
+        v[o + DNS_QUERIES],
+        v[o + DNS_RESPONSES],
+        v[o + DNS_NXDOMAIN],
+        v[o + DNS_ERRORS],
+        v[o + DNS_RTT_COUNT],
+        v[o + DNS_RTT_SUM_US],
+        v[o + DNS_RTT_MAX_US],
+      ].join("\t") + "\n",
+    );
+  }
+  for (let k = 0; k < app.rcodes.length; k++) {
+    const n = app.rcodes[k]!;
+    if (n !== 0) out.dns_rcodes!.push(`${APP_NAMES[k >>> 4] ?? "dns"}\t${k & 15}\t${n}\n`);
+  }
+  const h = app.http;
+  for (let e = 0; e < h.length; e++) {
+    const [host, method, path] = text(h, e).split("\0");
+    const num = h.nums[e]!;
+    const hasHost = (num & 2) === 0;
+    out.http!.push(
+      [
+        HTTP_PROTOCOLS[num & 1],
+        hasHost ? 1 : 0,
+        tsvText(hasHost ? host ?? "" : ""),
+        tsvText(method ?? ""),
+        tsvText(path ?? ""),
+        h.values[e],
+      ].join("\t") + "\n",
+    );
+  }
+  for (let k = 0; k < app.status.length; k++) {
+    const n = app.status[k]!;
+    if (n !== 0) {
+      out.http_status!.push(
+        `${HTTP_PROTOCOLS[Math.floor(k / STATUS_CODES)]}\t${k % STATUS_CODES}\t${n}\n`,
+      );
+    }
+  }
+  const a = app.agents;
+  for (let e = 0; e < a.length; e++) {
+    out.http_agents!.push(
+      `${HTTP_PROTOCOLS[a.nums[e]! & 1]}\t${tsvText(text(a, e))}\t${a.values[e]}\n`,
+    );
+  }
+  return out;
 }
 
 const CLOSE_REASONS = ["", "fin", "rst", "idle", "active", "end"];

@@ -194,6 +194,8 @@ export interface SinkBacklog {
   rows: number;
   /** Commit time of the oldest unsent window (epoch seconds), or null. */
   oldestSec: number | null;
+  /** Bytes of the rows waiting for the sink (the disk the outbox holds for it). */
+  bytes: number;
   lastError: string | null;
 }
 
@@ -205,8 +207,11 @@ export async function exportBacklog(db: Db): Promise<SinkBacklog[]> {
        coalesce(sum(rows) FILTER (WHERE state <> 'sent'), 0) AS rows,
        epoch(min(created_at) FILTER (WHERE state <> 'sent')) AS oldest,
        arg_max(last_error, commit_seq) FILTER (WHERE state <> 'sent' AND last_error IS NOT NULL)
-         AS last_error
-     FROM export_outbox GROUP BY sink ORDER BY sink`,
+         AS last_error,
+       (SELECT coalesce(sum(octet_length(p.body)), 0) FROM export_payloads p
+         WHERE p.commit_seq IN (SELECT w.commit_seq FROM export_outbox w
+           WHERE w.sink = o.sink AND w.state <> 'sent')) AS bytes
+     FROM export_outbox o GROUP BY sink ORDER BY sink`,
   );
   return r.map((x) => ({
     sink: String(x.sink),
@@ -215,5 +220,6 @@ export async function exportBacklog(db: Db): Promise<SinkBacklog[]> {
     rows: Number(x.rows),
     oldestSec: x.oldest === null ? null : Number(x.oldest),
     lastError: x.last_error === null ? null : String(x.last_error),
+    bytes: Number(x.bytes),
   }));
 }

@@ -27,6 +27,8 @@ export interface SinkStatus {
   /** Windows waiting for the sink, and when the oldest of them was stored (NaN: none). */
   backlog: number;
   oldestPendingSec: number;
+  /** Bytes of their rows in the outbox (disk the outbox holds). */
+  backlogBytes: number;
   /** Window send durations: counts per INSERT_BUCKETS_SEC bucket (+Inf last), sum, count. */
   readonly insertBuckets: Float64Array;
   insertSumSec: number;
@@ -42,6 +44,7 @@ export function newSinkStatus(sink: string): SinkStatus {
     failed: 0,
     backlog: 0,
     oldestPendingSec: NaN,
+    backlogBytes: 0,
     insertBuckets: new Float64Array(INSERT_BUCKETS_SEC.length + 1),
     insertSumSec: 0,
     insertCount: 0,

@@ -37,7 +37,7 @@ Deno.test("run: ClickHouse stopped for 60 s — the windows wait, then drain in 
     await ch.stop();
     const t0 = Date.now();
     const { child, found: url } = await startCli(replayArgs(), dir, RUN_LISTENING);
-    const backlog: number[] = [], up: number[] = [];
+    const backlog: number[] = [], up: number[] = [], bytes: number[] = [];
     let ended = false;
     const polling = (async () => {
       while (!ended) {
@@ -47,6 +47,8 @@ Deno.test("run: ClickHouse stopped for 60 s — the windows wait, then drain in 
         const u = /^netspectra_export_sink_up\{sink="central"\} (\d+)/m.exec(m);
         if (b !== null) backlog.push(Number(b[1]));
         if (u !== null) up.push(Number(u[1]));
+        const y = /^netspectra_export_backlog_bytes\{sink="central"\} (\d+)/m.exec(m);
+        if (y !== null) bytes.push(Number(y[1]));
         await new Promise((r) => setTimeout(r, 250));
       }
     })();
@@ -65,6 +67,7 @@ Deno.test("run: ClickHouse stopped for 60 s — the windows wait, then drain in 
     assert.ok(up.includes(0) && up.at(-1) === 1, `sink_up ${up.join(",")}`);
     assert.equal(peak, windows, `backlog peak ${peak} of ${windows} windows`);
     assert.ok(backlog.slice(backlog.indexOf(peak)).some((b) => b < peak / 2), "it fell");
+    assert.ok(Math.max(...bytes) > 100_000, `the outbox held ${Math.max(...bytes)} bytes`);
     // In window order: each window sent no earlier than the one committed before it.
     const order = await storeLines(
       dir,
