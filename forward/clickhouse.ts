@@ -144,63 +144,79 @@ export class ClickHouseSink {
     this.prepared = true;
   }
 
-  /** Sends one window's rows of one table unless the server holds them already. */
-  async deliver(e: OutboxEntry, p: OutboxPayload): Promise<Delivery> {
+  /**
+   * Sends one window — a batch per table that has rows — unless the server holds it already:
+   * after an earlier attempt (`e.attempts` > 0) first waits while any of its inserts still
+   * runs; then counts every batch in one question, and sends those with no rows there.
+   */
+  async deliver(e: OutboxEntry, payloads: readonly OutboxPayload[]): Promise<Delivery> {
     await this.prepare();
-    if (p.rows === 0) return "present"; // nothing of this table in the window
-    const batch = await batchIdOf(e, p.table);
-    const queryId = `netspectra-${batch}`;
-    await this.waitNotRunning(queryId);
-    const held = await this.count(e, p.table, batch);
-    if (held === p.rows) return "present";
-    if (held !== 0) {
-      throw new Error(
-        `${this.database}.${p.table} holds ${held} of batch ${batch}'s ${p.rows} rows ` +
-          `(a part of a batch: not sent again)`,
-      );
+    const todo = payloads.filter((p) => p.rows > 0);
+    const batches = await Promise.all(todo.map((p) => batchIdOf(e, p.table)));
+    if (e.attempts > 0) await this.waitNotRunning(batches.map((b) => `netspectra-${b}`));
+    const held = await this.counts(e, todo.map((p) => p.table), batches);
+    let inserted = false;
+    for (let k = 0; k < todo.length; k++) {
+      const p = todo[k]!, batch = batches[k]!;
+      if (held[k] === p.rows) continue;
+      if (held[k] !== 0) {
+        throw new Error(
+          `${this.database}.${p.table} holds ${held[k]} of batch ${batch}'s ${p.rows} rows ` +
+            `(a part of a batch: not sent again)`,
+        );
+      }
+      const prefix = [
+        tsvText(e.sensor),
+        tsvText(e.source),
+        e.startSec,
+        e.windowSec,
+        e.part,
+        batch,
+      ].join("\t") + "\t";
+      const columns = [...IDENTITY_COLUMNS, ...EXPORT_COLUMNS[p.table]].join(", ");
+      const r = await this.client.exec({
+        query: `INSERT INTO ${this.database}.${p.table} (${columns}) FORMAT TabSeparated`,
+        values: prefixLines(prefix, p.body),
+        query_id: `netspectra-${batch}`,
+      } as never);
+      (r.stream as { destroy?: () => void }).destroy?.();
+      inserted = true;
     }
-    const prefix = [
-      tsvText(e.sensor),
-      tsvText(e.source),
-      e.startSec,
-      e.windowSec,
-      e.part,
-      batch,
-    ].join("\t") + "\t";
-    const body = prefixLines(prefix, p.body);
-    const columns = [...IDENTITY_COLUMNS, ...EXPORT_COLUMNS[p.table]].join(", ");
-    const r = await this.client.exec({
-      query: `INSERT INTO ${this.database}.${p.table} (${columns}) FORMAT TabSeparated`,
-      values: body,
-      query_id: queryId,
-    } as never);
-    (r.stream as { destroy?: () => void }).destroy?.();
-    return "inserted";
+    return inserted ? "inserted" : "present";
   }
 
   async close(): Promise<void> {
     await this.client.close();
   }
 
-  private async count(e: OutboxEntry, table: ExportTable, batch: string): Promise<number> {
-    const [r] = await this.select<{ n: number }>(
-      `SELECT count() AS n FROM ${this.database}.${table}
-       WHERE sensor = '${sqlText(e.sensor)}' AND source = '${sqlText(e.source)}'
-         AND window_start = toDateTime(${e.startSec}) AND part = ${e.part}
-         AND batch_id = '${batch}'`,
+  /** Rows the server holds of each batch (by the window's identity: the primary index). */
+  private async counts(e: OutboxEntry, tables: ExportTable[], batches: string[]) {
+    if (tables.length === 0) return [];
+    const where = `sensor = '${sqlText(e.sensor)}' AND source = '${sqlText(e.source)}'
+      AND window_start = toDateTime(${e.startSec}) AND part = ${e.part}`;
+    const rows = await this.select<{ k: number; n: number }>(
+      tables.map((t, k) =>
+        `SELECT ${k} AS k, count() AS n FROM ${this.database}.${t}
+         WHERE ${where} AND batch_id = '${batches[k]}'`
+      ).join(" UNION ALL "),
     );
-    return Number(r!.n);
+    const held = new Array<number>(tables.length).fill(0);
+    for (const r of rows) held[Number(r.k)] = Number(r.n);
+    return held;
   }
 
-  /** Waits while an earlier attempt of the same query id still runs on the server. */
-  private async waitNotRunning(queryId: string): Promise<void> {
+  /** Waits while an earlier attempt of one of these query ids still runs on the server. */
+  private async waitNotRunning(queryIds: string[]): Promise<void> {
     const until = Date.now() + RUNNING_WAIT_MS;
+    const list = queryIds.map((q) => `'${q}'`).join(", ");
     for (;;) {
       const [r] = await this.select<{ n: number }>(
-        `SELECT count() AS n FROM system.processes WHERE query_id = '${queryId}'`,
+        `SELECT count() AS n FROM system.processes WHERE query_id IN (${list})`,
       );
       if (Number(r!.n) === 0) return;
-      if (Date.now() > until) throw new Error(`insert ${queryId} still runs on the server`);
+      if (Date.now() > until) {
+        throw new Error(`an insert of ${queryIds[0]}… still runs on the server`);
+      }
       await new Promise((ok) => setTimeout(ok, 500));
     }
   }

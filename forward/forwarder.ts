@@ -102,10 +102,8 @@ export class Forwarder {
         try {
           await this.store.markSending(e);
           const t0 = performance.now();
-          let inserted = false;
-          for (const p of await this.store.exportPayloads(e.commitSeq)) {
-            if (await sink.deliver(e, p) === "inserted") inserted = true;
-          }
+          const inserted =
+            await sink.deliver(e, await this.store.exportPayloads(e.commitSeq)) === "inserted";
           const sec = (performance.now() - t0) / 1000;
           let b = 0;
           while (b < INSERT_BUCKETS_SEC.length && sec > INSERT_BUCKETS_SEC[b]!) b++;
