@@ -179,7 +179,9 @@ export class ClickHouseSink {
         values: prefixLines(prefix, p.body),
         query_id: `netspectra-${batch}`,
       } as never);
-      (r.stream as { destroy?: () => void }).destroy?.();
+      // Read to its end (the server's empty answer): the connection then goes back to the
+      // client's pool, where a destroyed stream would close it.
+      for await (const _ of r.stream as AsyncIterable<unknown>) { /* nothing in it */ }
       inserted = true;
     }
     return inserted ? "inserted" : "present";

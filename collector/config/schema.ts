@@ -192,6 +192,27 @@ const sink = z.strictObject({
   }
 }, ALWAYS);
 
+/** A list of 1 to `max` entries of `item` whose `name`s differ (each repeat is one problem). */
+function namedList<T extends z.ZodType>(item: T, max: number, what: string) {
+  const error = `a list of 1 to ${max} ${what}`;
+  return z.array(z.unknown(), { error })
+    .min(1, { error })
+    .max(max, { error })
+    .pipe(z.array(item))
+    .superRefine((items, ctx) => {
+      // Runs even when an entry failed above: it may not be a mapping at all.
+      const names = new Set<unknown>();
+      (items as unknown[]).forEach((t, n) => {
+        const name = (t as { name?: unknown } | null)?.name;
+        if (typeof name !== "string") return;
+        if (names.has(name)) {
+          ctx.addIssue({ code: "custom", path: [n, "name"], message: `"${name}" is used twice` });
+        }
+        names.add(name);
+      });
+    }, ALWAYS);
+}
+
 export const configSchema = z.strictObject({
   window: duration(
     1,
@@ -203,22 +224,7 @@ export const configSchema = z.strictObject({
   sensor: z.string({ error: "a name of 1 to 128 characters" }).min(1, {
     error: "a name of 1 to 128 characters",
   }).max(128, { error: "a name of 1 to 128 characters" }).optional(),
-  tasks: z.array(z.unknown(), { error: `a list of 1 to ${TASKS_MAX} tasks` })
-    .min(1, { error: `a list of 1 to ${TASKS_MAX} tasks` })
-    .max(TASKS_MAX, { error: `a list of 1 to ${TASKS_MAX} tasks` })
-    .pipe(z.array(task))
-    .superRefine((tasks, ctx) => {
-      const names = new Set<unknown>();
-      (tasks as unknown[]).forEach((t, n) => {
-        const name = (t as { name?: unknown } | null)?.name;
-        if (typeof name !== "string") return;
-        if (names.has(name)) {
-          ctx.addIssue({ code: "custom", path: [n, "name"], message: `"${name}" is used twice` });
-        }
-        names.add(name);
-      });
-    }, ALWAYS)
-    .optional(),
+  tasks: namedList(task, TASKS_MAX, "tasks").optional(),
   flows: z.strictObject({
     idle_timeout: duration(1, 86400, () => "a duration from 1s to 1d").optional(),
     active_timeout: duration(1, 86400, () => "a duration from 1s to 1d").optional(),
@@ -250,22 +256,7 @@ export const configSchema = z.strictObject({
       key: z.string({ error: "a PEM private key file" }).min(1),
     }, { error: "a mapping with cert and key (PEM files)" }).optional(),
   }, { error: "must be a mapping" }).optional(),
-  sinks: z.array(z.unknown(), { error: `a list of 1 to ${SINKS_MAX} sinks` })
-    .min(1, { error: `a list of 1 to ${SINKS_MAX} sinks` })
-    .max(SINKS_MAX, { error: `a list of 1 to ${SINKS_MAX} sinks` })
-    .pipe(z.array(sink))
-    .superRefine((sinks, ctx) => {
-      const names = new Set<unknown>();
-      (sinks as unknown[]).forEach((s, n) => {
-        const name = (s as { name?: unknown } | null)?.name;
-        if (typeof name !== "string") return;
-        if (names.has(name)) {
-          ctx.addIssue({ code: "custom", path: [n, "name"], message: `"${name}" is used twice` });
-        }
-        names.add(name);
-      });
-    }, ALWAYS)
-    .optional(),
+  sinks: namedList(sink, SINKS_MAX, "sinks").optional(),
   log_level: z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(", ")}` }).optional(),
   store: z.strictObject({
     path: z.string({ error: "a file name or :memory:" }).min(1, {

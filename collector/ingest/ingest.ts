@@ -16,7 +16,7 @@ import { type CaptureReader, openCapture } from "../reader/mod.ts";
 import type { SketchSpec } from "../engine/mod.ts";
 import { type WindowStore, WindowWriter } from "../engine/mod.ts";
 import { NO_CAPTURE } from "../export/mod.ts";
-import type { CollectorStatus, DeviceStatus } from "./status.ts";
+import { type CollectorStatus, type DeviceStatus, newDeviceStatus } from "./status.ts";
 
 export const WINDOW_SEC_DEFAULT = 60;
 
@@ -165,18 +165,8 @@ export function defaultSensor(): string {
  */
 /** A replayed file as a device of the daemon's status, capturing until it has been read. */
 function replayDevice(status: CollectorStatus, file: string, writer: WindowWriter): DeviceStatus {
-  const d: DeviceStatus = {
-    device: `replay:${file}`,
-    replay: true,
-    sourceId: "",
-    state: "capturing",
-    error: null,
-    capture: NO_CAPTURE,
-    packets: 0,
-    bytes: 0,
-    flowsActive: 0,
-    reopens: 0,
-  };
+  const d = newDeviceStatus(`replay:${file}`, true, "");
+
   status.devices.set(d.device, d);
   status.queuedWindows = () => writer.backlog;
   return d;

@@ -28,7 +28,7 @@ import { addCounts, type CaptureCounts, NO_CAPTURE } from "../export/mod.ts";
 import { BATCH_PACKETS_DEFAULT, PacketBatch } from "../packet/mod.ts";
 import { type LiveOptions, LiveRing, type LiveStats } from "../live/mod.ts";
 import { defaultSensor, defaultTask, type StoreRunOptions, WINDOW_SEC_DEFAULT } from "./ingest.ts";
-import { CollectorStatus, type DeviceStatus } from "./status.ts";
+import { CollectorStatus, type DeviceStatus, newDeviceStatus } from "./status.ts";
 
 /** How often the wall clock moves the watermark while packets flow (ms). */
 const CLOCK_TICK_MS = 100;
@@ -226,18 +226,8 @@ export async function ingestLive(opts: LiveIngestOptions): Promise<LiveSourceRun
       const ring = rings[k]!;
       let self: Running | null = null;
       const src = await begin(() => self!, ring.device, tasks, sketches, now(), undefined);
-      const st: DeviceStatus = {
-        device: ring.device,
-        replay: false,
-        sourceId: src.sourceId,
-        state: "capturing",
-        error: null,
-        capture: NO_CAPTURE,
-        packets: 0,
-        bytes: 0,
-        flowsActive: 0,
-        reopens: 0,
-      };
+      const st = newDeviceStatus(ring.device, false, src.sourceId);
+
       status.devices.set(ring.device, st);
       self = {
         ...src,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { CaptureCounts, WindowExport } from "../export/mod.ts";
+import { type CaptureCounts, NO_CAPTURE, type WindowExport } from "../export/mod.ts";
 
 /** Upper bounds (seconds) of the window flush histogram's buckets. */
 export const FLUSH_BUCKETS_SEC = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -72,6 +72,22 @@ export interface DeviceStatus {
   flowsActive: number;
   /** Times the device was opened again after it failed. */
   reopens: number;
+}
+
+/** A device's status as it starts capturing. */
+export function newDeviceStatus(device: string, replay: boolean, sourceId: string): DeviceStatus {
+  return {
+    device,
+    replay,
+    sourceId,
+    state: "capturing",
+    error: null,
+    capture: NO_CAPTURE,
+    packets: 0,
+    bytes: 0,
+    flowsActive: 0,
+    reopens: 0,
+  };
 }
 
 export class CollectorStatus {
