@@ -17,21 +17,13 @@
  */
 
 import { parseArgs, parseCount } from "../cli/args.ts";
+import { cli, genHour, MAIN, quantile } from "./_common.ts";
 import { Store } from "../storage/mod.ts";
 import { sendUdp } from "../tests/_udp.ts";
 
 const args = parseArgs(Deno.args, { values: ["requests", "packets"], booleans: [] }, "bench");
 const REQUESTS = parseCount("requests", args.values.get("requests") ?? "200", 10, 100_000);
 const PACKETS = parseCount("packets", args.values.get("packets") ?? "900000", 10_000, 1e8);
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-async function cli(cwd: string, ...a: string[]): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", MAIN, ...a], cwd })
-    .output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) throw new Error(`${a.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return text;
-}
 
 /** Starts `netspectra ARGS` and returns it with the URL its log line gives. */
 async function start(cwd: string, a: string[], pattern: RegExp) {
@@ -55,11 +47,6 @@ async function start(cwd: string, a: string[], pattern: RegExp) {
       return { child, url: m[1]! };
     }
   }
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
 }
 
 /**
@@ -87,20 +74,7 @@ async function timeRequests(
 
 async function topOver24h(dir: string): Promise<void> {
   const t0 = performance.now();
-  await cli(
-    dir,
-    "gen",
-    "--packets",
-    String(PACKETS),
-    "--rate",
-    String(Math.round(PACKETS / 3600)),
-    "--flows",
-    "40000",
-    "--zipf",
-    "0.6",
-    "-o",
-    "g.pcap",
-  );
+  await genHour(dir, PACKETS);
   await cli(dir, "analyze", "g.pcap", "--db", "s.duckdb", "--no-progress", "--format", "csv");
   const store = await Store.open(`${dir}/s.duckdb`);
   const [k] = await store.rows(

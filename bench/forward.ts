@@ -16,6 +16,7 @@
  */
 
 import { parseArgs, parseCount } from "../cli/args.ts";
+import { genHour, MAIN, quantile } from "./_common.ts";
 import { ingestFiles } from "../collector/ingest/mod.ts";
 import { startForwarding } from "../forward/mod.ts";
 import { Store } from "../storage/mod.ts";
@@ -25,18 +26,6 @@ import { sendUdp } from "../tests/_udp.ts";
 const args = parseArgs(Deno.args, { values: ["packets", "seconds"], booleans: [] }, "bench");
 const PACKETS = parseCount("packets", args.values.get("packets") ?? "900000", 10_000, 1e8);
 const SECONDS = parseCount("seconds", args.values.get("seconds") ?? "30", 5, 3600);
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-}
-
-async function cli(cwd: string, ...a: string[]): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", MAIN, ...a], cwd })
-    .output();
-  if (!out.success) throw new Error(`${a.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 const ch = await startClickHouse();
 const dir = await Deno.makeTempDir();
@@ -51,20 +40,7 @@ try {
   console.log(`bench/forward.ts, ${new Date().toISOString()}`);
   const [version] = await ch.query("SELECT version()");
   // 1. Rows per second from a full outbox.
-  await cli(
-    dir,
-    "gen",
-    "--packets",
-    String(PACKETS),
-    "--rate",
-    String(Math.round(PACKETS / 3600)),
-    "--flows",
-    "40000",
-    "--zipf",
-    "0.6",
-    "-o",
-    "g.pcap",
-  );
+  await genHour(dir, PACKETS);
   const store = await Store.open(`${dir}/s.duckdb`);
   await store.nameSinks([sink.name]);
   await ingestFiles({ files: [`${dir}/g.pcap`], store, windowSec: 60 });

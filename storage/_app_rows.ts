@@ -15,7 +15,7 @@ const LATIN1 = new TextDecoder("latin1");
 const YIELD_ROWS = 4096;
 
 /** Row e's text (one byte a character, as the engine keeps it). */
-function textOf(t: TextRows, e: number): string {
+export function textOf(t: TextRows, e: number): string {
   const o = t.offsets[e]!;
   return LATIN1.decode(t.arena.subarray(o, o + t.lengths[e]!));
 }

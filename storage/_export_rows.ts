@@ -34,6 +34,7 @@ import {
   HTTP_PROTOCOLS,
   STATUS_CODES,
 } from "../collector/app/mod.ts";
+import { textOf } from "./_app_rows.ts";
 
 /** Columns of each forwarded table after the identity columns, in line order. */
 export const EXPORT_COLUMNS = {
@@ -188,8 +189,6 @@ export function exportPayloads(w: WindowExport, sketchNames: readonly string[]):
   ];
 }
 
-const LATIN1 = new TextDecoder("latin1");
-
 /**
  * Decode problems by reason (the packet's and the app layer's, as window_decode_errors), DNS
  * and HTTP of the window, as the store keeps them (storage/_app_rows.ts).
@@ -211,8 +210,7 @@ function appLines(
   }
   if (app === null) return out;
   for (const [reason, n] of app.errors) out.decode_errors!.push(`${tsvText(reason)}\t${n}\n`);
-  const text = (t: typeof app.dns, e: number) =>
-    LATIN1.decode(t.arena.subarray(t.offsets[e]!, t.offsets[e]! + t.lengths[e]!));
+  const text = textOf;
   const d = app.dns, c = d.counters;
   for (let e = 0; e < d.length; e++) {
     const num = d.nums[e]!, v = d.values, o = e * c;
