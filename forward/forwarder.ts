@@ -13,6 +13,7 @@ import {
   type CollectorStatus,
   INSERT_BUCKETS_SEC,
   newSinkStatus,
+  observe,
   type SinkStatus,
 } from "../collector/ingest/mod.ts";
 import type { ClickHouseSink } from "./clickhouse.ts";
@@ -105,9 +106,8 @@ export class Forwarder {
           const inserted =
             await sink.deliver(e, await this.store.exportPayloads(e.commitSeq)) === "inserted";
           const sec = (performance.now() - t0) / 1000;
-          let b = 0;
-          while (b < INSERT_BUCKETS_SEC.length && sec > INSERT_BUCKETS_SEC[b]!) b++;
-          c.insertBuckets[b]!++, c.insertSumSec += sec, c.insertCount++;
+          observe(INSERT_BUCKETS_SEC, c.insertBuckets, sec);
+          c.insertSumSec += sec;
           await this.store.markSent(e);
           if (inserted) c.inserted++;
           else c.present++;

@@ -38,6 +38,25 @@ class Exposition {
     return this;
   }
 
+  /** A histogram's samples: cumulative buckets of `bounds` (+Inf last), sum and count. */
+  histogram(
+    name: string,
+    bounds: readonly number[],
+    counts: Float64Array,
+    sum: number,
+    labels: Labels = {},
+  ): this {
+    let cum = 0;
+    for (let b = 0; b < bounds.length; b++) {
+      cum += counts[b]!;
+      this.sample(`${name}_bucket`, cum, { ...labels, le: String(bounds[b]) });
+    }
+    cum += counts[bounds.length]!;
+    return this.sample(`${name}_bucket`, cum, { ...labels, le: "+Inf" })
+      .sample(`${name}_sum`, sum, labels)
+      .sample(`${name}_count`, cum, labels);
+  }
+
   /** A family of one unlabelled sample. */
   single(name: string, type: "counter" | "gauge", help: string, value: number): this {
     return this.family(name, type, help).sample(name, value);
@@ -168,17 +187,12 @@ export function renderMetrics(status: CollectorStatus, live: LiveCounters | null
     "histogram",
     "From a window's close to its commit in the store (the queue's wait included).",
   );
-  let cum = 0;
-  for (let b = 0; b < FLUSH_BUCKETS_SEC.length; b++) {
-    cum += status.flushBuckets[b]!;
-    e.sample("netspectra_window_close_duration_seconds_bucket", cum, {
-      le: String(FLUSH_BUCKETS_SEC[b]),
-    });
-  }
-  cum += status.flushBuckets[FLUSH_BUCKETS_SEC.length]!;
-  e.sample("netspectra_window_close_duration_seconds_bucket", cum, { le: "+Inf" })
-    .sample("netspectra_window_close_duration_seconds_sum", status.flushSumSec)
-    .sample("netspectra_window_close_duration_seconds_count", cum);
+  e.histogram(
+    "netspectra_window_close_duration_seconds",
+    FLUSH_BUCKETS_SEC,
+    status.flushBuckets,
+    status.flushSumSec,
+  );
   e.single(
     "netspectra_window_last_closed_timestamp_seconds",
     "gauge",
@@ -270,17 +284,12 @@ function exportMetrics(e: Exposition, sinks: SinkStatus[]): void {
     "Time to send one window to a sink (every table, the check of what it holds included).",
   );
   for (const k of sinks) {
-    let cum = 0;
-    for (let b = 0; b < INSERT_BUCKETS_SEC.length; b++) {
-      cum += k.insertBuckets[b]!;
-      e.sample("netspectra_export_insert_duration_seconds_bucket", cum, {
-        sink: k.sink,
-        le: String(INSERT_BUCKETS_SEC[b]),
-      });
-    }
-    cum += k.insertBuckets[INSERT_BUCKETS_SEC.length]!;
-    e.sample("netspectra_export_insert_duration_seconds_bucket", cum, { sink: k.sink, le: "+Inf" })
-      .sample("netspectra_export_insert_duration_seconds_sum", k.insertSumSec, { sink: k.sink })
-      .sample("netspectra_export_insert_duration_seconds_count", cum, { sink: k.sink });
+    e.histogram(
+      "netspectra_export_insert_duration_seconds",
+      INSERT_BUCKETS_SEC,
+      k.insertBuckets,
+      k.insertSumSec,
+      { sink: k.sink },
+    );
   }
 }

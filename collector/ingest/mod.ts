@@ -26,5 +26,6 @@ export {
   FLUSH_BUCKETS_SEC,
   INSERT_BUCKETS_SEC,
   newSinkStatus,
+  observe,
   type SinkStatus,
 } from "./status.ts";

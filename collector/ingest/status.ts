@@ -15,6 +15,16 @@ export const FLUSH_BUCKETS_SEC = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 /** Upper bounds (seconds) of the export insert histogram's buckets. */
 export const INSERT_BUCKETS_SEC = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/**
+ * Counts `sec` in the histogram `counts` (one count per bucket of `bounds`, +Inf last): the
+ * first bucket whose upper bound it does not exceed.
+ */
+export function observe(bounds: readonly number[], counts: Float64Array, sec: number): void {
+  let b = 0;
+  while (b < bounds.length && sec > bounds[b]!) b++;
+  counts[b]!++;
+}
+
 /** A sink the daemon forwards to (forward/): kept up to date by its forwarder. */
 export interface SinkStatus {
   readonly sink: string;
@@ -29,10 +39,9 @@ export interface SinkStatus {
   oldestPendingSec: number;
   /** Bytes of their rows in the outbox (disk the outbox holds). */
   backlogBytes: number;
-  /** Window send durations: counts per INSERT_BUCKETS_SEC bucket (+Inf last), sum, count. */
+  /** Window send durations: counts per INSERT_BUCKETS_SEC bucket (+Inf last), and their sum. */
   readonly insertBuckets: Float64Array;
   insertSumSec: number;
-  insertCount: number;
 }
 
 export function newSinkStatus(sink: string): SinkStatus {
@@ -47,7 +56,6 @@ export function newSinkStatus(sink: string): SinkStatus {
     backlogBytes: 0,
     insertBuckets: new Float64Array(INSERT_BUCKETS_SEC.length + 1),
     insertSumSec: 0,
-    insertCount: 0,
   };
 }
 
@@ -139,9 +147,7 @@ export class CollectorStatus {
     if (!(end <= this.lastWindowEndSec)) this.lastWindowEndSec = end;
     this.lastStoredMs = Date.now();
     const sec = flushMs / 1000;
-    let b = 0;
-    while (b < FLUSH_BUCKETS_SEC.length && sec > FLUSH_BUCKETS_SEC[b]!) b++;
-    this.flushBuckets[b]!++;
+    observe(FLUSH_BUCKETS_SEC, this.flushBuckets, sec);
     this.flushSumSec += sec;
   }
 
