@@ -18,6 +18,7 @@
 import { parseArgs, parseCount } from "../cli/args.ts";
 import { genHour, MAIN, quantile } from "./_common.ts";
 import { ingestFiles } from "../collector/ingest/mod.ts";
+import { SINK_BATCH_DEFAULTS } from "../collector/config/mod.ts";
 import { startForwarding } from "../forward/mod.ts";
 import { Store } from "../storage/mod.ts";
 import { startClickHouse } from "../tests/_clickhouse.ts";
@@ -35,6 +36,7 @@ const sink = {
   url: ch.url,
   database: "bench",
   timeoutSec: 30,
+  batch: { ...SINK_BATCH_DEFAULTS },
 };
 try {
   console.log(`bench/forward.ts, ${new Date().toISOString()}`);

@@ -1,23 +1,26 @@
 /**
- * The ClickHouse sink: tables made if missing, one INSERT per window and table, each row with
- * the window's identity and the batch id, the query id derived from the batch id.
+ * The ClickHouse sink: tables made if missing, one INSERT per batch and table, each row with
+ * its window's identity and batch id (one per window and table), the query id derived from
+ * the batch ids it carries.
  *
  * Exactly once without the server's help (ClickHouse 18.16, which Debian ships, has no insert
- * deduplication token and deduplicates only replicated tables): a batch is sent only after
- * asking what the server holds of it. First, while a query with the batch's query id still
- * runs (an earlier attempt whose answer never came), it is waited for; then the batch's rows
- * are counted (by the window's identity, so the primary index finds them); all there: done,
- * none: sent. A batch is one window of one table, well under ClickHouse's insert block
- * (1,048,576 rows) and in one partition (one day), so the server stores it whole or not at all.
- * One forwarder per sink and store (the store's lock), so nothing else sends it meanwhile.
- * ReplacingMergeTree, keyed by identity and key, would fold a repeat as a backstop.
+ * deduplication token and deduplicates only replicated tables): rows are sent only after
+ * asking what the server holds of them. First, after an earlier attempt whose answer never
+ * came, while a query with one of its query ids still runs, it is waited for; then each
+ * window's rows per table are counted by batch id; all there: done, none: sent. An INSERT is
+ * one day's windows (one partition) in one block (the insert block size raised to its rows),
+ * so the server stores it whole or not at all; a retry makes the same batch again (the
+ * windows left `sending`), so the same query ids. One forwarder per sink and store (the
+ * store's lock), so nothing else sends it meanwhile. Where the server has them (detected at
+ * start), its own insert deduplication settings are used as well; ReplacingMergeTree, keyed
+ * by identity and key, folds a repeat in a merge as a last backstop.
  *
  * @module
  */
 
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import { UserError } from "../collector/user_error.ts";
-import type { SinkConfig } from "../collector/config/mod.ts";
+import type { SinkConfig, SinkTable } from "../collector/config/mod.ts";
 import {
   EXPORT_COLUMNS,
   type ExportTable,
@@ -91,37 +94,99 @@ const TABLE_DDL: Record<ExportTable, { columns: string; key: string }> = {
   },
 };
 
-/** The DDL of a central table (documented in forward/README.md). */
-export function tableDdl(database: string, table: ExportTable): string {
+const TABLES: readonly ExportTable[] = Object.keys(TABLE_DDL) as ExportTable[];
+/** Every central table is one a sink's `tables` can name, and the other way round. */
+const _SAME: [SinkTable] extends [ExportTable] ? [ExportTable] extends [SinkTable] ? true : never
+  : never = true;
+
+/**
+ * The DDL of a central table (documented in forward/README.md); `dedupWindow` > 0: the
+ * server's insert deduplication for a plain (not replicated) table, where it has it.
+ */
+export function tableDdl(database: string, table: ExportTable, dedupWindow = 0): string {
   const t = TABLE_DDL[table];
   return `CREATE TABLE IF NOT EXISTS ${database}.${table} (${IDENTITY_DDL}, ${t.columns})
-    ENGINE = ReplacingMergeTree PARTITION BY toDate(window_start) ORDER BY (${t.key})`;
+    ENGINE = ReplacingMergeTree PARTITION BY toDate(window_start) ORDER BY (${t.key})${
+    dedupWindow > 0 ? ` SETTINGS non_replicated_deduplication_window = ${dedupWindow}` : ""
+  }`;
+}
+
+/** What the server offers beyond 18.16, found at start by asking it. */
+export interface ServerFeatures {
+  version: string;
+  /** The server's time zone: a partition is a day there. */
+  timeZone: string;
+  /** `insert_deduplication_token` (a setting of an insert). */
+  dedupToken: boolean;
+  /** `non_replicated_deduplication_window` (a setting of a plain MergeTree table). */
+  dedupWindow: boolean;
+}
+
+/** Blocks the server remembers per table to find a repeated insert (where it can). */
+const DEDUP_WINDOW = 10_000;
+
+/**
+ * The settings of one INSERT of `rows` rows: one block whatever its size (so one part, stored
+ * whole or not at all), and the server's deduplication by `token` where it has it.
+ */
+export function insertSettings(
+  f: ServerFeatures,
+  rows: number,
+  token: string,
+): Record<string, string | number> {
+  const s: Record<string, string | number> = {
+    max_insert_block_size: Math.max(1_048_576, rows + 1),
+  };
+  if (f.dedupToken && f.dedupWindow) {
+    s.insert_deduplicate = 1;
+    s.insert_deduplication_token = token;
+  }
+  return s;
 }
 
 /** A batch's id: the same for the same window and table, whichever run or process sends it. */
-export async function batchIdOf(e: OutboxEntry, table: ExportTable): Promise<string> {
-  const text = [e.sensor, e.source, e.startSec, e.windowSec, e.part, table].join("\n");
+export function batchIdOf(e: OutboxEntry, table: ExportTable): Promise<string> {
+  return digest([e.sensor, e.source, e.startSec, e.windowSec, e.part, table].join("\n"));
+}
+
+/** What became of one window: sent now, or found whole on the server. */
+export type Delivery = "inserted" | "present";
+
+/** A hex digest of text (the first 16 bytes of its SHA-256). */
+async function digest(text: string): Promise<string> {
   const h = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   return [...h.subarray(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** What became of one batch: sent now, or found whole on the server. */
-export type Delivery = "inserted" | "present";
+/** One window's rows of one table, as this sink sends them. */
+interface Item {
+  entry: number;
+  table: ExportTable;
+  batch: string;
+  rows: number;
+  /** Its lines, each with the window's identity and batch id in front. */
+  text: string;
+}
 
 /** How long to wait for an earlier attempt still running on the server, at most. */
 const RUNNING_WAIT_MS = 60_000;
 
 export class ClickHouseSink {
   readonly name: string;
+  readonly batch: SinkConfig["batch"];
   private readonly client: ClickHouseClient;
   private readonly database: string;
-  private prepared = false;
-  /** The server's version, read at the first send. */
-  version = "";
+  private readonly tables: ReadonlySet<ExportTable>;
+  private readonly tasks: ReadonlySet<string> | null;
+  /** What the server offers, read at the first send. */
+  features: ServerFeatures | null = null;
 
-  constructor(cfg: SinkConfig, password: string | undefined) {
+  constructor(cfg: SinkConfig, password: string | undefined, tls?: SinkTls) {
     this.name = cfg.name;
     this.database = cfg.database;
+    this.batch = cfg.batch;
+    this.tables = new Set(cfg.tables ?? TABLES);
+    this.tasks = cfg.tasks === undefined ? null : new Set(cfg.tasks);
     this.client = createClient({
       url: cfg.url,
       username: cfg.user ?? "default",
@@ -129,86 +194,157 @@ export class ClickHouseSink {
       request_timeout: cfg.timeoutSec * 1000,
       // 64-bit integers as JSON numbers (18.16 quotes them unless told).
       clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      ...(tls === undefined ? {} : { tls: tls as never }),
     });
   }
 
-  /** Reads the server's version and makes the database and tables if missing. */
-  async prepare(): Promise<void> {
-    if (this.prepared) return;
-    const [v] = await this.select<{ v: string }>("SELECT version() AS v");
-    this.version = v!.v;
+  /** Reads what the server offers and makes the database and tables if missing. */
+  async prepare(): Promise<ServerFeatures> {
+    if (this.features !== null) return this.features;
+    const [v] = await this.select<{ v: string; tz: string }>(
+      "SELECT version() AS v, timezone() AS tz",
+    );
+    const has = async (table: string, name: string) =>
+      (await this.select(`SELECT name FROM system.${table} WHERE name = '${name}'`)).length > 0;
+    const f: ServerFeatures = {
+      version: v!.v,
+      timeZone: v!.tz,
+      dedupToken: await has("settings", "insert_deduplication_token"),
+      dedupWindow: await has("merge_tree_settings", "non_replicated_deduplication_window"),
+    };
     await this.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.database}` });
-    for (const t of Object.keys(TABLE_DDL) as ExportTable[]) {
-      await this.client.command({ query: tableDdl(this.database, t) });
+    const window = f.dedupToken && f.dedupWindow ? DEDUP_WINDOW : 0;
+    for (const t of TABLES) {
+      if (this.tables.has(t)) {
+        await this.client.command({ query: tableDdl(this.database, t, window) });
+      }
     }
-    this.prepared = true;
+    this.features = f;
+    return f;
   }
 
   /**
-   * Sends one window — a batch per table that has rows — unless the server holds it already:
-   * after an earlier attempt (`e.attempts` > 0) first waits while any of its inserts still
-   * runs; then counts every batch in one question, and sends those with no rows there.
+   * Sends a batch of windows (one day's, in the server's time zone) — per table, one INSERT of
+   * the windows' rows the server does not hold: after an earlier attempt (any `attempts` > 0)
+   * first waits while one of its inserts still runs; then counts what the server holds of
+   * each window and table in one question. Returns what became of each window.
    */
-  async deliver(e: OutboxEntry, payloads: readonly OutboxPayload[]): Promise<Delivery> {
-    await this.prepare();
-    const todo = payloads.filter((p) => p.rows > 0);
-    const batches = await Promise.all(todo.map((p) => batchIdOf(e, p.table)));
-    if (e.attempts > 0) await this.waitNotRunning(batches.map((b) => `netspectra-${b}`));
-    const held = await this.counts(e, todo.map((p) => p.table), batches);
-    let inserted = false;
-    for (let k = 0; k < todo.length; k++) {
-      const p = todo[k]!, batch = batches[k]!;
-      if (held[k] === p.rows) continue;
-      if (held[k] !== 0) {
-        throw new Error(
-          `${this.database}.${p.table} holds ${held[k]} of batch ${batch}'s ${p.rows} rows ` +
-            `(a part of a batch: not sent again)`,
-        );
+  async deliver(
+    group: readonly OutboxEntry[],
+    payloads: ReadonlyMap<number, readonly OutboxPayload[]>,
+  ): Promise<Delivery[]> {
+    const f = await this.prepare();
+    const items: Item[] = [];
+    for (let k = 0; k < group.length; k++) {
+      const e = group[k]!;
+      for (const p of payloads.get(e.commitSeq) ?? []) {
+        const item = await this.itemOf(k, e, p);
+        if (item !== null) items.push(item);
       }
-      const prefix = [
-        tsvText(e.sensor),
-        tsvText(e.source),
-        e.startSec,
-        e.windowSec,
-        e.part,
-        batch,
-      ].join("\t") + "\t";
-      const columns = [...IDENTITY_COLUMNS, ...EXPORT_COLUMNS[p.table]].join(", ");
+    }
+    const byTable = new Map<ExportTable, Item[]>();
+    for (const it of items) {
+      const list = byTable.get(it.table);
+      if (list === undefined) byTable.set(it.table, [it]);
+      else list.push(it);
+    }
+    const queryIds = new Map<ExportTable, string>();
+    for (const [t, list] of byTable) {
+      queryIds.set(t, `netspectra-${await digest(list.map((i) => i.batch).join(","))}`);
+    }
+    if (group.some((e) => e.attempts > 0)) await this.waitNotRunning([...queryIds.values()]);
+    const held = await this.counts(group, byTable);
+    const out = group.map((): Delivery => "present");
+    for (const [t, list] of byTable) {
+      const send = list.filter((i) => {
+        const n = held.get(i.batch) ?? 0;
+        if (n !== 0 && n !== i.rows) {
+          throw new Error(
+            `${this.database}.${t} holds ${n} of batch ${i.batch}'s ${i.rows} rows ` +
+              `(a part of a batch: not sent again)`,
+          );
+        }
+        return n === 0;
+      });
+      if (send.length === 0) continue;
+      const rows = send.reduce((n, i) => n + i.rows, 0);
+      const queryId = queryIds.get(t)!;
+      const columns = [...IDENTITY_COLUMNS, ...EXPORT_COLUMNS[t]].join(", ");
       const r = await this.client.exec({
-        query: `INSERT INTO ${this.database}.${p.table} (${columns}) FORMAT TabSeparated`,
-        values: prefixLines(prefix, p.body),
-        query_id: `netspectra-${batch}`,
+        query: `INSERT INTO ${this.database}.${t} (${columns}) FORMAT TabSeparated`,
+        values: send.map((i) => i.text).join(""),
+        query_id: queryId,
+        clickhouse_settings: insertSettings(f, rows, queryId),
       } as never);
       // Read to its end (the server's empty answer): the connection then goes back to the
       // client's pool, where a destroyed stream would close it.
       for await (const _ of r.stream as AsyncIterable<unknown>) { /* nothing in it */ }
-      inserted = true;
+      for (const i of send) out[i.entry] = "inserted";
     }
-    return inserted ? "inserted" : "present";
+    return out;
+  }
+
+  /** The day (in the server's time zone) a window's rows are partitioned by. */
+  dayOf(startSec: number): string {
+    return dayIn(this.features?.timeZone ?? "UTC", startSec);
   }
 
   async close(): Promise<void> {
     await this.client.close();
   }
 
-  /** Rows the server holds of each batch (by the window's identity: the primary index). */
-  private async counts(e: OutboxEntry, tables: ExportTable[], batches: string[]) {
-    if (tables.length === 0) return [];
-    const where = `sensor = '${sqlText(e.sensor)}' AND source = '${sqlText(e.source)}'
-      AND window_start = toDateTime(${e.startSec}) AND part = ${e.part}`;
-    const rows = await this.select<{ k: number; n: number }>(
-      tables.map((t, k) =>
-        `SELECT ${k} AS k, count() AS n FROM ${this.database}.${t}
-         WHERE ${where} AND batch_id = '${batches[k]}'`
+  /** A window's rows of one table as this sink sends them (its tables and tasks), or null. */
+  private async itemOf(entry: number, e: OutboxEntry, p: OutboxPayload): Promise<Item | null> {
+    if (p.rows === 0 || !this.tables.has(p.table)) return null;
+    let lines = new TextDecoder().decode(p.body).split("\n").slice(0, -1);
+    if (this.tasks !== null && TASK_TABLES.has(p.table)) {
+      // The task's name is the first column of these tables' lines.
+      // (Task names have no tab, newline or backslash to escape.)
+      lines = lines.filter((l) => this.tasks!.has(l.slice(0, l.indexOf("\t"))));
+    }
+    if (lines.length === 0) return null;
+    const batch = await batchIdOf(e, p.table);
+    const prefix = [tsvText(e.sensor), tsvText(e.source), e.startSec, e.windowSec, e.part, batch]
+      .join("\t") + "\t";
+    return {
+      entry,
+      table: p.table,
+      batch,
+      rows: lines.length,
+      text: lines.map((l) => prefix + l + "\n").join(""),
+    };
+  }
+
+  /**
+   * Rows the server holds of each batch id, one question for all the tables (by the windows'
+   * sensors, sources and times, so the primary index narrows it).
+   */
+  private async counts(
+    group: readonly OutboxEntry[],
+    byTable: ReadonlyMap<ExportTable, Item[]>,
+  ): Promise<Map<string, number>> {
+    const held = new Map<string, number>();
+    if (byTable.size === 0) return held;
+    const list = (xs: Iterable<string>) =>
+      [...new Set(xs)].map((x) => `'${sqlText(x)}'`).join(", ");
+    const starts = group.map((e) => e.startSec);
+    const where = `sensor IN (${list(group.map((e) => e.sensor))})
+      AND source IN (${list(group.map((e) => e.source))})
+      AND window_start >= toDateTime(${Math.min(...starts)})
+      AND window_start <= toDateTime(${Math.max(...starts)})`;
+    const rows = await this.select<{ b: string; n: number }>(
+      [...byTable].map(([t, items]) =>
+        `SELECT batch_id AS b, count() AS n FROM ${this.database}.${t}
+         WHERE ${where} AND batch_id IN (${list(items.map((i) => i.batch))}) GROUP BY batch_id`
       ).join(" UNION ALL "),
     );
-    const held = new Array<number>(tables.length).fill(0);
-    for (const r of rows) held[Number(r.k)] = Number(r.n);
+    for (const r of rows) held.set(r.b, Number(r.n));
     return held;
   }
 
   /** Waits while an earlier attempt of one of these query ids still runs on the server. */
   private async waitNotRunning(queryIds: string[]): Promise<void> {
+    if (queryIds.length === 0) return;
     const until = Date.now() + RUNNING_WAIT_MS;
     const list = queryIds.map((q) => `'${q}'`).join(", ");
     for (;;) {
@@ -229,16 +365,42 @@ export class ClickHouseSink {
   }
 }
 
+/** The tables whose rows carry a task's name (a sink's `tasks` choose among them). */
+const TASK_TABLES: ReadonlySet<ExportTable> = new Set(["flows", "sketches", "sketch_keys"]);
+
+/** A date (YYYY-MM-DD) in a time zone. */
+export function dayIn(timeZone: string, sec: number): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone, dateStyle: "short" }).format(sec * 1000);
+}
+
+/** PEM files read for a sink's TLS (the client wants their bytes). */
+export interface SinkTls {
+  ca_cert: Uint8Array;
+  cert?: Uint8Array;
+  key?: Uint8Array;
+}
+
+/** A sink's TLS files read (a file that cannot be read is the user's mistake: one line). */
+export async function sinkTls(cfg: SinkConfig): Promise<SinkTls | undefined> {
+  if (cfg.tls === undefined) return undefined;
+  const read = async (what: string, file: string) => {
+    try {
+      return await Deno.readFile(file);
+    } catch (e) {
+      throw new UserError(
+        `Sink ${cfg.name}: cannot read the ${what} ${file}: ${(e as Error).message}`,
+      );
+    }
+  };
+  const out: SinkTls = { ca_cert: await read("CA file", cfg.tls.caFile) };
+  if (cfg.tls.certFile !== undefined) out.cert = await read("certificate", cfg.tls.certFile);
+  if (cfg.tls.keyFile !== undefined) out.key = await read("key file", cfg.tls.keyFile);
+  return out;
+}
+
 /** A string in single quotes for a ClickHouse literal (18.16 has no query parameters). */
 function sqlText(s: string): string {
   return s.replace(/[\\']/g, (c) => `\\${c}`);
-}
-
-/** Every line of `body` with `prefix` before it. */
-function prefixLines(prefix: string, body: Uint8Array): string {
-  const text = new TextDecoder().decode(body);
-  if (text === "") return "";
-  return prefix + text.slice(0, -1).replaceAll("\n", `\n${prefix}`) + "\n";
 }
 
 /** A sink's password from its file or environment variable (a user mistake: one line). */

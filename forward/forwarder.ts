@@ -1,14 +1,16 @@
 /**
- * The forwarder: per sink, the store's outbox in commit order, off the packet path. An entry
- * is marked `sending` (committed) before its batches go, and `sent` once the sink holds every
- * one; a failure keeps it where it is, with its error, and the sink is tried again after a
- * backoff that doubles from 100 ms to 30 s, with jitter — later windows wait behind it, so a
- * sink receives windows in order.
+ * The forwarder: per sink, the store's outbox in commit order, off the packet path, in
+ * batches of windows (nextBatch: up to the sink's rows, bytes and interval limits). A batch's
+ * entries are marked `sending` (committed) before it goes, and `sent` once the sink holds it;
+ * a failure keeps them where they are, with the error, and the same batch is tried again
+ * after a backoff that doubles from 100 ms to 30 s, with jitter — later windows wait behind
+ * it, so a sink receives windows in order.
  *
  * @module
  */
 
-import type { Store } from "../storage/mod.ts";
+import type { OutboxEntry, Store } from "../storage/mod.ts";
+import type { SinkConfig } from "../collector/config/mod.ts";
 import {
   type CollectorStatus,
   INSERT_BUCKETS_SEC,
@@ -20,12 +22,56 @@ import type { ClickHouseSink } from "./clickhouse.ts";
 
 export const BACKOFF_MIN_MS = 100;
 export const BACKOFF_MAX_MS = 30_000;
-/** Entries read from the outbox at a time. */
-const BATCH_ENTRIES = 64;
+/** Entries read from the outbox at a time (a batch's windows at most). */
+const BATCH_ENTRIES = 512;
 /** With nothing to send, the outbox is looked at again after this long (or a commit). */
 const IDLE_MS = 1000;
 /** The backlog figures (a query of the outbox) are read again at most this often. */
 const BACKLOG_EVERY_MS = 1000;
+
+/**
+ * The next batch from a sink's oldest unsent windows (`entries`, in commit order; `more`:
+ * others wait after them). Windows left `sending` by an attempt whose outcome is unknown go
+ * again as they went, the same batch. Otherwise consecutive pending windows of one day
+ * (`dayOf`: a partition of the central tables) while no table's rows pass `limits.rows` and
+ * their bytes pass `limits.bytes` — the first always. A batch that could still grow is held
+ * until its oldest window has waited `limits.intervalSec`: `waitMs` says how much longer.
+ */
+export function nextBatch(
+  entries: readonly OutboxEntry[],
+  limits: SinkConfig["batch"],
+  dayOf: (sec: number) => string,
+  nowSec: number,
+  more: boolean,
+): { batch: OutboxEntry[]; waitMs: number } {
+  const first = entries[0];
+  if (first === undefined) return { batch: [], waitMs: IDLE_MS };
+  if (first.state === "sending") {
+    const end = entries.findIndex((e) => e.state !== "sending");
+    return { batch: entries.slice(0, end < 0 ? entries.length : end), waitMs: 0 };
+  }
+  const day = dayOf(first.startSec);
+  const rows = new Map<string, number>();
+  let bytes = 0, full = more, n = 0;
+  for (const e of entries) {
+    const add = e.sizes.reduce((b, s) => b + s.bytes, 0);
+    const over = n > 0 && (
+      e.state !== "pending" || dayOf(e.startSec) !== day || bytes + add > limits.bytes ||
+      e.sizes.some((s) => (rows.get(s.table) ?? 0) + s.rows > limits.rows)
+    );
+    if (over) {
+      full = true;
+      break;
+    }
+    for (const s of e.sizes) rows.set(s.table, (rows.get(s.table) ?? 0) + s.rows);
+    bytes += add, n++;
+  }
+  const waited = nowSec - first.createdSec;
+  const waitMs = full || waited >= limits.intervalSec
+    ? 0
+    : Math.ceil((limits.intervalSec - waited) * 1000);
+  return { batch: entries.slice(0, n), waitMs };
+}
 
 export type ForwardLog = (level: "info" | "warn", msg: string, f: Record<string, unknown>) => void;
 
@@ -93,45 +139,52 @@ export class Forwarder {
     let backoff = BACKOFF_MIN_MS;
     while (!this.stopped) {
       await this.readBacklog();
-      const entries = await this.store.nextExports(sink.name, BATCH_ENTRIES);
+      const entries = await this.store.nextExports(sink.name, BATCH_ENTRIES + 1);
+      const more = entries.length > BATCH_ENTRIES;
+      if (more) entries.pop();
       if (entries.length === 0) {
         await this.sleep(IDLE_MS, true);
         continue;
       }
-      for (const e of entries) {
-        if (this.stopped) break;
-        try {
-          await this.store.markSending(e);
-          const t0 = performance.now();
-          const inserted =
-            await sink.deliver(e, await this.store.exportPayloads(e.commitSeq)) === "inserted";
-          const sec = (performance.now() - t0) / 1000;
-          observe(INSERT_BUCKETS_SEC, c.insertBuckets, sec);
-          c.insertSumSec += sec;
-          await this.store.markSent(e);
-          if (inserted) c.inserted++;
-          else c.present++;
-          if (c.error !== null) {
-            this.log("info", "sink is taking windows again", { sink: sink.name });
-            c.error = null;
-          }
-          await this.readBacklog();
-          backoff = BACKOFF_MIN_MS;
-        } catch (err) {
-          const msg = (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
-          c.failed++;
-          if (c.error === null) {
-            this.log("warn", "sink failed; windows wait in the outbox", {
-              sink: sink.name,
-              error: msg,
-            });
-          }
-          c.error = msg;
-          await this.store.markFailed(e, msg).catch(() => {});
-          await this.sleep(backoff * (0.5 + Math.random()), false);
-          backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
-          break; // from the oldest again: windows go in order
+      let batch = entries.slice(0, 1);
+      try {
+        await sink.prepare(); // the server's time zone: a batch is one day there
+        const next = nextBatch(entries, sink.batch, (s) => sink.dayOf(s), Date.now() / 1000, more);
+        if (next.waitMs > 0) {
+          await this.sleep(next.waitMs, true);
+          continue;
         }
+        batch = next.batch;
+        await this.store.markSending(batch);
+        const t0 = performance.now();
+        const payloads = await this.store.exportPayloads(batch.map((e) => e.commitSeq));
+        const done = await sink.deliver(batch, payloads);
+        const sec = (performance.now() - t0) / 1000;
+        observe(INSERT_BUCKETS_SEC, c.insertBuckets, sec);
+        c.insertSumSec += sec;
+        await this.store.markSent(batch);
+        for (const d of done) {
+          if (d === "inserted") c.inserted++;
+          else c.present++;
+        }
+        if (c.error !== null) {
+          this.log("info", "sink is taking windows again", { sink: sink.name });
+          c.error = null;
+        }
+        backoff = BACKOFF_MIN_MS;
+      } catch (err) {
+        const msg = (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+        c.failed++;
+        if (c.error === null) {
+          this.log("warn", "sink failed; windows wait in the outbox", {
+            sink: sink.name,
+            error: msg,
+          });
+        }
+        c.error = msg;
+        await this.store.markFailed(batch, msg).catch(() => {});
+        await this.sleep(backoff * (0.5 + Math.random()), false);
+        backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
       }
     }
   }

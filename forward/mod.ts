@@ -9,15 +9,29 @@
 import type { SinkConfig } from "../collector/config/mod.ts";
 import type { Store } from "../storage/mod.ts";
 import type { CollectorStatus } from "../collector/ingest/mod.ts";
-import { ClickHouseSink, sinkPassword } from "./clickhouse.ts";
+import { ClickHouseSink, sinkPassword, sinkTls } from "./clickhouse.ts";
 import { Forwarder, type ForwardLog } from "./forwarder.ts";
 
-export { batchIdOf, ClickHouseSink, tableDdl } from "./clickhouse.ts";
-export { BACKOFF_MAX_MS, BACKOFF_MIN_MS, Forwarder, type ForwardLog } from "./forwarder.ts";
+export {
+  batchIdOf,
+  ClickHouseSink,
+  dayIn,
+  insertSettings,
+  type ServerFeatures,
+  tableDdl,
+} from "./clickhouse.ts";
+export {
+  BACKOFF_MAX_MS,
+  BACKOFF_MIN_MS,
+  Forwarder,
+  type ForwardLog,
+  nextBatch,
+} from "./forwarder.ts";
 
 /**
  * Names `sinks` in the store (windows written from now on are queued for them) and starts
- * forwarding to them. Passwords are read first: a missing one is the user's mistake.
+ * forwarding to them. Passwords and TLS files are read first: a missing one is the user's
+ * mistake.
  */
 export async function startForwarding(
   store: Store,
@@ -26,7 +40,7 @@ export async function startForwarding(
   status: CollectorStatus | null = null,
 ): Promise<Forwarder> {
   const made: ClickHouseSink[] = [];
-  for (const s of sinks) made.push(new ClickHouseSink(s, await sinkPassword(s)));
+  for (const s of sinks) made.push(new ClickHouseSink(s, await sinkPassword(s), await sinkTls(s)));
   await store.nameSinks(sinks.map((s) => s.name));
   const f = new Forwarder(store, made, log, status);
   f.start();

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { DuckDBBlobValue } from "@duckdb/node-api";
+import { DuckDBBlobValue, type DuckDBListValue, listValue } from "@duckdb/node-api";
 import type { WindowExport } from "../collector/export/mod.ts";
 import type { Db } from "./_db.ts";
 import { exportPayloads, type ExportTable } from "./_export_rows.ts";
@@ -33,6 +33,16 @@ export interface OutboxEntry {
   attempts: number;
   rows: number;
   checksum: string;
+  /** When its window was committed (epoch seconds). */
+  createdSec: number;
+  /** Its payloads' sizes, per table with rows (what a batch's limits count). */
+  sizes: PayloadSize[];
+}
+
+export interface PayloadSize {
+  table: ExportTable;
+  rows: number;
+  bytes: number;
 }
 
 export interface OutboxPayload {
@@ -114,11 +124,18 @@ export async function dropSourceExports(db: Db, sourceNo: number): Promise<void>
   ]);
 }
 
-/** A sink's next unsent windows in commit order (a file's only once it is finished). */
+/**
+ * A sink's next unsent windows in commit order (a file's only once it is finished), each with
+ * its payloads' sizes.
+ */
 export async function nextExports(db: Db, sink: string, limit: number): Promise<OutboxEntry[]> {
   const r = await db.rows(
     `SELECT o.commit_seq, s.sensor_id, s.source_id, epoch(o.window_start)::BIGINT AS start,
-       s.window_sec, o.part, o.state, o.attempts, o.rows, o.checksum
+       s.window_sec, o.part, o.state, o.attempts, o.rows, o.checksum,
+       epoch(o.created_at) AS created,
+       (SELECT coalesce(list(p.tbl || ' ' || p.rows || ' ' || octet_length(p.body)
+          ORDER BY p.tbl), [])
+        FROM export_payloads p WHERE p.commit_seq = o.commit_seq AND p.rows > 0) AS sizes
      FROM export_outbox o JOIN sources s USING (source_no)
      WHERE o.sink = $1 AND o.state <> 'sent' AND s.finished_at IS NOT NULL
      ORDER BY o.commit_seq LIMIT $2`,
@@ -136,55 +153,78 @@ export async function nextExports(db: Db, sink: string, limit: number): Promise<
     attempts: Number(x.attempts),
     rows: Number(x.rows),
     checksum: String(x.checksum),
+    createdSec: Number(x.created),
+    sizes: (x.sizes as DuckDBListValue).items.map((t) => {
+      const [table, rows, bytes] = String(t).split(" ");
+      return { table: table as ExportTable, rows: Number(rows), bytes: Number(bytes) };
+    }),
   }));
 }
 
-export async function exportPayloadsOf(db: Db, commitSeq: number): Promise<OutboxPayload[]> {
+/** The payloads of these windows, per commit sequence number. */
+export async function exportPayloadsOf(
+  db: Db,
+  commitSeqs: readonly number[],
+): Promise<Map<number, OutboxPayload[]>> {
+  const out = new Map<number, OutboxPayload[]>(commitSeqs.map((c) => [c, []]));
+  if (commitSeqs.length === 0) return out;
   const r = await db.rows(
-    "SELECT tbl, rows, body FROM export_payloads WHERE commit_seq = $1 ORDER BY tbl",
-    [commitSeq],
+    `SELECT commit_seq, tbl, rows, body FROM export_payloads
+     WHERE commit_seq IN (SELECT unnest($1::BIGINT[])) ORDER BY commit_seq, tbl`,
+    [listValue(commitSeqs.map(BigInt))],
   );
-  return r.map((x) => ({
-    table: String(x.tbl) as ExportTable,
-    rows: Number(x.rows),
-    body: (x.body as DuckDBBlobValue).bytes,
-  }));
+  for (const x of r) {
+    out.get(Number(x.commit_seq))?.push({
+      table: String(x.tbl) as ExportTable,
+      rows: Number(x.rows),
+      body: (x.body as DuckDBBlobValue).bytes,
+    });
+  }
+  return out;
 }
 
-/** Before a send: the entry is `sending`, its attempt counted (committed first). */
-export async function markSending(db: Db, e: OutboxEntry): Promise<void> {
+/** Before a send: the entries are `sending`, their attempts counted (committed first). */
+export async function markSending(db: Db, es: readonly OutboxEntry[]): Promise<void> {
   await db.transaction(() =>
     db.con.run(
-      "UPDATE export_outbox SET state = 'sending', attempts = attempts + 1 WHERE sink = $1 AND commit_seq = $2",
-      [e.sink, e.commitSeq],
+      `UPDATE export_outbox SET state = 'sending', attempts = attempts + 1
+       WHERE sink = $1 AND commit_seq IN (SELECT unnest($2::BIGINT[]))`,
+      seqArgs(es),
     )
   );
 }
 
-/** The sink holds the window: sent; its payload goes once no sink waits for it. */
-export async function markSent(db: Db, e: OutboxEntry): Promise<void> {
+/** The sink holds the windows: sent; a payload goes once no sink waits for it. */
+export async function markSent(db: Db, es: readonly OutboxEntry[]): Promise<void> {
   await db.transaction(async () => {
     await db.con.run(
       `UPDATE export_outbox SET state = 'sent', sent_at = now()::TIMESTAMP, last_error = NULL
-       WHERE sink = $1 AND commit_seq = $2`,
-      [e.sink, e.commitSeq],
+       WHERE sink = $1 AND commit_seq IN (SELECT unnest($2::BIGINT[]))`,
+      seqArgs(es),
     );
     await db.con.run(
-      `DELETE FROM export_payloads WHERE commit_seq = $1 AND NOT EXISTS
-         (SELECT 1 FROM export_outbox WHERE commit_seq = $1 AND state <> 'sent')`,
-      [e.commitSeq],
+      `DELETE FROM export_payloads p WHERE p.commit_seq IN (SELECT unnest($1::BIGINT[]))
+       AND NOT EXISTS (SELECT 1 FROM export_outbox o
+         WHERE o.commit_seq = p.commit_seq AND o.state <> 'sent')`,
+      [seqArgs(es)[1]],
     );
   });
 }
 
-/** A failed attempt: its error kept for `export status` (the entry stays where it was). */
-export async function markFailed(db: Db, e: OutboxEntry, error: string): Promise<void> {
+/** A failed attempt: its error kept for `export status` (the entries stay where they were). */
+export async function markFailed(db: Db, es: readonly OutboxEntry[], error: string): Promise<void> {
   await db.transaction(() =>
     db.con.run(
-      "UPDATE export_outbox SET last_error = $3 WHERE sink = $1 AND commit_seq = $2",
-      [e.sink, e.commitSeq, error.slice(0, 2000)],
+      `UPDATE export_outbox SET last_error = $3
+       WHERE sink = $1 AND commit_seq IN (SELECT unnest($2::BIGINT[]))`,
+      [...seqArgs(es), error.slice(0, 2000)],
     )
   );
+}
+
+/** The sink and the commit sequence numbers of entries, as bound values. */
+function seqArgs(es: readonly OutboxEntry[]): [string, DuckDBListValue] {
+  return [es[0]?.sink ?? "", listValue(es.map((e) => BigInt(e.commitSeq)))];
 }
 
 export interface SinkBacklog {

@@ -82,6 +82,9 @@ async function dropWindowsBefore(
       "DELETE FROM flow_records WHERE coalesce(window_start < $1, end_ns < epoch_ns($1::TIMESTAMP)::HUGEINT)",
       [b],
     );
+    // What was sent of them is history now; what waits keeps its payload (the rows to send)
+    // and is sent still: retention never loses a window a sink has not got.
+    await db.con.run("DELETE FROM export_outbox WHERE state = 'sent' AND window_start < $1", [b]);
   });
 }
 

@@ -208,20 +208,20 @@ export class Store extends Db {
     return nextExports(this, sink, limit);
   }
 
-  exportPayloads(commitSeq: number): Promise<OutboxPayload[]> {
-    return exportPayloadsOf(this, commitSeq);
+  exportPayloads(commitSeqs: readonly number[]): Promise<Map<number, OutboxPayload[]>> {
+    return exportPayloadsOf(this, commitSeqs);
   }
 
-  markSending(e: OutboxEntry): Promise<void> {
-    return markSending(this, e);
+  markSending(es: readonly OutboxEntry[]): Promise<void> {
+    return markSending(this, es);
   }
 
-  markSent(e: OutboxEntry): Promise<void> {
-    return markSent(this, e);
+  markSent(es: readonly OutboxEntry[]): Promise<void> {
+    return markSent(this, es);
   }
 
-  markFailed(e: OutboxEntry, error: string): Promise<void> {
-    return markFailed(this, e, error);
+  markFailed(es: readonly OutboxEntry[], error: string): Promise<void> {
+    return markFailed(this, es, error);
   }
 
   exportBacklog(): Promise<SinkBacklog[]> {

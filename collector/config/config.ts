@@ -12,7 +12,13 @@ import { FLOWS_MAX_DEFAULT } from "../engine/mod.ts";
 import { FLOW_TRACKER_DEFAULTS, type FlowTrackerOptions } from "../engine/mod.ts";
 import { defaultTask } from "../ingest/mod.ts";
 import { bytes } from "./_config_values.ts";
-import { configSchema, type LOG_LEVELS, problemsOf, type TaskDoc } from "./schema.ts";
+import {
+  configSchema,
+  type LOG_LEVELS,
+  problemsOf,
+  type SINK_TABLES,
+  type TaskDoc,
+} from "./schema.ts";
 export { LOG_LEVELS } from "./schema.ts";
 import { defaultSketches, type SketchSpec, sketchSpec } from "../engine/mod.ts";
 
@@ -70,7 +76,20 @@ export interface SinkConfig {
   passwordFile?: string;
   passwordEnv?: string;
   timeoutSec: number;
+  /** PEM files: the CA certificates to trust, and a client certificate with its key. */
+  tls?: { caFile: string; certFile?: string; keyFile?: string };
+  /** A batch is sent when it holds this many rows in a table or bytes, or has waited this long. */
+  batch: { rows: number; bytes: number; intervalSec: number };
+  /** The central tables sent (all when absent; `windows`, the totals, always). */
+  tables?: SinkTable[];
+  /** The tasks whose rows are sent (flows, sketches, sketch_keys; all when absent). */
+  tasks?: string[];
 }
+
+export type SinkTable = typeof SINK_TABLES[number];
+
+/** A sink's batch limits when the config gives none. */
+export const SINK_BATCH_DEFAULTS = { rows: 100_000, bytes: 16 << 20, intervalSec: 1 } as const;
 
 /** Largest configuration file read (a config, not a data file). */
 export const CONFIG_BYTES_MAX = 1 << 20;
@@ -178,7 +197,25 @@ export function validateConfig(doc: unknown): Config | string[] {
       passwordFile: s.password_file,
       passwordEnv: s.password_env,
       timeoutSec: s.timeout ?? 30,
+      tls: s.tls === undefined
+        ? undefined
+        : { caFile: s.tls.ca, certFile: s.tls.cert, keyFile: s.tls.key },
+      batch: {
+        rows: s.batch?.rows ?? SINK_BATCH_DEFAULTS.rows,
+        bytes: s.batch?.bytes ?? SINK_BATCH_DEFAULTS.bytes,
+        intervalSec: s.batch?.interval ?? SINK_BATCH_DEFAULTS.intervalSec,
+      },
+      tables: s.tables === undefined ? undefined : [...new Set(["windows" as const, ...s.tables])],
+      tasks: s.tasks,
     }));
+    const names = new Set([...cfg.tasks, ...cfg.sketches].map((t) => t.name));
+    d.sinks.forEach((s, n) => {
+      for (const t of s.tasks ?? []) {
+        if (!names.has(t)) {
+          problems.push(`sinks[${n}].tasks: no task "${t}" (tasks: ${[...names].join(", ")})`);
+        }
+      }
+    });
   }
   return problems.length > 0 ? problems : cfg;
 }

@@ -12,7 +12,10 @@ export {
   loadConfig,
   LOG_LEVELS,
   type LogLevel,
+  SINK_BATCH_DEFAULTS,
   type SinkConfig,
+  type SinkTable,
   type SourceConfig,
 } from "./config.ts";
+export { BATCH_ROWS_MAX, SINK_TABLES } from "./schema.ts";
 export { listenAddress, seconds as parseSeconds } from "./_config_values.ts";

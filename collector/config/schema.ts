@@ -20,6 +20,26 @@ export const TOKENS_MAX = 64;
 export const TASKS_MAX = 64;
 /** Sinks in one configuration (each a forwarder of its own). */
 export const SINKS_MAX = 8;
+/**
+ * A sink's batch rows per table at most: under ClickHouse's insert block (1,048,576 rows), so
+ * a batch is stored whole or not at all.
+ */
+export const BATCH_ROWS_MAX = 1_000_000;
+export const BATCH_BYTES_MAX = 256 << 20;
+/** The central tables a sink can be given (forward/: one per exported table of the store). */
+export const SINK_TABLES = [
+  "windows",
+  "flows",
+  "records",
+  "sketches",
+  "sketch_keys",
+  "decode_errors",
+  "dns",
+  "dns_rcodes",
+  "http",
+  "http_status",
+  "http_agents",
+] as const;
 
 export const SOURCES_MAX = 16;
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -185,10 +205,31 @@ const sink = z.strictObject({
   password_env: z.string({ error: "an environment variable holding the password" })
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "an environment variable's name" }).optional(),
   timeout: duration(1, 600, () => "a duration from 1s to 10m").optional(),
+  tls: z.strictObject({
+    ca: z.string({ error: "a PEM file of the CA certificates to trust" }).min(1),
+    cert: z.string({ error: "a PEM client certificate file" }).min(1).optional(),
+    key: z.string({ error: "a PEM private key file" }).min(1).optional(),
+  }, { error: "a mapping with ca (and cert with key)" }).optional(),
+  batch: z.strictObject({
+    rows: whole(1, BATCH_ROWS_MAX, `a whole number from 1 to ${BATCH_ROWS_MAX}`).optional(),
+    bytes: size(1024, BATCH_BYTES_MAX, "a size from 1KiB to 256MiB").optional(),
+    interval: duration(0, 60, () => "a duration from 0s to 60s").optional(),
+  }, { error: "a mapping with rows, bytes and interval" }).optional(),
+  tables: z.array(z.enum(SINK_TABLES, { error: `one of ${SINK_TABLES.join(", ")}` }), {
+    error: "a list of central tables",
+  }).min(1, { error: "a list of central tables" }).optional(),
+  tasks: z.array(z.string({ error: "a task's name" }), { error: "a list of task names" })
+    .min(1, { error: "a list of task names" }).optional(),
 }, { error: "a mapping with name, type and url" }).superRefine((s, ctx) => {
   if (typeof s !== "object" || s === null) return;
   if (s.password_file !== undefined && s.password_env !== undefined) {
     ctx.addIssue({ code: "custom", message: "give password_file or password_env, not both" });
+  }
+  if (s.tls !== undefined && (s.tls.cert === undefined) !== (s.tls.key === undefined)) {
+    ctx.addIssue({ code: "custom", path: ["tls"], message: "give cert and key together" });
+  }
+  if (s.tls !== undefined && !String(s.url).startsWith("https://")) {
+    ctx.addIssue({ code: "custom", path: ["tls"], message: "tls needs an https:// url" });
   }
 }, ALWAYS);
 

@@ -361,7 +361,29 @@ Deno.test("validateConfig() reads sinks and says what is wrong with them, all at
     passwordFile: undefined,
     passwordEnv: "CH_PASSWORD",
     timeoutSec: 30,
+    tls: undefined,
+    batch: { rows: 100_000, bytes: 16 << 20, intervalSec: 1 },
+    tables: undefined,
+    tasks: undefined,
   }]);
+  const full = validateConfig({
+    tasks: [{ name: "pairs", key: ["src_ip", "dst_ip"] }, { name: "ports", key: ["dst_port"] }],
+    sinks: [{
+      name: "central",
+      type: "clickhouse",
+      url: "https://ch.example:8443",
+      tls: { ca: "ca.pem", cert: "c.pem", key: "k.pem" },
+      batch: { rows: 5000, bytes: "4MiB", interval: "5s" },
+      tables: ["flows", "dns"],
+      tasks: ["ports"],
+    }],
+  });
+  assert.ok(!Array.isArray(full), String(full));
+  const s = full.sinks[0]!;
+  assert.deepEqual(s.tls, { caFile: "ca.pem", certFile: "c.pem", keyFile: "k.pem" });
+  assert.deepEqual(s.batch, { rows: 5000, bytes: 4 << 20, intervalSec: 5 });
+  assert.deepEqual(s.tables, ["windows", "flows", "dns"], "the totals always go");
+  assert.deepEqual(s.tasks, ["ports"]);
   const bad = validateConfig({
     sinks: [
       { name: "a", type: "kafka", url: "http://x" },
@@ -376,5 +398,29 @@ Deno.test("validateConfig() reads sinks and says what is wrong with them, all at
     "sinks[1].database: a database name (letters, digits, _)",
     "sinks[2]: give password_file or password_env, not both",
     'sinks[2].name: "a" is used twice',
+  ]);
+  const worse = validateConfig({
+    sinks: [
+      { name: "a", type: "clickhouse", url: "http://x", tls: { ca: "ca.pem" } },
+      { name: "b", type: "clickhouse", url: "https://x", tls: { ca: "ca.pem", cert: "c" } },
+      { name: "c", type: "clickhouse", url: "http://x", batch: { rows: 2000000, interval: "2m" } },
+      { name: "d", type: "clickhouse", url: "http://x", tables: ["flows", "nope"], tasks: ["x"] },
+    ],
+  });
+  assert.ok(Array.isArray(worse));
+  assert.deepEqual(worse, [
+    "sinks[0].tls: tls needs an https:// url",
+    "sinks[1].tls: give cert and key together",
+    "sinks[2].batch.rows: a whole number from 1 to 1000000",
+    "sinks[2].batch.interval: a duration from 0s to 60s",
+    "sinks[3].tables[1]: one of windows, flows, records, sketches, sketch_keys, decode_errors, " +
+    "dns, dns_rcodes, http, http_status, http_agents",
+  ]);
+  // A task that is not in the config: after the schema's own problems are gone.
+  const unknown = validateConfig({
+    sinks: [{ name: "d", type: "clickhouse", url: "http://x", tasks: ["x"] }],
+  });
+  assert.deepEqual(unknown, [
+    'sinks[0].tasks: no task "x" (tasks: flows, top_sources, distinct_sources, distinct_destinations, super_spreaders, port_scanners)',
   ]);
 });

@@ -74,8 +74,9 @@ export async function withClickHouse(
   }
 }
 
-export function sinkConfig(url: string): string {
-  return `sinks:\n  - name: central\n    type: clickhouse\n    url: ${url}\n    database: ns\n    timeout: 5s\n`;
+/** A config with one sink `central` to database ns; `more`: further lines of the sink's. */
+export function sinkConfig(url: string, more = ""): string {
+  return `sinks:\n  - name: central\n    type: clickhouse\n    url: ${url}\n    database: ns\n    timeout: 5s\n${more}`;
 }
 
 /** Each other table as the store and as ClickHouse have it, as sorted csv lines. */

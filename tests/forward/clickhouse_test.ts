@@ -94,7 +94,8 @@ function cuttingProxy(port: number, cuts: number) {
             const n = await client.read(buf).catch(() => null);
             if (n === null) break;
             const head = new TextDecoder().decode(buf.subarray(0, Math.min(n, 2048)));
-            if (left > 0 && /INSERT/i.test(decodeURIComponent(head.replaceAll("+", " ")))) {
+            const text = decodeURIComponent(head.replaceAll("+", " "));
+            if (left > 0 && /INSERT\s+INTO/i.test(text)) {
               left--, cutting = true;
             }
             await up.write(buf.subarray(0, n)).catch(() => {});

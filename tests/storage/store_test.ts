@@ -179,6 +179,40 @@ Deno.test("store: retention by age keeps only recent windows", async () => {
   }
 });
 
+Deno.test("store: retention drops what was sent of its windows and keeps what waits, with its rows", async () => {
+  const store = await Store.open(":memory:");
+  try {
+    await store.nameSinks(["central"]);
+    await ingestToSummary([PCAPS_DIR + "pcapplusplus__sll.pcap"], { store, windowSec: 10 });
+    const all = await store.nextExports("central", 1000);
+    assert.ok(all.length >= 5, `${all.length} windows queued`);
+    assert.ok(all.every((e) => e.state === "pending" && e.sizes.length > 0));
+    // The oldest two sent, one of them in a batch being sent; the rest wait.
+    await store.markSending(all.slice(0, 3));
+    await store.markSent(all.slice(0, 2));
+    const payloads = await store.exportPayloads(all.map((e) => e.commitSeq));
+    assert.equal(payloads.get(all[0]!.commitSeq)!.length, 0, "a sent window's rows are gone");
+    assert.ok(payloads.get(all[2]!.commitSeq)!.length > 0);
+    const dropped = await store.applyRetention({ maxAgeSec: 0 });
+    assert.equal(dropped, all.length - 1, "every window but the newest");
+    const left = await store.nextExports("central", 1000);
+    assert.deepEqual(
+      left.map((e) => [e.commitSeq, e.state]),
+      all.slice(2).map((e, k) => [e.commitSeq, k === 0 ? "sending" : "pending"]),
+      "what waits is kept, in order",
+    );
+    const kept = await store.exportPayloads(left.map((e) => e.commitSeq));
+    for (const e of left) {
+      const rows = kept.get(e.commitSeq)!.reduce((n, p) => n + p.rows, 0);
+      assert.equal(rows, e.rows, `window ${e.commitSeq}: its rows to send are all kept`);
+    }
+    const [b] = await store.exportBacklog();
+    assert.deepEqual([b!.sink, b!.pending, b!.sent], ["central", all.length - 2, 0]);
+  } finally {
+    await store.close();
+  }
+});
+
 Deno.test("store: rows read back equal the in-memory analysis (times, flags, ports), every capture", async () => {
   for (const { path, name } of usable) {
     const { summary } = await ingestToSummary([path], { windowSec: 7 });
