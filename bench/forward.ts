@@ -8,7 +8,8 @@
  * 2. lag: `netspectra run` capturing on lo (needs root) with 1 s windows and the sink, a
  *    steady stream of UDP datagrams to the filtered port for `--seconds`, ClickHouse polled
  *    every 100 ms: for each window, the time from its end (wall clock) until its row is
- *    visible in ClickHouse — the lateness (2 s) and the store's commit included.
+ *    visible in ClickHouse — the lateness (2 s) and the store's commit included; once with the
+ *    sink's default batch interval (1 s) and once with none (0 s).
  *
  *   deno run -A bench/forward.ts [--packets 900000] [--seconds 30]
  *
@@ -90,72 +91,80 @@ try {
     `reference: the same ${held![0]} rows POSTed one window at a time (${perWindow.size} ` +
       `INSERTs) in ${refSec.toFixed(1)} s: ${Math.round(Number(held![0]) / refSec)} rows/s`,
   );
-  // 2. Lag from a window's end to its row in ClickHouse, live on lo.
+  // 2. Lag from a window's end to its row in ClickHouse, live on lo: with the default batch
+  // interval (a window waits up to 1 s for others to go with it) and with none.
   if (Deno.uid() !== 0) {
     console.log("lag: skipped (needs root to capture on lo)");
   } else {
-    const port = 47000 + Math.floor(Math.random() * 1000);
-    await Deno.writeTextFile(
-      `${dir}/c.yaml`,
-      `sinks:\n  - name: central\n    type: clickhouse\n    url: ${ch.url}\n    database: lag\n`,
-    );
-    const run = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MAIN,
-        "run",
-        "--interface",
-        "lo",
-        "--filter",
-        `udp port ${port}`,
-        "--window",
-        "1s",
-        "--db",
-        "l.duckdb",
-        "--config",
-        "c.yaml",
-        "--listen",
-        "off",
-        "--no-sketches",
-      ],
-      cwd: dir,
-      stderr: "null",
-    }).spawn();
-    await new Promise((r) => setTimeout(r, 3000)); // capture up
-    const seen = new Map<number, number>();
-    let sending = true;
-    const polling = (async () => {
-      while (sending || seen.size === 0) {
-        const rows = await ch.query(
-          "SELECT DISTINCT toUnixTimestamp(window_start) FROM lag.windows",
-        ).catch(() => []);
-        const now = Date.now() / 1000;
-        for (const [w] of rows) if (!seen.has(Number(w))) seen.set(Number(w), now);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    const until = Date.now() + SECONDS * 1000;
-    let sent = 0;
-    while (Date.now() < until) {
-      sent += await sendUdp(port, new Array(200).fill(100));
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await new Promise((r) => setTimeout(r, 5000)); // the last windows: lateness and sending
-    sending = false;
-    await polling;
-    run.kill("SIGTERM");
-    await run.status;
-    const lags = [...seen].map(([w, t]) => t - (w + 1)).filter((x) => x > 0);
-    console.log(
-      `lag on lo (${SECONDS} s of datagrams, ${Math.round(sent / SECONDS / 100)} a second, ` +
-        `1 s windows, lateness 2 s): ${lags.length} windows; from a window's end to its row ` +
-        `in ClickHouse median ${quantile(lags, 0.5).toFixed(2)} s, p99 ${
-          quantile(lags, 0.99).toFixed(2)
-        } s, max ${Math.max(...lags).toFixed(2)} s (the lateness is 2 s of it)`,
-    );
+    for (const interval of ["1s (default)", "0s"]) await lag(interval);
   }
 } finally {
   await ch.remove();
   await Deno.remove(dir, { recursive: true });
+}
+
+/** `run` capturing on lo with the sink (batch interval `interval`), datagrams for SECONDS. */
+async function lag(interval: string): Promise<void> {
+  const db = `lag${interval.startsWith("0") ? 0 : 1}`;
+  const port = 47000 + Math.floor(Math.random() * 1000);
+  await Deno.writeTextFile(
+    `${dir}/c.yaml`,
+    `sinks:\n  - name: central\n    type: clickhouse\n    url: ${ch.url}\n    database: ${db}\n` +
+      `    batch: { interval: ${interval.split(" ")[0]} }\n`,
+  );
+  const run = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "run",
+      "--interface",
+      "lo",
+      "--filter",
+      `udp port ${port}`,
+      "--window",
+      "1s",
+      "--db",
+      `${db}.duckdb`,
+      "--config",
+      "c.yaml",
+      "--listen",
+      "off",
+      "--no-sketches",
+    ],
+    cwd: dir,
+    stderr: "null",
+  }).spawn();
+  await new Promise((r) => setTimeout(r, 3000)); // capture up
+  const seen = new Map<number, number>();
+  let sending = true;
+  const polling = (async () => {
+    while (sending || seen.size === 0) {
+      const rows = await ch.query(
+        `SELECT DISTINCT toUnixTimestamp(window_start) FROM ${db}.windows`,
+      ).catch(() => []);
+      const now = Date.now() / 1000;
+      for (const [w] of rows) if (!seen.has(Number(w))) seen.set(Number(w), now);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const until = Date.now() + SECONDS * 1000;
+  let sent = 0;
+  while (Date.now() < until) {
+    sent += await sendUdp(port, new Array(200).fill(100));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, 5000)); // the last windows: lateness and sending
+  sending = false;
+  await polling;
+  run.kill("SIGTERM");
+  await run.status;
+  const lags = [...seen].map(([w, t]) => t - (w + 1)).filter((x) => x > 0);
+  console.log(
+    `lag on lo (${SECONDS} s of datagrams, ${Math.round(sent / SECONDS / 100)} a second, ` +
+      `1 s windows, lateness 2 s, batch interval ${interval}): ${lags.length} windows; from a window's end to its row ` +
+      `in ClickHouse median ${quantile(lags, 0.5).toFixed(2)} s, p99 ${
+        quantile(lags, 0.99).toFixed(2)
+      } s, max ${Math.max(...lags).toFixed(2)} s (the lateness is 2 s of it)`,
+  );
 }

@@ -164,3 +164,64 @@ export async function sameTables(ch: ClickHouse, dir: string, db: string): Promi
     assert.deepEqual(got, want, t.name);
   }
 }
+
+/**
+ * A TCP proxy to ClickHouse's `port`: for the first `cuts` requests that are INSERTs, it lets
+ * the request through and cuts the connection instead of passing the answer on (the insert is
+ * committed, the client never hears so); every answer is held `delayMs` first (a slow server).
+ */
+export function chProxy(port: number, opts: { cuts?: number; delayMs?: number }) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let left = opts.cuts ?? 0;
+  const conns = new Set<Deno.Conn>();
+  (async () => {
+    for await (const client of listener) {
+      conns.add(client);
+      (async () => {
+        const up = await Deno.connect({ hostname: "127.0.0.1", port });
+        conns.add(up);
+        let cutting = false;
+        const toUp = (async () => {
+          const buf = new Uint8Array(65536);
+          for (;;) {
+            const n = await client.read(buf).catch(() => null);
+            if (n === null) break;
+            const head = new TextDecoder().decode(buf.subarray(0, Math.min(n, 2048)));
+            const text = decodeURIComponent(head.replaceAll("+", " "));
+            if (left > 0 && /INSERT\s+INTO/i.test(text)) {
+              left--, cutting = true;
+            }
+            await up.write(buf.subarray(0, n)).catch(() => {});
+          }
+        })();
+        const buf = new Uint8Array(65536);
+        for (;;) {
+          const n = await up.read(buf).catch(() => null);
+          if (n === null) break;
+          if (cutting) break; // the answer is dropped: close both
+          if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+          await client.write(buf.subarray(0, n)).catch(() => {});
+        }
+        try {
+          client.close();
+        } catch { /* closed */ }
+        try {
+          up.close();
+        } catch { /* closed */ }
+        await toUp;
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    cutsLeft: () => left,
+    close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+    },
+  };
+}

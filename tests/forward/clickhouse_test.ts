@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { runCli } from "../cli/_run.ts";
 import {
   centralLines,
+  chProxy,
   sameTables,
   sinkConfig,
   STORE_FLOWS,
@@ -72,69 +73,9 @@ Deno.test("analyze --forward: ClickHouse holds the store's rows, each once; runs
   });
 });
 
-/**
- * A TCP proxy to `port` that, for the first `cuts` requests that are INSERTs, lets the request
- * through and cuts the connection instead of passing the answer on: the insert is committed,
- * the client never hears so.
- */
-function cuttingProxy(port: number, cuts: number) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let left = cuts;
-  const conns = new Set<Deno.Conn>();
-  (async () => {
-    for await (const client of listener) {
-      conns.add(client);
-      (async () => {
-        const up = await Deno.connect({ hostname: "127.0.0.1", port });
-        conns.add(up);
-        let cutting = false;
-        const toUp = (async () => {
-          const buf = new Uint8Array(65536);
-          for (;;) {
-            const n = await client.read(buf).catch(() => null);
-            if (n === null) break;
-            const head = new TextDecoder().decode(buf.subarray(0, Math.min(n, 2048)));
-            const text = decodeURIComponent(head.replaceAll("+", " "));
-            if (left > 0 && /INSERT\s+INTO/i.test(text)) {
-              left--, cutting = true;
-            }
-            await up.write(buf.subarray(0, n)).catch(() => {});
-          }
-        })();
-        const buf = new Uint8Array(65536);
-        for (;;) {
-          const n = await up.read(buf).catch(() => null);
-          if (n === null) break;
-          if (cutting) break; // the answer is dropped: close both
-          await client.write(buf.subarray(0, n)).catch(() => {});
-        }
-        try {
-          client.close();
-        } catch { /* closed */ }
-        try {
-          up.close();
-        } catch { /* closed */ }
-        await toUp;
-      })().catch(() => {});
-    }
-  })().catch(() => {});
-  return {
-    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    cutsLeft: () => left,
-    close() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-    },
-  };
-}
-
 Deno.test("forwarding: an insert committed whose answer was lost is not sent again", async () => {
   await withClickHouse(async (ch, dir) => {
-    const proxy = cuttingProxy(Number(new URL(ch.url).port), 3);
+    const proxy = chProxy(Number(new URL(ch.url).port), { cuts: 3 });
     try {
       await Deno.writeTextFile(`${dir}/c.yaml`, sinkConfig(proxy.url));
       const r = await runCli(
