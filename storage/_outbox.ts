@@ -59,7 +59,9 @@ export async function nameSinks(db: Db, sinks: readonly string[]): Promise<void>
   await db.transaction(async () => {
     await db.con.run("DELETE FROM export_sinks");
     for (const s of sinks) {
-      await db.con.run("INSERT INTO export_sinks VALUES ($1, now()::TIMESTAMP)", [s]);
+      await db.con.run("INSERT INTO export_sinks VALUES ($1, make_timestamp(epoch_us(now())))", [
+        s,
+      ]);
     }
   });
   db.sinks = [...sinks];
@@ -99,7 +101,7 @@ export async function enqueueWindow(
   for (const sink of db.sinks) {
     await db.con.run(
       `INSERT INTO export_outbox VALUES ($1, $2, $3, make_timestamp($4::BIGINT), $5, 'pending',
-         0, NULL, $6, $7, now()::TIMESTAMP, NULL)`,
+         0, NULL, $6, $7, make_timestamp(epoch_us(now())), NULL)`,
       [sink, seq, sourceNo, startMicros, w.id.part, rows, checksum],
     );
   }
@@ -198,7 +200,7 @@ export async function markSending(db: Db, es: readonly OutboxEntry[]): Promise<v
 export async function markSent(db: Db, es: readonly OutboxEntry[]): Promise<void> {
   await db.transaction(async () => {
     await db.con.run(
-      `UPDATE export_outbox SET state = 'sent', sent_at = now()::TIMESTAMP, last_error = NULL
+      `UPDATE export_outbox SET state = 'sent', sent_at = make_timestamp(epoch_us(now())), last_error = NULL
        WHERE sink = $1 AND commit_seq IN (SELECT unnest($2::BIGINT[]))`,
       seqArgs(es),
     );

@@ -50,7 +50,7 @@ export async function beginSource(
     const next = await db.query("SELECT coalesce(max(source_no), 0) + 1 AS n FROM sources");
     const sourceNo = Number(next[0]!.n);
     await db.con.run(
-      "INSERT INTO sources (source_no, source_id, inputs, window_sec, started_at, sensor_id, kind) VALUES ($1, $2, $3, $4, now()::TIMESTAMP, $5, $6)",
+      "INSERT INTO sources (source_no, source_id, inputs, window_sec, started_at, sensor_id, kind) VALUES ($1, $2, $3, $4, make_timestamp(epoch_us(now())), $5, $6)",
       [sourceNo, `unfinished-${crypto.randomUUID()}`, inputs, windowSec, sensor, kind],
     );
     for (let k = 0; k < tasks.length; k++) {
@@ -105,7 +105,7 @@ export async function finishSource(
       for (const r of old) await deleteSourceRows(db, Number(r.source_no));
     }
     await db.con.run(
-      "UPDATE sources SET source_id = $2, finished_at = now()::TIMESTAMP, packets = $3, warnings = $4, content_bytes = $5 WHERE source_no = $1",
+      "UPDATE sources SET source_id = $2, finished_at = make_timestamp(epoch_us(now())), packets = $3, warnings = $4, content_bytes = $5 WHERE source_no = $1",
       [
         sourceNo,
         done.sourceId,

@@ -150,7 +150,10 @@ export class Store extends Db {
     for (let v = have + 1; v <= SCHEMA_VERSION; v++) {
       await this.transaction(async () => {
         await this.con.run(MIGRATIONS[v - 1]!);
-        await this.con.run("INSERT INTO schema_version VALUES ($1, now()::TIMESTAMP)", [v]);
+        await this.con.run(
+          "INSERT INTO schema_version VALUES ($1, make_timestamp(epoch_us(now())))",
+          [v],
+        );
       });
     }
   }

@@ -153,3 +153,39 @@ Deno.test("identity: --sensor names the windows' sensor; --lateness 0s makes a s
     assert.equal(r.stdout.trim().split("\n")[1], "edge-7,1,3");
   });
 });
+
+Deno.test("the store's own times (when a source started, ended) are UTC, whatever the local time zone", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const t0 = Date.now() / 1000;
+    for (const tz of ["Asia/Tokyo", "America/New_York"]) {
+      const db = `${tz.replace("/", "_")}.duckdb`;
+      const env = { TZ: tz };
+      let r = await runCli(
+        ["analyze", PCAPS_DIR + "tcpdump__print-flags.pcap", "--db", db],
+        dir,
+        env,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      r = await runCli(
+        [
+          "sql",
+          "--db",
+          db,
+          "--format",
+          "csv",
+          "SELECT epoch(started_at), epoch(finished_at) FROM sources",
+        ],
+        dir,
+        env,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const t1 = Date.now() / 1000;
+      for (const t of r.stdout.trim().split("\n")[1]!.split(",").map(Number)) {
+        assert.ok(t >= t0 - 2 && t <= t1 + 2, `${tz}: ${t} is not between ${t0} and ${t1}`);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
