@@ -18,6 +18,7 @@
  * @module
  */
 
+import { Readable } from "node:stream";
 import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import { UserError } from "../collector/user_error.ts";
 import type { SinkConfig, SinkTable } from "../collector/config/mod.ts";
@@ -165,7 +166,7 @@ interface Item {
   batch: string;
   rows: number;
   /** Its lines, each with the window's identity and batch id in front. */
-  text: string;
+  bytes: Uint8Array;
 }
 
 /** How long to wait for an earlier attempt still running on the server, at most. */
@@ -272,7 +273,7 @@ export class ClickHouseSink {
       const columns = [...IDENTITY_COLUMNS, ...EXPORT_COLUMNS[t]].join(", ");
       const r = await this.client.exec({
         query: `INSERT INTO ${this.database}.${t} (${columns}) FORMAT TabSeparated`,
-        values: send.map((i) => i.text).join(""),
+        values: Readable.from(send.map((i) => i.bytes)),
         query_id: queryId,
         clickhouse_settings: insertSettings(f, rows, queryId),
       } as never);
@@ -296,23 +297,15 @@ export class ClickHouseSink {
   /** A window's rows of one table as this sink sends them (its tables and tasks), or null. */
   private async itemOf(entry: number, e: OutboxEntry, p: OutboxPayload): Promise<Item | null> {
     if (p.rows === 0 || !this.tables.has(p.table)) return null;
-    let lines = new TextDecoder().decode(p.body).split("\n").slice(0, -1);
-    if (this.tasks !== null && TASK_TABLES.has(p.table)) {
-      // The task's name is the first column of these tables' lines.
-      // (Task names have no tab, newline or backslash to escape.)
-      lines = lines.filter((l) => this.tasks!.has(l.slice(0, l.indexOf("\t"))));
-    }
+    const lines = this.tasks !== null && TASK_TABLES.has(p.table)
+      ? linesOfTasks(p.body, this.tasks)
+      : p.body;
     if (lines.length === 0) return null;
     const batch = await batchIdOf(e, p.table);
     const prefix = [tsvText(e.sensor), tsvText(e.source), e.startSec, e.windowSec, e.part, batch]
       .join("\t") + "\t";
-    return {
-      entry,
-      table: p.table,
-      batch,
-      rows: lines.length,
-      text: lines.map((l) => prefix + l + "\n").join(""),
-    };
+    const [bytes, rows] = prefixLines(new TextEncoder().encode(prefix), lines);
+    return { entry, table: p.table, batch, rows, bytes };
   }
 
   /**
@@ -367,6 +360,43 @@ export class ClickHouseSink {
 
 /** The tables whose rows carry a task's name (a sink's `tasks` choose among them). */
 const TASK_TABLES: ReadonlySet<ExportTable> = new Set(["flows", "sketches", "sketch_keys"]);
+
+const NL = 10, TAB = 9;
+
+/**
+ * Every line of `body` (newline-ended) with `prefix` in front, and how many lines: bytes
+ * copied, not decoded (a window's payloads are megabytes).
+ */
+export function prefixLines(prefix: Uint8Array, body: Uint8Array): [Uint8Array, number] {
+  let rows = 0;
+  for (let at = body.indexOf(NL); at >= 0; at = body.indexOf(NL, at + 1)) rows++;
+  const out = new Uint8Array(rows * prefix.length + body.length);
+  let to = 0;
+  for (let from = 0; from < body.length;) {
+    const end = body.indexOf(NL, from) + 1;
+    out.set(prefix, to);
+    out.set(body.subarray(from, end), to + prefix.length);
+    to += prefix.length + end - from;
+    from = end;
+  }
+  return [out, rows];
+}
+
+/** The lines of `body` whose first column (a task's name: nothing escaped) is in `tasks`. */
+function linesOfTasks(body: Uint8Array, tasks: ReadonlySet<string>): Uint8Array {
+  const dec = new TextDecoder();
+  const keep: Uint8Array[] = [];
+  for (let from = 0; from < body.length;) {
+    const end = body.indexOf(NL, from) + 1;
+    const line = body.subarray(from, end);
+    if (tasks.has(dec.decode(line.subarray(0, line.indexOf(TAB))))) keep.push(line);
+    from = end;
+  }
+  const out = new Uint8Array(keep.reduce((n, l) => n + l.length, 0));
+  let to = 0;
+  for (const l of keep) out.set(l, to), to += l.length;
+  return out;
+}
 
 /** A date (YYYY-MM-DD) in a time zone. */
 export function dayIn(timeZone: string, sec: number): string {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { OutboxEntry, Store } from "../storage/mod.ts";
+import type { OutboxEntry, OutboxPayload, Store } from "../storage/mod.ts";
 import type { SinkConfig } from "../collector/config/mod.ts";
 import {
   type CollectorStatus,
@@ -123,8 +123,8 @@ export class Forwarder {
     let last = done(), since = Date.now();
     for (;;) {
       let left = 0;
-      for (const b of await this.store.exportBacklog()) {
-        if (this.counters.has(b.sink)) left += b.pending;
+      for (const [sink, n] of await this.store.exportPending()) {
+        if (this.counters.has(sink)) left += n;
       }
       if (left === 0) return true;
       const now = done();
@@ -136,6 +136,7 @@ export class Forwarder {
 
   private async loop(sink: ClickHouseSink): Promise<void> {
     const c = this.counters.get(sink.name)!;
+    const ahead = new ReadAhead(this.store);
     let backoff = BACKOFF_MIN_MS;
     while (!this.stopped) {
       await this.readBacklog();
@@ -157,7 +158,13 @@ export class Forwarder {
         batch = next.batch;
         await this.store.markSending(batch);
         const t0 = performance.now();
-        const payloads = await this.store.exportPayloads(batch.map((e) => e.commitSeq));
+        const payloads = await ahead.take(batch) ??
+          await this.store.exportPayloads(batch.map((e) => e.commitSeq));
+        // The next batch's rows read from the store while this one goes to the sink.
+        const after = entries.slice(batch.length);
+        if (after.length > 0 && (more || after.length > 1)) {
+          ahead.read(nextBatch(after, sink.batch, (s) => sink.dayOf(s), Infinity, true).batch);
+        }
         const done = await sink.deliver(batch, payloads);
         const sec = (performance.now() - t0) / 1000;
         observe(INSERT_BUCKETS_SEC, c.insertBuckets, sec);
@@ -182,6 +189,7 @@ export class Forwarder {
           });
         }
         c.error = msg;
+        ahead.drop();
         await this.store.markFailed(batch, msg).catch(() => {});
         await this.sleep(backoff * (0.5 + Math.random()), false);
         backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
@@ -218,5 +226,33 @@ export class Forwarder {
       const t = setTimeout(s.end, ms);
       this.sleeping.add(s);
     });
+  }
+}
+
+/**
+ * The payloads of the batch expected next, read while the one before is sent (the store and
+ * the sink then work at once). Taken only by exactly that batch; anything else reads anew.
+ */
+class ReadAhead {
+  private seqs = "";
+  private reading: Promise<Map<number, OutboxPayload[]>> | null = null;
+
+  constructor(private readonly store: Store) {}
+
+  read(batch: readonly OutboxEntry[]): void {
+    this.seqs = batch.map((e) => e.commitSeq).join(",");
+    this.reading = this.store.exportPayloads(batch.map((e) => e.commitSeq));
+    this.reading.catch(() => {}); // a failed read is read again when needed
+  }
+
+  async take(batch: readonly OutboxEntry[]): Promise<Map<number, OutboxPayload[]> | null> {
+    const reading = this.reading;
+    const hit = reading !== null && this.seqs === batch.map((e) => e.commitSeq).join(",");
+    this.drop();
+    return hit ? await reading!.catch(() => null) : null;
+  }
+
+  drop(): void {
+    this.reading = null, this.seqs = "";
   }
 }

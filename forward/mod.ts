@@ -17,6 +17,7 @@ export {
   ClickHouseSink,
   dayIn,
   insertSettings,
+  prefixLines,
   type ServerFeatures,
   tableDdl,
 } from "./clickhouse.ts";

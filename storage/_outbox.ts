@@ -91,11 +91,12 @@ export async function enqueueWindow(
   let rows = 0;
   for (const p of payloads) {
     rows += p.rows;
-    await db.con.run("INSERT INTO export_payloads VALUES ($1, $2, $3, $4)", [
+    await db.con.run("INSERT INTO export_payloads VALUES ($1, $2, $3, $4, $5)", [
       seq,
       p.table,
       p.rows,
       new DuckDBBlobValue(p.body),
+      p.body.length,
     ]);
   }
   for (const sink of db.sinks) {
@@ -135,7 +136,7 @@ export async function nextExports(db: Db, sink: string, limit: number): Promise<
     `SELECT o.commit_seq, s.sensor_id, s.source_id, epoch(o.window_start)::BIGINT AS start,
        s.window_sec, o.part, o.state, o.attempts, o.rows, o.checksum,
        epoch(o.created_at) AS created,
-       (SELECT coalesce(list(p.tbl || ' ' || p.rows || ' ' || octet_length(p.body)
+       (SELECT coalesce(list(p.tbl || ' ' || p.rows || ' ' || p.bytes
           ORDER BY p.tbl), [])
         FROM export_payloads p WHERE p.commit_seq = o.commit_seq AND p.rows > 0) AS sizes
      FROM export_outbox o JOIN sources s USING (source_no)
@@ -241,6 +242,14 @@ export interface SinkBacklog {
   lastError: string | null;
 }
 
+/** Per sink: windows waiting (a cheap question, asked often while waiting for a drain). */
+export async function exportPending(db: Db): Promise<Map<string, number>> {
+  const r = await db.rows(
+    "SELECT sink, count(*) AS n FROM export_outbox WHERE state <> 'sent' GROUP BY sink",
+  );
+  return new Map(r.map((x) => [String(x.sink), Number(x.n)]));
+}
+
 /** Per sink: windows waiting and sent, the oldest waiting, the latest error. */
 export async function exportBacklog(db: Db): Promise<SinkBacklog[]> {
   const r = await db.rows(
@@ -250,7 +259,7 @@ export async function exportBacklog(db: Db): Promise<SinkBacklog[]> {
        epoch(min(created_at) FILTER (WHERE state <> 'sent')) AS oldest,
        arg_max(last_error, commit_seq) FILTER (WHERE state <> 'sent' AND last_error IS NOT NULL)
          AS last_error,
-       (SELECT coalesce(sum(octet_length(p.body)), 0) FROM export_payloads p
+       (SELECT coalesce(sum(p.bytes), 0) FROM export_payloads p
          WHERE p.commit_seq IN (SELECT w.commit_seq FROM export_outbox w
            WHERE w.sink = o.sink AND w.state <> 'sent')) AS bytes
      FROM export_outbox o GROUP BY sink ORDER BY sink`,

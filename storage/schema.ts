@@ -349,6 +349,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (commit_seq, tbl)
   );
   `,
+  // v11: each payload's size kept beside it: the backlog's bytes and a batch's limits are
+  // read without loading the payloads themselves.
+  `
+  ALTER TABLE export_payloads ADD COLUMN bytes UBIGINT;
+  UPDATE export_payloads SET bytes = octet_length(body);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -10,6 +10,7 @@
 import {
   exportBacklog,
   exportPayloadsOf,
+  exportPending,
   markFailed,
   markSending,
   markSent,
@@ -229,6 +230,10 @@ export class Store extends Db {
 
   exportBacklog(): Promise<SinkBacklog[]> {
     return exportBacklog(this);
+  }
+
+  exportPending(): Promise<Map<string, number>> {
+    return exportPending(this);
   }
 
   /** Bytes of the file's blocks in use. */

@@ -4,7 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { dayIn, insertSettings, nextBatch, type ServerFeatures } from "../../forward/mod.ts";
+import {
+  dayIn,
+  insertSettings,
+  nextBatch,
+  prefixLines,
+  type ServerFeatures,
+} from "../../forward/mod.ts";
 import type { OutboxEntry, PayloadSize } from "../../storage/mod.ts";
 
 const LIMITS = { rows: 1000, bytes: 100_000, intervalSec: 2 };
@@ -123,5 +129,21 @@ Deno.test("insertSettings(): one block always; the server's deduplication only w
   ];
   for (const [what, features, rows, want] of cases) {
     assert.deepEqual(insertSettings(features, rows, "netspectra-ab"), want, what);
+  }
+});
+
+Deno.test("prefixLines(): the identity in front of every line, the lines counted", () => {
+  const enc = new TextEncoder(), dec = new TextDecoder();
+  const cases: [string, string, string, number][] = [
+    ["p\t", "", "", 0],
+    ["p\t", "a\n", "p\ta\n", 1],
+    ["p\t", "a\tb\n\n", "p\ta\tb\np\t\n", 2],
+    ["", "x\ny\n", "x\ny\n", 2],
+    ["s\tlo\t1\t", "ä\\t\n🙂\n", "s\tlo\t1\tä\\t\ns\tlo\t1\t🙂\n", 2],
+  ];
+  for (const [prefix, body, want, rows] of cases) {
+    const [out, n] = prefixLines(enc.encode(prefix), enc.encode(body));
+    assert.equal(dec.decode(out), want, JSON.stringify(body));
+    assert.equal(n, rows, JSON.stringify(body));
   }
 });
