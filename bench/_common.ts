@@ -38,3 +38,15 @@ export async function genHour(dir: string, packets: number): Promise<void> {
     "g.pcap",
   );
 }
+
+/**
+ * `netspectra run` capturing on lo what goes to UDP `port` (picked at random, returned too)
+ * in 1 s windows into `db`, without sketches: the live benchmarks' daemon (then their own
+ * flags).
+ */
+export function loRun(db: string): { port: number; args: string[] } {
+  const port = 47000 + Math.floor(Math.random() * 1000);
+  const args = ["run", "--interface", "lo", "--filter", `udp port ${port}`, "--window", "1s"]
+    .concat(["--db", db, "--no-sketches"]);
+  return { port, args };
+}

@@ -17,7 +17,7 @@
  */
 
 import { parseArgs, parseCount } from "../cli/args.ts";
-import { cli, genHour, MAIN, quantile } from "./_common.ts";
+import { cli, genHour, loRun, MAIN, quantile } from "./_common.ts";
 import { Store } from "../storage/mod.ts";
 import { sendUdp } from "../tests/_udp.ts";
 
@@ -138,21 +138,12 @@ async function captureToEvent(dir: string): Promise<void> {
     console.log("capture → stream: skipped (needs root to capture on lo)");
     return;
   }
-  const port = 47000 + Math.floor(Math.random() * 1000);
-  const run = await start(dir, [
-    "run",
-    "--interface",
-    "lo",
-    "--filter",
-    `udp port ${port}`,
-    "--window",
-    "1s",
-    "--db",
-    "l.duckdb",
-    "--listen",
-    "127.0.0.1:0",
-    "--no-sketches",
-  ], /"msg":"listening","url":"([^"]+)"/);
+  const { port, args } = loRun("l.duckdb");
+  const run = await start(
+    dir,
+    [...args, "--listen", "127.0.0.1:0"],
+    /"msg":"listening","url":"([^"]+)"/,
+  );
   const token = (await Deno.readTextFile(`${dir}/l.duckdb.token`)).trim();
   const res = await fetch(`${run.url}api/v1/live`, {
     headers: { authorization: `Bearer ${token}` },

@@ -17,7 +17,7 @@
  */
 
 import { parseArgs, parseCount } from "../cli/args.ts";
-import { genHour, MAIN, quantile } from "./_common.ts";
+import { genHour, loRun, MAIN, quantile } from "./_common.ts";
 import { ingestFiles } from "../collector/ingest/mod.ts";
 import { SINK_BATCH_DEFAULTS } from "../collector/config/mod.ts";
 import { startForwarding } from "../forward/mod.ts";
@@ -106,32 +106,14 @@ try {
 /** `run` capturing on lo with the sink (batch interval `interval`), datagrams for SECONDS. */
 async function lag(interval: string): Promise<void> {
   const db = `lag${interval.startsWith("0") ? 0 : 1}`;
-  const port = 47000 + Math.floor(Math.random() * 1000);
+  const { port, args } = loRun(`${db}.duckdb`);
   await Deno.writeTextFile(
     `${dir}/c.yaml`,
     `sinks:\n  - name: central\n    type: clickhouse\n    url: ${ch.url}\n    database: ${db}\n` +
       `    batch: { interval: ${interval.split(" ")[0]} }\n`,
   );
   const run = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "run",
-      "--interface",
-      "lo",
-      "--filter",
-      `udp port ${port}`,
-      "--window",
-      "1s",
-      "--db",
-      `${db}.duckdb`,
-      "--config",
-      "c.yaml",
-      "--listen",
-      "off",
-      "--no-sketches",
-    ],
+    args: ["run", "-A", MAIN, ...args, "--config", "c.yaml", "--listen", "off"],
     cwd: dir,
     stderr: "null",
   }).spawn();

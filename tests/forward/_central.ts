@@ -168,10 +168,16 @@ export async function sameTables(ch: ClickHouse, dir: string, db: string): Promi
 /**
  * A TCP proxy to ClickHouse's `port`: for the first `cuts` requests that are INSERTs, it lets
  * the request through and cuts the connection instead of passing the answer on (the insert is
- * committed, the client never hears so); every answer is held `delayMs` first (a slow server).
+ * committed, the client never hears so); every answer is held `delayMs` first (a slow server);
+ * `tls`: it takes TLS with this certificate and key (PEM), ClickHouse's port being plain.
  */
-export function chProxy(port: number, opts: { cuts?: number; delayMs?: number }) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+export function chProxy(
+  port: number,
+  opts: { cuts?: number; delayMs?: number; tls?: { cert: string; key: string } },
+) {
+  const listener = opts.tls === undefined
+    ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
+    : Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...opts.tls });
   let left = opts.cuts ?? 0;
   const conns = new Set<Deno.Conn>();
   (async () => {
@@ -213,7 +219,9 @@ export function chProxy(port: number, opts: { cuts?: number; delayMs?: number })
     }
   })().catch(() => {});
   return {
-    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    url: `${opts.tls === undefined ? "http" : "https"}://127.0.0.1:${
+      (listener.addr as Deno.NetAddr).port
+    }`,
     cutsLeft: () => left,
     close() {
       listener.close();

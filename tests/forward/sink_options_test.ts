@@ -9,6 +9,7 @@ import { EXPORT_COLUMNS } from "../../storage/mod.ts";
 import { runCli } from "../cli/_run.ts";
 import {
   centralLines,
+  chProxy,
   sameTables,
   sinkConfig,
   STORE_FLOWS,
@@ -83,46 +84,16 @@ async function makeCerts(dir: string): Promise<void> {
   );
 }
 
-/** TLS on a loopback port in front of ClickHouse's HTTP port (18.16 is built with it, but
- * this keeps its config plain): the sink's TLS is what is tested. */
-function tlsFront(dir: string, port: number) {
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: Deno.readTextFileSync(`${dir}/srv.pem`),
-    key: Deno.readTextFileSync(`${dir}/srv.key`),
-  });
-  const conns = new Set<Deno.Conn>();
-  (async () => {
-    for await (const client of listener) {
-      conns.add(client);
-      (async () => {
-        const up = await Deno.connect({ hostname: "127.0.0.1", port });
-        conns.add(up);
-        await Promise.all([
-          client.readable.pipeTo(up.writable).catch(() => {}),
-          up.readable.pipeTo(client.writable).catch(() => {}),
-        ]);
-      })().catch(() => {});
-    }
-  })().catch(() => {});
-  return {
-    url: `https://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    close() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-    },
-  };
-}
-
 Deno.test("a sink over TLS with its CA; only the tables and tasks it names; small batches", async () => {
   await withClickHouse(async (ch, dir) => {
     await makeCerts(dir);
-    const front = tlsFront(dir, Number(new URL(ch.url).port));
+    // TLS in front of ClickHouse's plain HTTP port: the sink's TLS is what is tested.
+    const front = chProxy(Number(new URL(ch.url).port), {
+      tls: {
+        cert: await Deno.readTextFile(`${dir}/srv.pem`),
+        key: await Deno.readTextFile(`${dir}/srv.key`),
+      },
+    });
     const count = async (sql: string) => Number((await ch.query(sql))[0]![0]);
     try {
       const only = "    tables: [flows, sketches]\n    tasks: [flows, top_sources]\n" +
