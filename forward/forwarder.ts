@@ -181,7 +181,7 @@ export class Forwarder {
         backoff = BACKOFF_MIN_MS;
       } catch (err) {
         const msg = (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
-        c.failed++;
+        c.failed += batch.length; // windows, as the metric counts them
         if (c.error === null) {
           this.log("warn", "sink failed; windows wait in the outbox", {
             sink: sink.name,

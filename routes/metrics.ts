@@ -241,7 +241,7 @@ function exportMetrics(e: Exposition, sinks: SinkStatus[]): void {
   e.family(
     "netspectra_export_windows_total",
     "counter",
-    "Windows sent to a sink (inserted), found there already (present), and failed attempts.",
+    "Windows sent to a sink (inserted), found there already (present), and in failed attempts.",
   );
   for (const k of sinks) {
     e.sample("netspectra_export_windows_total", k.inserted, { sink: k.sink, result: "inserted" })

@@ -30,7 +30,7 @@ export interface SinkStatus {
   readonly sink: string;
   /** The latest attempt's error while the sink fails, else null. */
   error: string | null;
-  /** Windows the sink took, found there already (sent before), and failed attempts. */
+  /** Windows the sink took, found there already (sent before), and in failed attempts. */
   inserted: number;
   present: number;
   failed: number;
