@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { parse } from "yaml";
 import {
   ConfigError,
   defaultConfig,
@@ -14,6 +15,16 @@ import {
 const EXAMPLE = new URL("../../configs/netspectra.yaml", import.meta.url).pathname;
 
 Deno.test("loadConfig() reads the shipped example", async () => {
+  // Its commented sinks, uncommented, are a valid sink too (with tasks of the names it gives).
+  const text = await Deno.readTextFile(EXAMPLE);
+  const from = text.indexOf("# sinks:"), to = text.indexOf("\n\n", from);
+  const sinks = validateConfig(parse(
+    "tasks:\n  - { name: flows, key: [src_ip, dst_ip] }\n  - { name: talkers, key: [src_ip] }\n" +
+      text.slice(from, to).replace(/^# ?/gm, ""),
+  ));
+  assert.ok(!Array.isArray(sinks), String(sinks));
+  assert.equal(sinks.sinks[0]!.tls?.caFile, "/etc/netspectra/ca.pem");
+  assert.equal(sinks.sinks[0]!.tables?.length, 11);
   const c = await loadConfig(EXAMPLE);
   assert.equal(c.windowSec, 60);
   assert.deepEqual(c.tasks.map((t) => [t.name, t.key.join(",")]), [
@@ -214,11 +225,16 @@ Deno.test("validateConfig() never throws on 20,000 generated documents", () => {
     "exact",
     "spread",
     "heavy_hitters",
+    "clickhouse",
+    "https://ch",
+    ["flows", "dns"],
   ];
   const keys = ["window", "tasks", "flows", "store", "name", "kind", "key", "memory", "by", "top"]
     .concat(["precision", "element", "threshold", "filter", "flows_max", "path", "retention"])
     .concat(["sources", "interface", "replay", "speed", "snaplen", "buffer", "promisc", "http"])
-    .concat(["listen", "log_level"]);
+    .concat(["listen", "log_level", "sinks", "type", "url", "database", "user", "password_file"])
+    .concat(["password_env", "timeout", "tls", "ca", "cert", "batch", "rows", "bytes", "interval"])
+    .concat(["tables"]);
   const gen = (depth: number): unknown => {
     const r = rand();
     if (depth > 4 || r < 0.4) return atoms[Math.floor(rand() * atoms.length)];
