@@ -35,63 +35,133 @@ import {
 const IDENTITY_DDL = `sensor String, source String, window_start DateTime, window_sec UInt32,
   part UInt16, batch_id String`;
 
-const TABLE_DDL: Record<ExportTable, { columns: string; key: string }> = {
+/** Every central table's sorting key starts with the window's identity. */
+const KEY_IDENTITY = "sensor, source, window_start, part";
+
+const U64 = "UInt64", I64 = "Int64", I32 = "Int32", STR = "String", F64 = "Float64";
+
+/**
+ * Per central table, each column's type by name (EXPORT_COLUMNS, the lines' own list, gives
+ * their order: a name missing or extra here does not compile), and the key after the identity.
+ */
+const TABLE_DDL: {
+  [T in ExportTable]: { types: Record<(typeof EXPORT_COLUMNS)[T][number], string>; key: string };
+} = {
   windows: {
-    columns: `packets UInt64, bytes UInt64, cap_bytes UInt64, ipv4_packets UInt64,
-      ipv6_packets UInt64, non_ip_packets UInt64, late_packets UInt64, late_bytes UInt64,
-      tracker_overflow_packets UInt64, capture_received Int64, capture_dropped Int64,
-      capture_if_dropped Int64`,
-    key: "sensor, source, window_start, part",
+    types: {
+      packets: U64,
+      bytes: U64,
+      cap_bytes: U64,
+      ipv4_packets: U64,
+      ipv6_packets: U64,
+      non_ip_packets: U64,
+      late_packets: U64,
+      late_bytes: U64,
+      tracker_overflow_packets: U64,
+      capture_received: I64,
+      capture_dropped: I64,
+      capture_if_dropped: I64,
+    },
+    key: "",
   },
   flows: {
-    columns: `task String, ip_version UInt8, src_ip String, dst_ip String, proto Int16,
-      src_port Int32, dst_port Int32, vlan Int32, packets UInt64, bytes UInt64`,
-    key:
-      "sensor, source, window_start, part, task, ip_version, src_ip, dst_ip, proto, src_port, dst_port, vlan",
+    types: {
+      task: STR,
+      ip_version: "UInt8",
+      src_ip: STR,
+      dst_ip: STR,
+      proto: "Int16",
+      src_port: I32,
+      dst_port: I32,
+      vlan: I32,
+      packets: U64,
+      bytes: U64,
+    },
+    key: "task, ip_version, src_ip, dst_ip, proto, src_port, dst_port, vlan",
   },
   records: {
-    columns: `start_ns Int64, end_ns Int64, ip_version UInt8, src_ip String, dst_ip String,
-      src_port Int32, dst_port Int32, proto UInt16, vlan Int32, packets_fwd UInt64,
-      bytes_fwd UInt64, packets_rev UInt64, bytes_rev UInt64, tcp_flags UInt16, syn UInt32,
-      syn_ack UInt32, fin UInt32, rst UInt32, close_reason String`,
-    key:
-      "sensor, source, window_start, part, start_ns, end_ns, src_ip, dst_ip, src_port, dst_port, proto, vlan",
+    types: {
+      start_ns: I64,
+      end_ns: I64,
+      ip_version: "UInt8",
+      src_ip: STR,
+      dst_ip: STR,
+      src_port: I32,
+      dst_port: I32,
+      proto: "UInt16",
+      vlan: I32,
+      packets_fwd: U64,
+      bytes_fwd: U64,
+      packets_rev: U64,
+      bytes_rev: U64,
+      tcp_flags: "UInt16",
+      syn: "UInt32",
+      syn_ack: "UInt32",
+      fin: "UInt32",
+      rst: "UInt32",
+      close_reason: STR,
+    },
+    key: "start_ns, end_ns, src_ip, dst_ip, src_port, dst_port, proto, vlan",
   },
   sketches: {
-    columns: `task String, kind String, packets UInt64, estimate Float64, sketch_hex String`,
-    key: "sensor, source, window_start, part, task",
+    types: { task: STR, kind: STR, packets: U64, estimate: F64, sketch_hex: STR },
+    key: "task",
   },
   dns: {
-    columns: `protocol String, qname String, qtype UInt16, queries UInt64, responses UInt64,
-      nxdomain UInt64, errors UInt64, rtt_count UInt64, rtt_sum_us Float64, rtt_max_us Float64`,
-    key: "sensor, source, window_start, part, protocol, qname, qtype",
+    types: {
+      protocol: STR,
+      qname: STR,
+      qtype: "UInt16",
+      queries: U64,
+      responses: U64,
+      nxdomain: U64,
+      errors: U64,
+      rtt_count: U64,
+      rtt_sum_us: F64,
+      rtt_max_us: F64,
+    },
+    key: "protocol, qname, qtype",
   },
-  decode_errors: {
-    columns: `reason String, packets UInt64`,
-    key: "sensor, source, window_start, part, reason",
-  },
+  decode_errors: { types: { reason: STR, packets: U64 }, key: "reason" },
   dns_rcodes: {
-    columns: `protocol String, rcode UInt8, responses UInt64`,
-    key: "sensor, source, window_start, part, protocol, rcode",
+    types: { protocol: STR, rcode: "UInt8", responses: U64 },
+    key: "protocol, rcode",
   },
   http: {
-    columns: `protocol String, has_host UInt8, host String, method String, path String,
-      requests UInt64`,
-    key: "sensor, source, window_start, part, protocol, has_host, host, method, path",
+    types: {
+      protocol: STR,
+      has_host: "UInt8",
+      host: STR,
+      method: STR,
+      path: STR,
+      requests: U64,
+    },
+    key: "protocol, has_host, host, method, path",
   },
   http_status: {
-    columns: `protocol String, code UInt16, responses UInt64`,
-    key: "sensor, source, window_start, part, protocol, code",
+    types: { protocol: STR, code: "UInt16", responses: U64 },
+    key: "protocol, code",
   },
   http_agents: {
-    columns: `protocol String, user_agent String, requests UInt64`,
-    key: "sensor, source, window_start, part, protocol, user_agent",
+    types: { protocol: STR, user_agent: STR, requests: U64 },
+    key: "protocol, user_agent",
   },
   sketch_keys: {
-    columns: `task String, rank UInt32, ip_version UInt8, src_ip String, dst_ip String,
-      proto Int16, src_port Int32, dst_port Int32, vlan Int32, packets Int64, bytes Int64,
-      spread Float64`,
-    key: "sensor, source, window_start, part, task, rank",
+    types: {
+      task: STR,
+      rank: "UInt32",
+      ip_version: "UInt8",
+      src_ip: STR,
+      dst_ip: STR,
+      proto: "Int16",
+      src_port: I32,
+      dst_port: I32,
+      vlan: I32,
+      packets: I64,
+      bytes: I64,
+      spread: F64,
+    },
+    key: "task, rank",
   },
 };
 
@@ -106,8 +176,11 @@ const _SAME: [SinkTable] extends [ExportTable] ? [ExportTable] extends [SinkTabl
  */
 export function tableDdl(database: string, table: ExportTable, dedupWindow = 0): string {
   const t = TABLE_DDL[table];
-  return `CREATE TABLE IF NOT EXISTS ${database}.${table} (${IDENTITY_DDL}, ${t.columns})
-    ENGINE = ReplacingMergeTree PARTITION BY toDate(window_start) ORDER BY (${t.key})${
+  const types = t.types as Record<string, string>;
+  const columns = EXPORT_COLUMNS[table].map((c) => `${c} ${types[c]}`).join(", ");
+  const key = t.key === "" ? KEY_IDENTITY : `${KEY_IDENTITY}, ${t.key}`;
+  return `CREATE TABLE IF NOT EXISTS ${database}.${table} (${IDENTITY_DDL}, ${columns})
+    ENGINE = ReplacingMergeTree PARTITION BY toDate(window_start) ORDER BY (${key})${
     dedupWindow > 0 ? ` SETTINGS non_replicated_deduplication_window = ${dedupWindow}` : ""
   }`;
 }
@@ -410,18 +483,10 @@ export interface SinkTls {
   key?: Uint8Array;
 }
 
-/** A sink's TLS files read (a file that cannot be read is the user's mistake: one line). */
+/** A sink's TLS files, read. */
 export async function sinkTls(cfg: SinkConfig): Promise<SinkTls | undefined> {
   if (cfg.tls === undefined) return undefined;
-  const read = async (what: string, file: string) => {
-    try {
-      return await Deno.readFile(file);
-    } catch (e) {
-      throw new UserError(
-        `Sink ${cfg.name}: cannot read the ${what} ${file}: ${(e as Error).message}`,
-      );
-    }
-  };
+  const read = (what: string, file: string) => sinkFile(cfg, what, file);
   const out: SinkTls = { ca_cert: await read("CA file", cfg.tls.caFile) };
   if (cfg.tls.certFile !== undefined) out.cert = await read("certificate", cfg.tls.certFile);
   if (cfg.tls.keyFile !== undefined) out.key = await read("key file", cfg.tls.keyFile);
@@ -443,15 +508,19 @@ export async function sinkPassword(cfg: SinkConfig): Promise<string | undefined>
     return v;
   }
   if (cfg.passwordFile !== undefined) {
-    try {
-      return (await Deno.readTextFile(cfg.passwordFile)).trim();
-    } catch (e) {
-      throw new UserError(
-        `Sink ${cfg.name}: cannot read the password file ${cfg.passwordFile}: ${
-          (e as Error).message
-        }`,
-      );
-    }
+    const bytes = await sinkFile(cfg, "password file", cfg.passwordFile);
+    return new TextDecoder().decode(bytes).trim();
   }
   return undefined;
+}
+
+/** A file a sink's config names (one it cannot read is the user's mistake: one line). */
+async function sinkFile(cfg: SinkConfig, what: string, file: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(file);
+  } catch (e) {
+    throw new UserError(
+      `Sink ${cfg.name}: cannot read the ${what} ${file}: ${(e as Error).message}`,
+    );
+  }
 }
