@@ -7,6 +7,7 @@
 
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { UserError } from "../collector/user_error.ts";
+import type { RangeViews } from "./range_views.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -20,23 +21,45 @@ export interface QueryContext {
    * totals), when the caller keeps it: a new map after every commit (routes/_api_env.ts).
    */
   readonly memo?: Map<string, Promise<unknown>>;
+  /** The store's range views (query/range_views.ts), when the caller keeps them. */
+  readonly views?: RangeViews;
 }
 
 export const QUERY_TIMEOUT_MS_DEFAULT = 10_000;
 
 export async function select(ctx: QueryContext, sql: string, params: unknown[]): Promise<Row[]> {
+  const r = await run(ctx, sql, params);
+  const names = r.columnNames(), types = r.columnTypes();
+  const wide = names.filter((_, i) => WIDE_INTEGER.test(types[i]!.toString()));
+  const rows = r.getRowObjectsJson() as Row[];
+  for (const row of rows) for (const k of wide) row[k] = exact(row[k]);
+  return rows;
+}
+
+/**
+ * The answer's columns as JS values (numbers, strings; BIGINT as bigint): for many rows, where
+ * an object per row costs more than the question.
+ */
+export async function selectColumns(
+  ctx: QueryContext,
+  sql: string,
+  params: unknown[],
+): Promise<unknown[][]> {
+  const r = await run(ctx, sql, params);
+  const columns = r.getColumnsJS();
+  // No rows, no columns at all: give each its empty array.
+  while (columns.length < r.columnCount) columns.push([]);
+  return columns;
+}
+
+async function run(ctx: QueryContext, sql: string, params: unknown[]) {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     ctx.con.interrupt();
   }, ctx.timeoutMs);
   try {
-    const r = await ctx.con.runAndReadAll(sql, params as never);
-    const names = r.columnNames(), types = r.columnTypes();
-    const wide = names.filter((_, i) => WIDE_INTEGER.test(types[i]!.toString()));
-    const rows = r.getRowObjectsJson() as Row[];
-    for (const row of rows) for (const k of wide) row[k] = exact(row[k]);
-    return rows;
+    return await ctx.con.runAndReadAll(sql, params as never);
   } catch (e) {
     if (timedOut) {
       throw new UserError(`The query ran longer than ${ctx.timeoutMs / 1000} s and was stopped`);

@@ -47,3 +47,4 @@ export { type AppAnswer, type AppQuestion, queryDns, queryHttp } from "./app.ts"
 export { querySources, queryStoreStatus, type StoreStatus } from "./store_info.ts";
 export { commitRange, EVENT_TOP, type WindowEvent, windowEvents } from "./live_events.ts";
 export { querySketches, type SketchAnswer } from "./sketches.ts";
+export { RangeViews, type ViewCounts } from "./range_views.ts";
