@@ -9,7 +9,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { Store } from "../storage/mod.ts";
 import type { CollectorStatus } from "../collector/ingest/mod.ts";
-import type { QueryContext } from "../query/mod.ts";
+import { type QueryContext, RangeViews } from "../query/mod.ts";
 import type { Auth, Scope } from "./auth.ts";
 import { problem, problemOf, validationProblem } from "./_problem.ts";
 
@@ -26,6 +26,8 @@ export interface ApiDeps {
   queryTimeoutMs: number;
   /** Questions of the store running at once; more get 429 (an edge box has 2 cores). */
   queriesMax: number;
+  /** The store's range views (query/range_views.ts); a new set when not given. */
+  views?: RangeViews;
   /** Where our own errors go (the daemon's log). */
   log: (e: unknown) => void;
 }
@@ -63,8 +65,11 @@ export class Questions {
   private readonly cache = new Map<string, Cached>();
   /** What questions share until the next commit (QueryContext.memo): a new map at each. */
   private memo = new Map<string, Promise<unknown>>();
+  /** Range views (query/range_views.ts): kept across commits, each checked before use. */
+  private readonly views: RangeViews;
 
   constructor(private readonly deps: ApiDeps) {
+    this.views = deps.views ?? new RangeViews();
     deps.store.onCommit.add(() => {
       this.commits++;
       this.cache.clear();
@@ -128,7 +133,7 @@ export class Questions {
     const memo = this.memo;
     const con = await this.deps.store.readerConnection();
     try {
-      return await fn({ con, timeoutMs: this.deps.queryTimeoutMs, memo });
+      return await fn({ con, timeoutMs: this.deps.queryTimeoutMs, memo, views: this.views });
     } catch (e) {
       return problemOf(c, e, this.deps.log);
     } finally {

@@ -13,7 +13,7 @@ import { opsRoutes } from "./ops.ts";
 import { sqlRoutes } from "./sql.ts";
 import { API_BASE, apiRoutes } from "./api.ts";
 import type { Auth } from "./auth.ts";
-import { QUERY_TIMEOUT_MS_DEFAULT } from "../query/mod.ts";
+import { QUERY_TIMEOUT_MS_DEFAULT, RangeViews } from "../query/mod.ts";
 import { LiveHub } from "./live.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 
@@ -37,7 +37,9 @@ export const QUERIES_MAX = 4;
 export async function httpApp(p: AppParts): Promise<{ app: Hono; hub: LiveHub }> {
   const hub = new LiveHub(p.store, p.status, p.log);
   await hub.start();
-  const app = p.status === null ? new Hono() : opsRoutes(p.status, hub.counters);
+  // The store's range views: kept for the server's life, shown on /metrics.
+  const views = new RangeViews();
+  const app = p.status === null ? new Hono() : opsRoutes(p.status, hub.counters, views.counts);
   if (p.contactToken !== null) sqlRoutes(app, p.store, p.contactToken);
   app.route(
     API_BASE,
@@ -49,6 +51,7 @@ export async function httpApp(p: AppParts): Promise<{ app: Hono; hub: LiveHub }>
         status: p.status,
         queryTimeoutMs: QUERY_TIMEOUT_MS_DEFAULT,
         queriesMax: QUERIES_MAX,
+        views,
         log: p.log,
       },
       p.tls,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ViewCounts } from "../query/mod.ts";
 import {
   type CollectorStatus,
   type DeviceStatus,
@@ -68,7 +69,11 @@ class Exposition {
 }
 
 /** The metrics page for `status` as of now. */
-export function renderMetrics(status: CollectorStatus, live: LiveCounters | null = null): string {
+export function renderMetrics(
+  status: CollectorStatus,
+  live: LiveCounters | null = null,
+  views: ViewCounts | null = null,
+): string {
   const e = new Exposition();
   const devices = [...status.devices.values()];
   e.family("netspectra_build_info", "gauge", "Always 1; the labels name the build.")
@@ -232,6 +237,17 @@ export function renderMetrics(status: CollectorStatus, live: LiveCounters | null
       "Clients sent reset and closed because their queue filled (too slow for the stream).",
       live.resets,
     );
+  }
+  if (views !== null) {
+    e.family(
+      "netspectra_api_view_questions_total",
+      "counter",
+      "Questions a range view holds, by how they were answered: from the view as it was, " +
+        "moved by a few windows, built anew, or computed (declined: the view would be too big).",
+    );
+    for (const result of ["kept", "moved", "built", "declined"] as const) {
+      e.sample("netspectra_api_view_questions_total", views[result], { result });
+    }
   }
   return e.text();
 }

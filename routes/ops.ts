@@ -10,8 +10,13 @@ import { Hono } from "hono";
 import type { CollectorStatus } from "../collector/ingest/mod.ts";
 import { renderMetrics } from "./metrics.ts";
 import type { LiveCounters } from "./live.ts";
+import type { ViewCounts } from "../query/mod.ts";
 
-export function opsRoutes(status: CollectorStatus, live: LiveCounters | null = null): Hono {
+export function opsRoutes(
+  status: CollectorStatus,
+  live: LiveCounters | null = null,
+  views: ViewCounts | null = null,
+): Hono {
   const app = new Hono();
   app.get("/healthz", (c) => c.text("ok\n"));
   app.get("/readyz", (c) => {
@@ -19,7 +24,7 @@ export function opsRoutes(status: CollectorStatus, live: LiveCounters | null = n
     return why === null ? c.text("ready\n") : c.text(`not ready: ${why}\n`, 503);
   });
   app.get("/metrics", (c) =>
-    c.body(renderMetrics(status, live), 200, {
+    c.body(renderMetrics(status, live, views), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
   return app;

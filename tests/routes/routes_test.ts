@@ -49,7 +49,7 @@ Deno.test("renderMetrics: every sample has its family's TYPE, buckets are cumula
   const s = statusWithDevice();
   s.decodeErrors.set('weird "reason"\n', 4);
   s.flushBuckets[0] = 2, s.flushBuckets[3] = 1, s.flushBuckets[FLUSH_BUCKETS_SEC.length] = 1;
-  const page = renderMetrics(s);
+  const page = renderMetrics(s, null, { kept: 7, moved: 3, built: 1, declined: 0 });
   const typed = new Set<string>();
   const buckets: number[] = [];
   for (const line of page.trimEnd().split("\n")) {
@@ -67,6 +67,7 @@ Deno.test("renderMetrics: every sample has its family's TYPE, buckets are cumula
     page.includes('netspectra_capture_packets_dropped_total{device="eth0",stage="interface"} 2'),
   );
   assert.ok(page.includes("netspectra_window_last_closed_timestamp_seconds NaN"));
+  assert.ok(page.includes('netspectra_api_view_questions_total{result="moved"} 3'));
 });
 
 Deno.test("CollectorStatus.notReady: a device not capturing, no window for too long", () => {
