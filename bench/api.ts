@@ -3,10 +3,12 @@
  * 10k+ keys each — one hour of a gen capture analysed by `analyze`, its window rows copied to
  * the 23 hours after it by SQL (the same keys each hour: what a day of a steady network looks
  * like to the tables), then rolled up as the collector rolls up hours. `netspectra serve`
- * answers GET /api/v1/top/src_ip?from=-24h 200 times, one client, one request at a time:
- * median and p99 with every answer computed (a parameter of its own on each URL), then with
- * the same URL (answers are kept until the next window is stored), then (20 requests) with
- * every answer computed and no rollups. Then capture → stream:
+ * answers GET /api/v1/top/src_ip over 24 hours, one client, one request at a time: the first
+ * (which builds the range view, query/range_views.ts), then 200 with `from=-24h` each a URL of
+ * its own (no answer kept: the view answers), 200 of a 24-hour range moved back one window
+ * each time (the view moves: a window in, a window out, as after each new window in the
+ * daemon), 200 of the same URL (the answer kept until the next window); then the question
+ * computed in process without a view (20). Then capture → stream:
  * `netspectra run` on lo (needs root) with 1 s windows, a client on /api/v1/live, bursts of
  * UDP datagrams sent to the filtered port: the time until a tick counts them and until the
  * window event that holds them arrives.
@@ -19,6 +21,7 @@
 import { parseArgs, parseCount } from "../cli/args.ts";
 import { cli, genHour, loRun, MAIN, quantile } from "./_common.ts";
 import { Store } from "../storage/mod.ts";
+import { topFlows } from "../query/mod.ts";
 import { sendUdp } from "../tests/_udp.ts";
 
 const args = parseArgs(Deno.args, { values: ["requests", "packets"], booleans: [] }, "bench");
@@ -50,19 +53,18 @@ async function start(cwd: string, a: string[], pattern: RegExp) {
 }
 
 /**
- * `n` requests one after another; `fresh`: each one a URL of its own (a parameter the API
- * ignores), so no answer comes from the cache that keeps answers until the next window.
+ * `n` requests one after another of `GET /api/v1/top/src_ip` with the query `query(i)`.
  */
 async function timeRequests(
   url: string,
   token: string,
   n: number,
-  fresh: boolean,
+  query: (i: number) => string,
 ): Promise<number[]> {
   const ms: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    const res = await fetch(`${url}api/v1/top/src_ip?from=-24h${fresh ? `&fresh=${i}` : ""}`, {
+    const res = await fetch(`${url}api/v1/top/src_ip?${query(i)}`, {
       headers: { authorization: `Bearer ${token}` },
     });
     if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
@@ -71,6 +73,10 @@ async function timeRequests(
   }
   return ms;
 }
+
+/** Each a URL of its own (a parameter the API ignores): no answer kept from before. */
+const fresh = (i: number) => `from=-24h&fresh=${i}`;
+const same = () => "from=-24h";
 
 async function topOver24h(dir: string): Promise<void> {
   const t0 = performance.now();
@@ -90,6 +96,9 @@ async function topOver24h(dir: string): Promise<void> {
   const [n] = await store.rows(
     "SELECT count(DISTINCT window_start)::BIGINT AS w, count(*)::BIGINT AS rows, (SELECT count(*) FROM rollup_flows_hour)::BIGINT AS rollup FROM window_flows",
   );
+  const [last] = await store.rows(
+    "SELECT max(epoch(window_start) + window_sec)::BIGINT AS e FROM window_totals",
+  );
   await store.close();
   console.log(
     `store: ${n!.w} windows of 60 s, ${k!.keys} keys a window (first hour: ${k!.w} windows), ` +
@@ -102,34 +111,49 @@ async function topOver24h(dir: string): Promise<void> {
     /serving url=(\S+)/,
   );
   const token = (await Deno.readTextFile(`${dir}/s.duckdb.token`)).trim();
-  await timeRequests(serve.url, token, 5, true); // warm-up
-  const cold = await timeRequests(serve.url, token, REQUESTS, true);
-  const kept = await timeRequests(serve.url, token, REQUESTS, false);
+  const built = await timeRequests(serve.url, token, 1, fresh); // builds the 24-hour view
+  await timeRequests(serve.url, token, 4, fresh); // warm-up
+  const kept = await timeRequests(serve.url, token, REQUESTS, fresh);
+  // A range of 24 hours moved back one window per request: the view adds a window and takes
+  // one away each time (the daemon's case after each new window), and no answer is kept.
+  const end = Number(last!.e);
+  const iso = (s: number) => new Date(s * 1000).toISOString();
+  const moved = await timeRequests(
+    serve.url,
+    token,
+    REQUESTS,
+    (i) => `from=${iso(end - 86_400 - 60 * (i + 1))}&to=${iso(end - 60 * (i + 1))}`,
+  );
+  const cached = await timeRequests(serve.url, token, REQUESTS, same);
+  // Another range length: its view built, the server warm by now.
+  const built12h = await timeRequests(serve.url, token, 1, () => "from=-12h");
   serve.child.kill("SIGINT");
   await serve.child.status;
   const line = (ms: number[]) =>
     `median ${quantile(ms, 0.5).toFixed(1)} ms, p99 ${quantile(ms, 0.99).toFixed(1)} ms, ` +
     `max ${ms.reduce((a, b) => Math.max(a, b), 0).toFixed(1)} ms`;
-  console.log(`GET /api/v1/top/src_ip?from=-24h, ${REQUESTS} requests, one client:`);
-  console.log(`  every answer computed: ${line(cold)}`);
-  console.log(`  the same URL (kept until the next window): ${line(kept)}`);
-  // The same without rollups: what they save.
-  const bare = await Store.open(`${dir}/s.duckdb`);
-  await bare.rows("DELETE FROM rollup_flows_hour");
-  await bare.rows("DELETE FROM rollup_hours");
-  await bare.close();
-  const serve2 = await start(
-    dir,
-    ["serve", "--db", "s.duckdb", "--listen", "127.0.0.1:0"],
-    /serving url=(\S+)/,
-  );
-  await timeRequests(serve2.url, token, 2, true);
-  const raw = await timeRequests(serve2.url, token, 20, true);
-  serve2.child.kill("SIGINT");
-  await serve2.child.status;
-  console.log(
-    `  every answer computed, without the rollups (20 requests): ${line(raw)}`,
-  );
+  console.log(`GET /api/v1/top/src_ip over 24 hours, ${REQUESTS} requests, one client:`);
+  console.log(`  the first (the 24-hour view built): ${built[0]!.toFixed(1)} ms`);
+  console.log(`  from=-24h, each URL its own (the view as it was): ${line(kept)}`);
+  console.log(`  24 hours moved back a window each time (the view moved): ${line(moved)}`);
+  console.log(`  the same URL (the answer kept until the next window): ${line(cached)}`);
+  console.log(`  from=-12h, its view built (server warm): ${built12h[0]!.toFixed(1)} ms`);
+  // The same question computed by DuckDB (no view), in process: what a view saves.
+  const s2 = await Store.open(`${dir}/s.duckdb`, { readOnly: true });
+  const computed: number[] = [];
+  for (let i = 0; i < 22; i++) {
+    const con = await s2.readerConnection();
+    const t0 = performance.now();
+    await topFlows({ con, timeoutMs: 60_000 }, "src_ip", {
+      from: "-24h",
+      metric: "packets",
+      limit: 10,
+    });
+    if (i >= 2) computed.push(performance.now() - t0);
+    con.closeSync();
+  }
+  s2.closeSync();
+  console.log(`  computed from the rollups without a view (in process, 20): ${line(computed)}`);
 }
 
 /** Capture → stream on lo: bursts of datagrams, the time until a tick and a window show them. */
