@@ -4,12 +4,15 @@
  * answer a summary that says how complete it is (range covered, totals, rows shown of rows
  * matched, capture losses in the range, time taken). One question type for every route that
  * reads flows (`/query`, `/top`, `/timeseries`), as goProbe shares one between CLI and HTTP.
+ * A one-field top-N with no filter is answered from a range view when the caller keeps them
+ * (query/range_views.ts); everything else by one question of the store.
  *
  * @module
  */
 
 import { UserError } from "../collector/user_error.ts";
 import { ipv4Text, ipv6Text } from "../collector/packet/mod.ts";
+import { inTransaction } from "../storage/mod.ts";
 import { FLOW_FIELDS, parseFilter } from "./filter.ts";
 import { type Filter } from "./filter.ts";
 import { filterSql, SqlParams } from "./filter_sql.ts";
@@ -203,17 +206,7 @@ function viewIO(
     return { keys, packets: c[2] as number[], bytes: c[3] as number[] };
   };
   return {
-    async consistent(fn) {
-      await ctx.con.run("BEGIN TRANSACTION");
-      try {
-        const r = await fn();
-        await ctx.con.run("COMMIT");
-        return r;
-      } catch (e) {
-        await ctx.con.run("ROLLBACK").catch(() => {});
-        throw e;
-      }
-    },
+    consistent: (fn) => inTransaction(ctx.con, fn),
     async windows(fromSec, toSec) {
       const p = new SqlParams();
       // Plain rows, put together here: string_agg and a join in SQL took 3-5 times as long.
