@@ -52,6 +52,22 @@ export async function selectColumns(
   return columns;
 }
 
+/**
+ * Runs `fn` in one read transaction on the question's connection: every query of `fn` sees
+ * one state of the store, whatever the writer commits meanwhile.
+ */
+export async function inTransaction<T>(ctx: QueryContext, fn: () => Promise<T>): Promise<T> {
+  await ctx.con.run("BEGIN TRANSACTION");
+  try {
+    const out = await fn();
+    await ctx.con.run("COMMIT");
+    return out;
+  } catch (e) {
+    await ctx.con.run("ROLLBACK").catch(() => {});
+    throw e;
+  }
+}
+
 async function run(ctx: QueryContext, sql: string, params: unknown[]) {
   let timedOut = false;
   const timer = setTimeout(() => {

@@ -12,11 +12,18 @@
 
 import { UserError } from "../collector/user_error.ts";
 import { ipv4Text, ipv6Text } from "../collector/packet/mod.ts";
-import { inTransaction } from "../storage/mod.ts";
 import { FLOW_FIELDS, parseFilter } from "./filter.ts";
 import { type Filter } from "./filter.ts";
 import { filterSql, SqlParams } from "./filter_sql.ts";
-import { memoized, num, type QueryContext, type Row, select, selectColumns } from "./_sql.ts";
+import {
+  inTransaction,
+  memoized,
+  num,
+  type QueryContext,
+  type Row,
+  select,
+  selectColumns,
+} from "./_sql.ts";
 import { iso, resolveRange, type TimeRange } from "./_time.ts";
 import { pickTask, type StoreFacts, storeFacts, taskCondition } from "./_tasks.ts";
 import {
@@ -206,7 +213,7 @@ function viewIO(
     return { keys, packets: c[2] as number[], bytes: c[3] as number[] };
   };
   return {
-    consistent: (fn) => inTransaction(ctx.con, fn),
+    consistent: (fn) => inTransaction(ctx, fn),
     async windows(fromSec, toSec) {
       const p = new SqlParams();
       // Plain rows, put together here: string_agg and a join in SQL took 3-5 times as long.

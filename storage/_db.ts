@@ -86,8 +86,16 @@ export class Db {
     }
   }
 
-  private once<T>(fn: () => Promise<T>): Promise<T> {
-    return inTransaction(this.con, fn);
+  private async once<T>(fn: () => Promise<T>): Promise<T> {
+    await this.con.run("BEGIN TRANSACTION");
+    try {
+      const out = await fn();
+      await this.con.run("COMMIT");
+      return out;
+    } catch (e) {
+      await this.con.run("ROLLBACK").catch(() => {});
+      throw e;
+    }
   }
 
   /** The memory limit before limitMemory capped it (DuckDB's text, e.g. "18.8 GiB"). */
@@ -224,21 +232,5 @@ export class Db {
   closeSync(): void {
     this.con.closeSync();
     this.instance.closeSync();
-  }
-}
-
-/**
- * Runs `fn` in one transaction on `con`: committed if it succeeds, rolled back if it throws.
- * On a reader's connection: every question of `fn` sees one state of the store.
- */
-export async function inTransaction<T>(con: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
-  await con.run("BEGIN TRANSACTION");
-  try {
-    const out = await fn();
-    await con.run("COMMIT");
-    return out;
-  } catch (e) {
-    await con.run("ROLLBACK").catch(() => {});
-    throw e;
   }
 }

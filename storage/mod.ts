@@ -14,7 +14,6 @@
 
 export { type OpenOptions, Store, StoreLockedError, StoreOpenError } from "./store.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
-export { inTransaction } from "./_db.ts";
 export type { OutboxEntry, OutboxPayload, PayloadSize, SinkBacklog } from "./_outbox.ts";
 export { EXPORT_COLUMNS, type ExportTable, IDENTITY_COLUMNS, tsvText } from "./_export_rows.ts";
 export { type QueryHead } from "./query.ts";
