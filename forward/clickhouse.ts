@@ -40,6 +40,17 @@ const KEY_IDENTITY = "sensor, source, window_start, part";
 
 const U64 = "UInt64", I64 = "Int64", I32 = "Int32", STR = "String", F64 = "Float64";
 
+/** The flow key's columns, in the flows and the sketches' keys alike. */
+const FLOW_KEY_TYPES = {
+  ip_version: "UInt8",
+  src_ip: STR,
+  dst_ip: STR,
+  proto: "Int16",
+  src_port: I32,
+  dst_port: I32,
+  vlan: I32,
+} as const;
+
 /**
  * Per central table, each column's type by name (EXPORT_COLUMNS, the lines' own list, gives
  * their order: a name missing or extra here does not compile), and the key after the identity.
@@ -67,13 +78,7 @@ const TABLE_DDL: {
   flows: {
     types: {
       task: STR,
-      ip_version: "UInt8",
-      src_ip: STR,
-      dst_ip: STR,
-      proto: "Int16",
-      src_port: I32,
-      dst_port: I32,
-      vlan: I32,
+      ...FLOW_KEY_TYPES,
       packets: U64,
       bytes: U64,
     },
@@ -150,13 +155,7 @@ const TABLE_DDL: {
     types: {
       task: STR,
       rank: "UInt32",
-      ip_version: "UInt8",
-      src_ip: STR,
-      dst_ip: STR,
-      proto: "Int16",
-      src_port: I32,
-      dst_port: I32,
-      vlan: I32,
+      ...FLOW_KEY_TYPES,
       packets: I64,
       bytes: I64,
       spread: F64,

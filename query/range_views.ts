@@ -132,7 +132,6 @@ export interface ViewTop {
   groups: number;
   totalPackets: number;
   totalBytes: number;
-  use: ViewUse;
 }
 
 class View {
@@ -245,7 +244,7 @@ class View {
     return heap.sort((a, b) => (better(a, b) ? -1 : 1));
   }
 
-  answer(limit: number, sort: "packets" | "bytes", desc: boolean, use: ViewUse): ViewTop {
+  answer(limit: number, sort: "packets" | "bytes", desc: boolean): ViewTop {
     const shown = this.top(limit, sort, desc);
     return {
       keys: shown.map((s) => this.keys[s]!),
@@ -254,7 +253,6 @@ class View {
       groups: this.groups,
       totalPackets: this.totalPackets,
       totalBytes: this.totalBytes,
-      use,
     };
   }
 }
@@ -316,7 +314,7 @@ export class RangeViews {
       }
       this.counts[use]++;
       this.within(v);
-      return v.answer(limit, sort, desc, use);
+      return v.answer(limit, sort, desc);
     });
     v.busy = turn.catch(() => v.clear());
     return await turn;
